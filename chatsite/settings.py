@@ -1,0 +1,166 @@
+"""The one settings file. Every knob is an environment variable with a safe embedded default.
+
+A bad value (``DEBUG=maybe``, ``DATABASE_URL=nonsense``) stops start-up with an error that names
+the variable, rather than running on a silent fallback.
+"""
+
+import os
+import secrets
+from pathlib import Path
+
+from environs import Env
+from marshmallow.validate import URL, OneOf, Range
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+env = Env(expand_vars=True)
+env.read_env(BASE_DIR / ".env", recurse=False)  # optional; real env vars win
+
+VAR_DIR = env.path("CHATSITE_VAR_DIR", BASE_DIR / "var")
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+
+def _secret_key() -> str:
+    """SECRET_KEY from the env, else one random key per installation, kept under var/."""
+    key = env.str("SECRET_KEY", "")
+    if key:
+        return key
+    path = VAR_DIR / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(50))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+DEBUG = env.bool("DEBUG", False)
+SECRET_KEY = _secret_key()
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "channels",
+    "django_htmx",
+    "template_partials",
+    "chatsite.chat",
+    "chatsite.emulator",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "chatsite.urls"
+ASGI_APPLICATION = "chatsite.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "chatsite.chat.context.site",
+            ],
+        },
+    }
+]
+
+DATABASES = {
+    "default": env.dj_db_url("DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.sqlite3'}")
+}
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    # WAL lets page loads read while a turn writes its steps.
+    DATABASES["default"].setdefault("OPTIONS", {})["init_command"] = (
+        "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+    )
+    DATABASES["default"]["OPTIONS"]["transaction_mode"] = "IMMEDIATE"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+REDIS_URL = env.str("REDIS_URL", "")
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL], "capacity": 1000, "expiry": 30},
+        }
+    }
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
+ALLOW_SIGNUP = env.bool("ALLOW_SIGNUP", True)
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env.str("TIME_ZONE", "UTC")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+WHITENOISE_USE_FINDERS = True
+MEDIA_ROOT = env.path("MEDIA_ROOT", VAR_DIR / "media")
+
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_HTTPONLY = False  # htmx reads the token from the page, not the cookie
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+
+# --- Gemini Interactions API --------------------------------------------------------------
+GEMINI_API_KEY = env.str("GEMINI_API_KEY", "")
+GEMINI_API_BASE_URL = env.str(
+    "GEMINI_API_BASE_URL",
+    "https://generativelanguage.googleapis.com/v1beta",
+    validate=URL(schemes={"http", "https"}, require_tld=False),
+).rstrip("/")
+GEMINI_API_BASE_URL_SET = bool(os.environ.get("GEMINI_API_BASE_URL"))
+GEMINI_MODEL = env.str("GEMINI_MODEL", "gemini-3.5-flash")
+GEMINI_TIMEOUT = env.float("GEMINI_TIMEOUT", 60.0, validate=Range(min=1))
+GEMINI_MAX_RETRIES = env.int("GEMINI_MAX_RETRIES", 4, validate=Range(min=0, max=10))
+# With no key the app talks to its own emulator: an embedded one on a free loopback port, or
+# the one GEMINI_API_BASE_URL points at (for example `manage.py emulator`).
+GEMINI_EMULATED = not GEMINI_API_KEY
+EMULATOR_PACE_MS = env.int("EMULATOR_PACE_MS", 35, validate=Range(min=0, max=10_000))
+
+# --- Streaming ----------------------------------------------------------------------------
+# Deltas are coalesced for at most this long before they go to the browser.
+STREAM_FLUSH_MS = env.int("STREAM_FLUSH_MS", 15, validate=Range(min=0, max=1000))
+
+LOG_LEVEL = env.str(
+    "LOG_LEVEL", "INFO", validate=OneOf(["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"])
+)
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {"httpx": {"level": "WARNING"}, "daphne": {"level": "WARNING"}},
+}
