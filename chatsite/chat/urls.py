@@ -1,1 +1,21 @@
-urlpatterns = []
+from django.contrib.auth import views as auth_views
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("c/", views.conversation_list, name="conversations"),
+    path("c/new/", views.new_conversation, name="new"),
+    path("c/<int:pk>/", views.conversation, name="conversation"),
+    path("c/<int:pk>/send/", views.send, name="send"),
+    path("c/<int:pk>/stop/", views.stop, name="stop"),
+    path("c/<int:pk>/turns/<int:turn_id>/retry/", views.retry, name="retry"),
+    path(
+        "accounts/login/",
+        auth_views.LoginView.as_view(redirect_authenticated_user=True),
+        name="login",
+    ),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/signup/", views.signup, name="signup"),
+]

@@ -1,0 +1,185 @@
+"""The per-process switchboard between turn runners and the sockets watching them.
+
+Runners publish *frames* for a conversation; the hub hands each frame to every local subscriber's
+outbound queue. Nothing here touches the database or the channel layer per delta:
+
+- text deltas are coalesced by an `Outbox` (leading edge at once, then at most one frame per
+  `STREAM_FLUSH_MS`), so a fast upstream costs a few frames, not one per token;
+- joining is atomic: a late subscriber gets a snapshot taken right after the outbox is flushed,
+  then every later frame, so no text is lost or doubled (everything here runs on one event loop
+  thread, and `join` never awaits).
+
+Frames are strings: HTML fragments with `hx-swap-oob` (htmx swaps them), or a JSON object for
+text deltas and status changes (static/chat.js applies them as text, never as HTML).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+log = logging.getLogger(__name__)
+
+
+class Subscriber:
+    """One open socket: frames queue here and a writer task drains them in order."""
+
+    # A tab that cannot keep up is closed and reconnects with a fresh snapshot, rather than
+    # making the runner wait or letting memory grow without bound.
+    MAX_QUEUED = 2000
+
+    def __init__(self, send: Callable, on_overflow: Callable):
+        self._send = send
+        self._on_overflow = on_overflow
+        self._queue: asyncio.Queue[str | None] = asyncio.Queue()
+        self._writer = asyncio.get_running_loop().create_task(self._drain())
+        self.overflowed = False
+
+    def put(self, frame: str) -> None:
+        if self.overflowed:
+            return
+        if self._queue.qsize() >= self.MAX_QUEUED:
+            self.overflowed = True
+            self._on_overflow()
+            return
+        self._queue.put_nowait(frame)
+
+    async def _drain(self) -> None:
+        while (frame := await self._queue.get()) is not None:
+            try:
+                await self._send(frame)
+            except Exception:  # the socket went away; the consumer's disconnect cleans up
+                log.debug("dropping frame for a closed socket", exc_info=True)
+                return
+
+    def close(self) -> None:
+        self._queue.put_nowait(None)
+
+
+def delta_frame(deltas: list[list[str]]) -> str:
+    return json.dumps({"d": deltas}, ensure_ascii=False, separators=(",", ":"))
+
+
+@dataclass
+class Outbox:
+    """Coalesces one runner's output into few frames, preserving order."""
+
+    deliver: Callable[[list[str]], None]
+    interval: float
+    _items: list = field(default_factory=list)  # ("html", str) | ("text", target, str)
+    _last_flush: float = 0.0
+    _timer: asyncio.TimerHandle | None = None
+
+    def html(self, fragment: str) -> None:
+        self._items.append(("html", fragment))
+        self._schedule()
+
+    def json(self, payload: dict) -> None:
+        self._items.append(("json", payload))
+        self._schedule()
+
+    def text(self, target: str, text: str) -> None:
+        if not text:
+            return
+        last = self._items[-1] if self._items else None
+        if last and last[0] == "text" and last[1] == target:
+            self._items[-1] = ("text", target, last[2] + text)
+        else:
+            self._items.append(("text", target, text))
+        self._schedule()
+
+    def _schedule(self) -> None:
+        if self._timer is not None:
+            return
+        wait = self._last_flush + self.interval - time.monotonic()
+        if wait <= 0:
+            self.flush()
+        else:
+            self._timer = asyncio.get_running_loop().call_later(wait, self.flush)
+
+    def flush(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if not self._items:
+            return
+        items, self._items = self._items, []
+        self._last_flush = time.monotonic()
+        frames: list[str] = []
+        html: list[str] = []
+        deltas: list[list[str]] = []
+        for item in items:
+            if item[0] == "text":
+                if html:
+                    frames.append("".join(html))
+                    html = []
+                deltas.append([item[1], item[2]])
+            else:
+                if deltas:
+                    frames.append(delta_frame(deltas))
+                    deltas = []
+                if item[0] == "html":
+                    html.append(item[1])
+                else:
+                    if html:
+                        frames.append("".join(html))
+                        html = []
+                    frames.append(json.dumps(item[1], separators=(",", ":")))
+        if html:
+            frames.append("".join(html))
+        if deltas:
+            frames.append(delta_frame(deltas))
+        self.deliver(frames)
+
+    def cancel(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+
+class Hub:
+    """Local runners by turn id and local subscribers by conversation id."""
+
+    def __init__(self):
+        self.runners: dict[int, object] = {}
+        self.subscribers: dict[int, set[Subscriber]] = {}
+
+    # -- runners ---------------------------------------------------------------------------
+    def add_runner(self, turn_id: int, runner) -> None:
+        self.runners[turn_id] = runner
+
+    def remove_runner(self, turn_id: int) -> None:
+        self.runners.pop(turn_id, None)
+
+    def runner(self, turn_id: int):
+        return self.runners.get(turn_id)
+
+    def runners_for(self, conversation_id: int) -> list:
+        return [r for r in self.runners.values() if r.conversation_id == conversation_id]
+
+    # -- subscribers -----------------------------------------------------------------------
+    def publish(self, conversation_id: int, frames: list[str]) -> None:
+        for sub in self.subscribers.get(conversation_id, ()):
+            for frame in frames:
+                sub.put(frame)
+
+    def join(self, conversation_id: int, sub: Subscriber, first_frames: list[str]) -> None:
+        """Queue `first_frames` (a snapshot), then subscribe, with no await in between."""
+        for frame in first_frames:
+            sub.put(frame)
+        self.subscribers.setdefault(conversation_id, set()).add(sub)
+
+    def leave(self, conversation_id: int, sub: Subscriber) -> None:
+        subs = self.subscribers.get(conversation_id)
+        if subs is not None:
+            subs.discard(sub)
+            if not subs:
+                del self.subscribers[conversation_id]
+        sub.close()
+
+
+hub = Hub()

@@ -1,0 +1,90 @@
+"""Conversations and their turns, keyed by the Interactions API's interaction ids.
+
+A Turn keeps the user's input and the steps exactly as the API returned them; everything a page
+shows is rendered from those steps, so nothing is lost when the renderer improves.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+
+
+class Conversation(models.Model):
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="conversations"
+    )
+    title = models.CharField(max_length=200, blank=True)
+    model = models.CharField(max_length=100, help_text="Model or agent the next turn uses.")
+    settings = models.JSONField(
+        default=dict, blank=True, help_text="Interaction-scoped settings, re-sent every turn."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-updated_at"]
+        indexes = [models.Index(fields=["owner", "-updated_at"])]
+
+    def __str__(self):
+        return self.title or f"Conversation {self.pk}"
+
+    def get_absolute_url(self):
+        return reverse("conversation", args=[self.pk])
+
+
+class Turn(models.Model):
+    """One exchange: the user's input and the interaction that answered it."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"  # saved, request not sent yet
+        QUEUED = "queued"
+        IN_PROGRESS = "in_progress"
+        REQUIRES_ACTION = "requires_action"
+        REQUIRES_CONTINUATION = "requires_continuation"
+        COMPLETED = "completed"
+        INCOMPLETE = "incomplete"
+        FAILED = "failed"
+        CANCELLED = "cancelled"
+        BUDGET_EXCEEDED = "budget_exceeded"
+
+    # Statuses after which nothing more will happen to the turn.
+    FINAL = frozenset({"completed", "incomplete", "failed", "cancelled", "budget_exceeded"})
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="turns")
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children"
+    )
+    interaction_id = models.CharField(max_length=255, unique=True, null=True, blank=True)
+    status = models.CharField(max_length=32, default=Status.PENDING, db_index=True)
+    model = models.CharField(max_length=100, blank=True)
+    user_input = models.JSONField(
+        default=list, help_text="The Content blocks the user sent, as sent to the API."
+    )
+    steps = models.JSONField(default=list, blank=True, help_text="Steps exactly as received.")
+    usage = models.JSONField(default=dict, blank=True)
+    error = models.JSONField(null=True, blank=True)
+    # Where an interrupted stream resumes (`last_event_id`), saved with each finished step.
+    last_event_id = models.CharField(max_length=255, blank=True)
+    background = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        indexes = [models.Index(fields=["conversation", "created_at"])]
+
+    def __str__(self):
+        return f"Turn {self.pk} ({self.status})"
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in self.FINAL
+
+    @property
+    def user_text(self) -> str:
+        return "\n".join(
+            block.get("text", "")
+            for block in self.user_input
+            if isinstance(block, dict) and block.get("type") == "text"
+        )

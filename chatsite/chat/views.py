@@ -1,0 +1,134 @@
+"""Thin views: check access, call the services layer, render a page or an htmx partial."""
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.contrib.auth import login
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import UserCreationForm
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
+from django.views.decorators.http import require_POST
+
+from . import services
+from .models import Turn
+
+PAGE = "chat/conversation.html"
+
+
+def _sidebar(user):
+    return services.owned_conversations(user).only("pk", "title", "updated_at")[:100]
+
+
+def _page_context(user, conversation=None):
+    turns = []
+    if conversation is not None:
+        turns = list(conversation.turns.all())
+    return {
+        "conversation": conversation,
+        "turns": turns,
+        "conversations": _sidebar(user),
+        "default_model": settings.GEMINI_MODEL,
+    }
+
+
+@login_required
+def home(request):
+    return render(request, PAGE, _page_context(request.user))
+
+
+@login_required
+def conversation_list(request):
+    return render(request, "chat/conversations.html", {"conversations": _sidebar(request.user)})
+
+
+@login_required
+def conversation(request, pk):
+    convo = get_object_or_404(services.owned_conversations(request.user), pk=pk)
+    return render(request, PAGE, _page_context(request.user, convo))
+
+
+def _composer_error(message: str, status=422) -> HttpResponse:
+    html = render_to_string(f"{PAGE}#composer-error", {"error": message})
+    response = HttpResponse(html, status=status)
+    response["HX-Reswap"] = "none"  # keep the page (and the typed message) as it is
+    return response
+
+
+@login_required
+@require_POST
+async def new_conversation(request):
+    user = await request.auser()
+    try:
+        text = services.clean_message(request.POST.get("message", ""))
+    except services.InvalidInput as exc:
+        return _composer_error(str(exc))
+    convo = await services.create_conversation(user, text)
+    await services.send_message(user, convo, text)
+    if not request.htmx:
+        return redirect(convo)
+    context = await _apage_context(user, convo)
+    response = HttpResponse(render_to_string(f"{PAGE}#app", context, request=request))
+    response["HX-Push-Url"] = convo.get_absolute_url()
+    return response
+
+
+async def _apage_context(user, convo):
+    return await sync_to_async(_page_context)(user, convo)
+
+
+@login_required
+@require_POST
+async def send(request, pk):
+    user = await request.auser()
+    convo = await services.get_conversation(user, pk)
+    if convo is None:
+        raise Http404
+    if await convo.turns.exclude(status__in=Turn.FINAL).aexists():
+        return _composer_error("Wait for the reply to finish, or press Stop.", status=409)
+    try:
+        await services.send_message(user, convo, request.POST.get("message", ""))
+    except services.InvalidInput as exc:
+        return _composer_error(str(exc))
+    if not request.htmx:
+        return redirect(convo)
+    # The new turn reaches this tab, like every other tab, through the socket.
+    return HttpResponse(render_to_string(f"{PAGE}#composer-error", {}), status=200)
+
+
+@login_required
+@require_POST
+async def stop(request, pk):
+    user = await request.auser()
+    convo = await services.get_conversation(user, pk)
+    if convo is None:
+        raise Http404
+    await services.stop(convo)
+    return HttpResponse(status=204) if request.htmx else redirect(convo)
+
+
+@login_required
+@require_POST
+async def retry(request, pk, turn_id):
+    user = await request.auser()
+    convo = await services.get_conversation(user, pk)
+    if convo is None:
+        raise Http404
+    if await convo.turns.exclude(status__in=Turn.FINAL).aexists():
+        return _composer_error("Wait for the reply to finish, or press Stop.", status=409)
+    if await services.retry_turn(user, convo, turn_id) is None:
+        raise Http404
+    return HttpResponse(status=204) if request.htmx else redirect(convo)
+
+
+def signup(request):
+    if not settings.ALLOW_SIGNUP:
+        raise Http404("Sign-up is turned off here. Ask an admin for an account.")
+    if request.user.is_authenticated:
+        return redirect("home")
+    form = UserCreationForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        user = form.save()
+        login(request, user)
+        return redirect("home")
+    return render(request, "registration/signup.html", {"form": form})

@@ -1,0 +1,151 @@
+// chatsite's page behaviour: small on purpose. htmx swaps HTML; this file handles the compact
+// JSON frames (text deltas and status changes), resume on (re)connect, the keyboard and scrolling.
+(function () {
+  "use strict";
+
+  var FINAL = ["completed", "incomplete", "failed", "cancelled", "budget_exceeded"];
+
+  // Show validation errors (422) and conflicts (409) in the page instead of ignoring them.
+  htmx.config.responseHandling = [
+    { code: "204", swap: false },
+    { code: "[23]..", swap: true },
+    { code: "409|422", swap: true, error: false },
+    { code: "[45]..", swap: false, error: true },
+  ];
+
+  function main() { return document.getElementById("main"); }
+  function transcript() { return document.getElementById("transcript"); }
+
+  function isFinal(status) { return FINAL.indexOf(status) >= 0; }
+
+  function unfinishedTurns() {
+    var root = main();
+    if (!root) return [];
+    return Array.prototype.filter.call(
+      root.querySelectorAll("[data-role=assistant]"),
+      function (el) { return !isFinal(el.dataset.status); }
+    );
+  }
+
+  // The Stop button shows (and Send hides) while any reply is still being written.
+  function refreshBusy() {
+    var root = main();
+    if (!root) return;
+    var busy = unfinishedTurns().some(function (el) { return el.dataset.status !== "requires_action"; });
+    root.classList.toggle("is-streaming", busy);
+  }
+
+  // Follow the reply as it grows, unless the reader has scrolled up to read something.
+  var stickToBottom = true;
+  function nearBottom(el) { return el.scrollHeight - el.scrollTop - el.clientHeight < 80; }
+  document.addEventListener("scroll", function (e) {
+    if (e.target === transcript()) stickToBottom = nearBottom(e.target);
+  }, true);
+  function follow() {
+    var el = transcript();
+    if (el && stickToBottom) el.scrollTop = el.scrollHeight;
+  }
+
+  function applyFrame(frame) {
+    if (frame.d) {
+      for (var i = 0; i < frame.d.length; i++) {
+        var target = document.getElementById(frame.d[i][0]);
+        // append() with a string adds a Text node: model output is never parsed as HTML here.
+        if (target) target.append(frame.d[i][1]);
+      }
+    }
+    if (frame.status) {
+      var part = document.getElementById("a-" + frame.status[0]);
+      if (part) part.dataset.status = frame.status[1];
+    }
+    if (frame.error) {
+      var box = document.getElementById("composer-error");
+      if (box) box.textContent = frame.error;
+    }
+  }
+
+  document.addEventListener("htmx:wsBeforeMessage", function (e) {
+    var message = e.detail.message;
+    if (typeof message !== "string" || message.charAt(0) !== "{") return; // HTML: htmx swaps it
+    e.preventDefault();
+    try { applyFrame(JSON.parse(message)); } catch (err) { return; }
+    refreshBusy();
+    follow();
+  });
+
+  document.addEventListener("htmx:wsAfterMessage", function () { refreshBusy(); follow(); });
+
+  // Nothing sent while a socket was away reaches it, so every (re)connect asks for what it is
+  // missing: the turns this page shows as unfinished, and any turn after the last one it has.
+  document.addEventListener("htmx:wsOpen", function (e) {
+    var turns = main().querySelectorAll("[data-turn-id]");
+    var last = turns.length ? parseInt(turns[turns.length - 1].dataset.turnId, 10) : 0;
+    var pending = unfinishedTurns().map(function (el) { return parseInt(el.id.slice(2), 10); });
+    e.detail.socketWrapper.send(JSON.stringify({ action: "resume", turns: pending, after: last }));
+  });
+
+  // Keyboard: Enter sends, Shift+Enter is a new line, Escape stops the reply.
+  document.addEventListener("keydown", function (e) {
+    var composer = document.getElementById("composer");
+    if (!composer) return;
+    if (e.key === "Enter" && !e.shiftKey && !e.isComposing && e.target.name === "message") {
+      e.preventDefault();
+      var root = main();
+      if (!(root && root.classList.contains("is-streaming"))) composer.requestSubmit();
+    } else if (e.key === "Escape") {
+      var stop = composer.querySelector(".stop");
+      if (stop && main().classList.contains("is-streaming")) { e.preventDefault(); stop.click(); }
+    }
+  });
+
+  // The textarea grows with its text, up to a limit set in CSS.
+  document.addEventListener("input", function (e) {
+    if (e.target.name !== "message") return;
+    e.target.style.height = "auto";
+    e.target.style.height = e.target.scrollHeight + "px";
+  });
+
+  // After a successful send: clear the composer and its error, keep the focus there.
+  document.addEventListener("htmx:afterRequest", function (e) {
+    var form = document.getElementById("composer");
+    if (!form || e.detail.elt !== form || !e.detail.successful) return;
+    if (e.detail.xhr.status >= 300) return;
+    form.reset();
+    var box = form.querySelector("textarea");
+    if (box) { box.style.height = "auto"; box.focus(); }
+    stickToBottom = true;
+  });
+
+  // Copy buttons on code blocks, added wherever rendered markdown appears.
+  function addCopyButtons(root) {
+    root.querySelectorAll(".md pre:not([data-copy])").forEach(function (pre) {
+      pre.setAttribute("data-copy", "");
+      var button = document.createElement("button");
+      button.type = "button";
+      button.className = "copy";
+      button.textContent = "Copy";
+      button.setAttribute("aria-label", "Copy code");
+      button.addEventListener("click", function () {
+        var code = pre.querySelector("code") || pre;
+        navigator.clipboard.writeText(code.innerText).then(function () {
+          button.textContent = "Copied";
+          setTimeout(function () { button.textContent = "Copy"; }, 1500);
+        });
+      });
+      pre.appendChild(button);
+    });
+  }
+
+  document.addEventListener("htmx:load", function (e) {
+    addCopyButtons(e.detail.elt.nodeType === 1 ? e.detail.elt : document);
+    refreshBusy();
+    var box = document.querySelector("#composer textarea");
+    if (box && document.activeElement === document.body) box.focus();
+  });
+
+  document.addEventListener("DOMContentLoaded", function () {
+    addCopyButtons(document);
+    refreshBusy();
+    follow();
+  });
+})();

@@ -1,0 +1,122 @@
+"""Shared fixtures: a real emulator over loopback, users, and websocket clients."""
+
+import json
+import os
+
+import pytest
+from channels.testing import WebsocketCommunicator
+from django.conf import settings
+
+from chatsite.emulator.server import EmulatorServer
+
+# The in-memory layer and SQLite are the defaults; CI also runs everything on PostgreSQL + Redis.
+REQUIRE_SERVICES = os.environ.get("CHATSITE_REQUIRE_SERVICES") == "1"
+
+
+@pytest.fixture(scope="session")
+def emulator():
+    """One emulator for the session: real HTTP on a free loopback port, no pacing."""
+    server = EmulatorServer(host="127.0.0.1", port=0, pace_ms=0)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(autouse=True)
+def _upstream_is_emulator(emulator, settings):
+    settings.GEMINI_API_BASE_URL = emulator.base_url
+    settings.GEMINI_API_BASE_URL_SET = True
+    settings.GEMINI_API_KEY = ""
+    settings.GEMINI_EMULATED = True
+    settings.STREAM_FLUSH_MS = 10
+    yield
+
+
+@pytest.fixture
+def password():
+    return "correct horse battery staple 42"
+
+
+@pytest.fixture
+def make_user(django_user_model, password):
+    def make(username="ada", **extra):
+        return django_user_model.objects.create_user(username=username, password=password, **extra)
+
+    return make
+
+
+@pytest.fixture
+def user(make_user):
+    return make_user("ada")
+
+
+@pytest.fixture
+def other_user(make_user):
+    return make_user("mallory")
+
+
+def session_cookie_for(user) -> bytes:
+    from django.test import Client
+
+    client = Client()
+    client.force_login(user)
+    name = settings.SESSION_COOKIE_NAME
+    return f"{name}={client.cookies[name].value}".encode()
+
+
+class Tab:
+    """A browser tab's socket on one conversation: collects frames, applies text deltas."""
+
+    def __init__(self, communicator):
+        self.ws = communicator
+        self.frames: list[str] = []
+
+    async def connect(self):
+        connected, code = await self.ws.connect()
+        return connected, code
+
+    async def send(self, payload: dict):
+        await self.ws.send_to(text_data=json.dumps(payload))
+
+    async def receive(self, timeout=5.0) -> str:
+        frame = await self.ws.receive_from(timeout=timeout)
+        self.frames.append(frame)
+        return frame
+
+    async def receive_until(self, predicate, timeout=10.0):
+        import asyncio
+
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            frame = await self.receive(timeout=max(0.01, deadline - loop.time()))
+            if predicate(frame):
+                return frame
+
+    async def close(self):
+        await self.ws.disconnect()
+
+
+@pytest.fixture
+def open_tab():
+    """open_tab(user, conversation_id) → a connected Tab (closed at the end of the test)."""
+    from chatsite.asgi import application
+
+    tabs = []
+
+    async def open_(user, conversation_id, *, origin=b"http://localhost", expect_ok=True):
+        headers = [(b"origin", origin)]
+        if user is not None:
+            from asgiref.sync import sync_to_async
+
+            cookie = await sync_to_async(session_cookie_for)(user)
+            headers.append((b"cookie", cookie))
+        tab = Tab(WebsocketCommunicator(application, f"/ws/c/{conversation_id}/", headers=headers))
+        connected, _ = await tab.connect()
+        assert connected is expect_ok
+        if connected:
+            tabs.append(tab)
+        return tab
+
+    yield open_
+    # Closing is the test loop's job; communicators left open are cleaned up by channels.

@@ -1,0 +1,61 @@
+"""Small helpers the tests share (fixtures live in conftest.py)."""
+
+import asyncio
+import html
+import json
+import re
+
+from chatsite.chat.models import Conversation, Turn
+
+STREAM_TEXT = re.compile(r'<div class="md stream-text" id="(st-[\d-]+)">(.*?)</div>', re.S)
+
+
+async def make_conversation(user, title="Test") -> Conversation:
+    return await Conversation.objects.acreate(owner=user, title=title, model="gemini-3.5-flash")
+
+
+async def wait_for_turn(turn_id, *, final=True, timeout=15.0) -> Turn:
+    """Poll the database until the turn is final (the runner writes it at the end)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        turn = await Turn.objects.aget(pk=turn_id)
+        if turn.is_final or not final:
+            return turn
+        if loop.time() > deadline:
+            raise AssertionError(f"turn {turn_id} still {turn.status} after {timeout}s")
+        await asyncio.sleep(0.02)
+
+
+def model_text(steps) -> str:
+    return "".join(
+        block.get("text", "")
+        for step in steps
+        if step.get("type") == "model_output"
+        for block in step.get("content", [])
+        if block.get("type") == "text"
+    )
+
+
+def delta_frames(frames):
+    return [json.loads(f)["d"] for f in frames if f.startswith('{"d"')]
+
+
+def is_status(frame, status) -> bool:
+    return frame.startswith('{"status"') and json.loads(frame)["status"][1] == status
+
+
+class PageText:
+    """What a browser tab shows in the live text elements, built from the frames it received:
+    a snapshot sets an element's text, a delta appends to it."""
+
+    def __init__(self):
+        self.text: dict[str, str] = {}
+
+    def apply(self, frame: str) -> None:
+        if frame.startswith('{"d"'):
+            for target, text in json.loads(frame)["d"]:
+                self.text[target] = self.text.get(target, "") + text
+        elif not frame.startswith("{"):
+            for target, text in STREAM_TEXT.findall(frame):
+                self.text[target] = html.unescape(text)
