@@ -9,6 +9,7 @@ resumes with `GET …?stream=true&last_event_id=…`, so the saved reply has no 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
 import logging
 
@@ -77,7 +78,11 @@ class TurnRunner:
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
         hub.add_runner(self.turn_id, self)
-        self.task = asyncio.get_running_loop().create_task(self.run(), name=f"turn-{self.turn_id}")
+        # A fresh context: started from a request, the task would otherwise inherit that
+        # request's thread-sensitive executor, which asgiref shuts when the response is sent.
+        self.task = asyncio.get_running_loop().create_task(
+            self.run(), name=f"turn-{self.turn_id}", context=contextvars.Context()
+        )
 
     def stop(self) -> None:
         if self.task is not None and not self.task.done():

@@ -17,7 +17,7 @@ PAGE = "chat/conversation.html"
 
 
 def _sidebar(user):
-    return services.owned_conversations(user).only("pk", "title", "updated_at")[:100]
+    return list(services.owned_conversations(user).only("pk", "title", "updated_at")[:100])
 
 
 def _page_context(user, conversation=None):
@@ -67,14 +67,14 @@ async def new_conversation(request):
     await services.send_message(user, convo, text)
     if not request.htmx:
         return redirect(convo)
-    context = await _apage_context(user, convo)
-    response = HttpResponse(render_to_string(f"{PAGE}#app", context, request=request))
+    response = HttpResponse(await sync_to_async(_render_app)(request, user, convo))
     response["HX-Push-Url"] = convo.get_absolute_url()
     return response
 
 
-async def _apage_context(user, convo):
-    return await sync_to_async(_page_context)(user, convo)
+def _render_app(request, user, convo) -> str:
+    # Sync: the template reads the session user and runs queries.
+    return render_to_string(f"{PAGE}#app", _page_context(user, convo), request=request)
 
 
 @login_required
