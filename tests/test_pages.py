@@ -56,9 +56,9 @@ def test_sign_out_is_a_post(client, user):
 
 def test_offline_banner_says_the_app_runs_on_the_emulator(client, user, settings):
     client.force_login(user)
-    assert "built-in Interactions API emulator" in client.get("/").content.decode()
+    assert "built-in emulator" in client.get("/").content.decode()
     settings.GEMINI_EMULATED = False
-    assert "built-in Interactions API emulator" not in client.get("/").content.decode()
+    assert "built-in emulator" not in client.get("/").content.decode()
 
 
 def test_api_key_never_reaches_a_page(client, user, settings):
