@@ -55,14 +55,14 @@ def _e2e_database_url() -> str | None:
     return f"{base}/chatsite_e2e"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser_emulator():
     # Paced like the real thing, so a person (and a test) can see the reply grow.
     with EmulatorServer(host="127.0.0.1", port=0, pace_ms=25) as server:
         yield server
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def server(tmp_path_factory, browser_emulator):
     """The app as `make run` serves it, on a free port."""
     var = tmp_path_factory.mktemp("var")
@@ -114,7 +114,7 @@ def server(tmp_path_factory, browser_emulator):
     log.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser():
     from playwright.sync_api import sync_playwright
 
