@@ -94,6 +94,8 @@ class TurnRunner:
             await self._finish()
         except asyncio.CancelledError:
             await self._finish(cancelled=True)
+        except StreamInterrupted as exc:
+            await self._finish(error={"code": "interrupted", "message": str(exc)})
         except APIError as exc:
             await self._finish(
                 error={"code": getattr(exc, "upstream_status", "") or "", "message": str(exc)}
@@ -114,7 +116,9 @@ class TurnRunner:
         client = upstream.client()
         if self.body is None:
             if not self.turn.interaction_id:
-                raise StreamInterrupted("The reply was interrupted before the API accepted it.")
+                raise StreamInterrupted(
+                    "The server restarted before the API accepted this message. Retry?"
+                )
             self.assembler.restore(
                 list(self.turn.steps), last_event_id=self.turn.last_event_id or None
             )
