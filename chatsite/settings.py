@@ -103,6 +103,8 @@ if REDIS_URL:
     }
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+# Several processes share replies through the channel layer (chatsite/chat/relay.py).
+CHATSITE_RELAY = env.bool("CHATSITE_RELAY", bool(REDIS_URL))
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

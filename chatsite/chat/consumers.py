@@ -38,6 +38,7 @@ class ConversationConsumer(AsyncWebsocketConsumer):
         await self.channel_layer.group_add(user_group(self.user_id), self.channel_name)
         self.sub = Subscriber(self._send_frame, self._too_slow)
         hub.join(self.conversation_id, self.sub, [])
+        await hub.relay.ensure_running()
 
     async def disconnect(self, code):
         if self.sub is not None:
@@ -90,9 +91,7 @@ class ConversationConsumer(AsyncWebsocketConsumer):
             or not isinstance(after, int)
         ):
             return await self._error("Bad resume message.")
-        frames = await services.catch_up_frames(conversation, turns, after)
-        for frame in frames:
-            self.sub.put(frame)
+        await services.catch_up(conversation, self.sub, turns, after)
 
     async def session_revoked(self, event):
         """Sent to every socket of a user who signed out or was disabled."""

@@ -38,6 +38,9 @@ class Subscriber:
         self._queue: asyncio.Queue[str | None] = asyncio.Queue()
         self._writer = asyncio.get_running_loop().create_task(self._drain())
         self.overflowed = False
+        # turn id → the sequence number of a snapshot this tab got from another process:
+        # relayed frames up to it are already in the snapshot.
+        self.floors: dict[int, int] = {}
 
     def put(self, frame: str) -> None:
         if self.overflowed:
@@ -142,11 +145,15 @@ class Outbox:
 
 
 class Hub:
-    """Local runners by turn id and local subscribers by conversation id."""
+    """Local runners by turn id and local subscribers by conversation id; the relay carries
+    the same traffic to and from other processes when there are any."""
 
     def __init__(self):
+        from .relay import Relay
+
         self.runners: dict[int, object] = {}
         self.subscribers: dict[int, set[Subscriber]] = {}
+        self.relay = Relay(self)
 
     # -- runners ---------------------------------------------------------------------------
     def add_runner(self, turn_id: int, runner) -> None:
@@ -162,8 +169,16 @@ class Hub:
         return [r for r in self.runners.values() if r.conversation_id == conversation_id]
 
     # -- subscribers -----------------------------------------------------------------------
-    def publish(self, conversation_id: int, frames: list[str]) -> None:
+    def publish(self, conversation_id: int, frames: list[str], turn_id=None, seq=None) -> None:
         for sub in self.subscribers.get(conversation_id, ()):
+            for frame in frames:
+                sub.put(frame)
+        self.relay.enqueue(conversation_id, frames, turn_id, seq)
+
+    def deliver_relayed(self, conversation_id: int, frames: list[str], turn_id, seq) -> None:
+        for sub in self.subscribers.get(conversation_id, ()):
+            if turn_id is not None and seq is not None and seq <= sub.floors.get(turn_id, -1):
+                continue
             for frame in frames:
                 sub.put(frame)
 

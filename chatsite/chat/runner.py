@@ -74,10 +74,12 @@ class TurnRunner:
         self.live: set[int] = set()
         self.outbox = Outbox(self._deliver, settings.STREAM_FLUSH_MS / 1000)
         self.task: asyncio.Task | None = None
+        self.seq = 0  # rises with every flush; lets another process's tab skip what it has
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
         hub.add_runner(self.turn_id, self)
+        asyncio.get_running_loop().create_task(hub.relay.ensure_running())
         # A fresh context: started from a request, the task would otherwise inherit that
         # request's thread-sensitive executor, which asgiref shuts when the response is sent.
         self.task = asyncio.get_running_loop().create_task(
@@ -252,7 +254,8 @@ class TurnRunner:
         await self.turn.asave(update_fields=[*fields, "updated_at"])
 
     def _deliver(self, frames: list[str]) -> None:
-        hub.publish(self.conversation_id, frames)
+        self.seq += 1
+        hub.publish(self.conversation_id, frames, turn_id=self.turn_id, seq=self.seq)
 
     def current_turn(self) -> Turn:
         self.turn.steps = self.assembler.snapshot()
@@ -260,7 +263,11 @@ class TurnRunner:
         self.turn.live_indices = set(self.live)
         return self.turn
 
-    def snapshot_frames(self) -> list[str]:
-        """The turn as it stands, for a tab that joins now. Call right after `outbox.flush()`."""
+    def snapshot(self, *, whole_turn: bool = False) -> tuple[list[str], int]:
+        """The turn as it stands, for a tab that joins now, and the sequence number it covers.
+        Never awaits, so nothing can be published between the flush and the snapshot."""
+        self.outbox.flush()
         turn = self.current_turn()
-        return [assistant_frame(turn), status_frame(turn)]
+        frames = [turn_added_frame(turn)] if whole_turn else []
+        frames += [assistant_frame(turn), status_frame(turn)]
+        return frames, self.seq

@@ -9,9 +9,10 @@ from __future__ import annotations
 import logging
 
 from django.conf import settings
-from django.db.models import Max, Q
+from django.db.models import Q
 from django.utils import timezone
 
+from . import relay
 from .hub import hub
 from .models import Conversation, Turn
 from .runner import TurnRunner, assistant_frame, status_frame, turn_added_frame
@@ -144,66 +145,55 @@ async def start_turn(conversation: Conversation, turn: Turn, parent: Turn | None
     return runner
 
 
-async def stop(conversation: Conversation) -> int:
-    """Stop every reply running in this conversation. Returns how many were stopped."""
-    stopped = 0
+async def stop(conversation: Conversation) -> None:
+    """Stop every reply running in this conversation, in this process or another."""
     for runner in hub.runners_for(conversation.pk):
         runner.stop()
-        stopped += 1
-    # A turn left `pending`/`in_progress` with no runner anywhere (a crash) is closed here too.
-    orphans = conversation.turns.exclude(status__in=Turn.FINAL).exclude(pk__in=list(hub.runners))
-    if settings.CHANNEL_LAYERS["default"]["BACKEND"].endswith("InMemoryChannelLayer"):
-        async for turn in orphans:
-            await TurnRunner.fail_orphan(turn, "Stopped.", status=Turn.Status.CANCELLED)
-            stopped += 1
-    return stopped
+    if relay.enabled():
+        await hub.relay.stop_elsewhere(conversation.pk)
+        return
+    # One process: a turn still marked running with no runner (a crash) is closed too.
+    running = list(hub.runners)
+    async for turn in conversation.turns.exclude(status__in=Turn.FINAL).exclude(pk__in=running):
+        await TurnRunner.fail_orphan(turn, "Stopped.", status=Turn.Status.CANCELLED)
 
 
-async def catch_up_frames(conversation: Conversation, known: list[int], after: int) -> list[str]:
-    """Frames that bring a (re)connecting tab up to date: the turns it shows as unfinished, and
-    turns created after the last one it has (another tab sent them while it was away).
+async def catch_up(conversation: Conversation, sub, known: list[int], after: int) -> None:
+    """Bring a (re)connecting tab up to date: the turns it shows as unfinished, and turns created
+    after the last one it has (another tab sent them while it was away).
 
-    The caller is already subscribed, so anything published meanwhile reaches it too; a snapshot
-    replaces the whole assistant part, so an earlier delta is never shown twice.
+    The tab is already subscribed, so anything published meanwhile reaches it too; a snapshot
+    replaces the whole assistant part, so a delta it already got is never shown twice.
     """
-    await reattach_orphans(conversation)
     rows = [
         t
         async for t in conversation.turns.filter(Q(pk__in=known) | Q(pk__gt=after)).order_by(
             "created_at", "pk"
         )[:MAX_CATCH_UP]
     ]
-    frames: list[str] = []
     for turn in rows:
+        whole = turn.pk > after
         runner = hub.runner(turn.pk)
         if runner is None and not turn.is_final:
-            # It ended between our read and now: its runner saves before it leaves the hub.
+            remote = await hub.relay.request_snapshot(turn.pk, whole)
+            if remote is not None:
+                frames, turn_id, seq = remote
+                sub.floors[turn_id] = seq
+                for frame in frames:
+                    sub.put(frame)
+                continue
+            # It ended between our read and now (a runner saves before it leaves the hub), or
+            # nothing runs it any more (the server restarted): read again, and re-attach.
             turn = await Turn.objects.aget(pk=turn.pk)
             runner = hub.runner(turn.pk)
+            if runner is None and not turn.is_final:
+                runner = TurnRunner(turn, body=None)
+                runner.start()
         if runner is not None:
-            runner.outbox.flush()
-            current = runner.current_turn()
-            if turn.pk > after:
-                frames.append(turn_added_frame(current))
-            frames.extend(runner.snapshot_frames())
-        elif turn.pk > after:
-            frames.append(turn_added_frame(turn))
+            frames, _ = runner.snapshot(whole_turn=whole)
+        elif whole:
+            frames = [turn_added_frame(turn)]
         else:
-            frames.extend([assistant_frame(turn), status_frame(turn)])
-    return frames
-
-
-async def last_turn_id(conversation: Conversation) -> int:
-    found = await conversation.turns.aaggregate(m=Max("pk"))
-    return found["m"] or 0
-
-
-async def reattach_orphans(conversation: Conversation) -> None:
-    """Turns still marked running but with no runner in this process: in the single-process
-    set-up nothing else can be running them (the server restarted), so pick them up again from
-    the upstream, by stream replay from the last saved event."""
-    if not settings.CHANNEL_LAYERS["default"]["BACKEND"].endswith("InMemoryChannelLayer"):
-        return  # several processes: another one may own it (see README, "Scale-out")
-    async for turn in conversation.turns.exclude(status__in=Turn.FINAL):
-        if hub.runner(turn.pk) is None:
-            TurnRunner(turn, body=None).start()
+            frames = [assistant_frame(turn), status_frame(turn)]
+        for frame in frames:
+            sub.put(frame)

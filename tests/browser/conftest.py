@@ -3,17 +3,13 @@ emulator, and Debian's chromium driven by Playwright. Screenshots go to test-art
 
 import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
-from pathlib import Path
 
 import pytest
 
 from chatsite.emulator.server import EmulatorServer
 
-ROOT = Path(__file__).resolve().parents[2]
+from ..servers import PASSWORD, ROOT, AppProcess, app_env, fresh_postgres_database, set_up_site
+
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -24,7 +20,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-PASSWORD = "browser-pass-phrase-7"
 
 
 def pytest_collection_modifyitems(config, items):
@@ -33,26 +28,6 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.browser)
             if not os.path.exists(CHROMIUM):
                 item.add_marker(pytest.mark.skip(reason="Debian's chromium is not installed"))
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _e2e_database_url() -> str | None:
-    """With DATABASE_URL set (CI's PostgreSQL run), the server gets a database of its own."""
-    url = os.environ.get("DATABASE_URL")
-    if not url or not url.startswith("postgres"):
-        return None
-    import psycopg
-
-    base, _, _ = url.rpartition("/")
-    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
-        conn.execute("DROP DATABASE IF EXISTS chatsite_e2e WITH (FORCE)")
-        conn.execute("CREATE DATABASE chatsite_e2e")
-    return f"{base}/chatsite_e2e"
 
 
 @pytest.fixture(scope="package")
@@ -64,54 +39,19 @@ def browser_emulator():
 
 @pytest.fixture(scope="package")
 def server(tmp_path_factory, browser_emulator):
-    """The app as `make run` serves it, on a free port."""
+    """The app as `make run` serves it, on a free port, with a database of its own."""
     var = tmp_path_factory.mktemp("var")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST", "DJANGO_SETTINGS"))}
-    env.update(
-        CHATSITE_VAR_DIR=str(var),
-        GEMINI_API_BASE_URL=browser_emulator.base_url,
-        DJANGO_SETTINGS_MODULE="chatsite.settings",
-        DJANGO_SUPERUSER_PASSWORD=PASSWORD,
-    )
-    env.pop("GEMINI_API_KEY", None)
-    database = _e2e_database_url()
+    extra = {}
+    database = fresh_postgres_database("chatsite_e2e")
     if database:
-        env["DATABASE_URL"] = database
-    else:
+        extra["DATABASE_URL"] = database
+    env = app_env(var, browser_emulator.base_url, **extra)
+    if not database:
         env.pop("DATABASE_URL", None)
-
-    def manage(*args):
-        subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True,
-                       capture_output=True, timeout=120)  # fmt: skip
-
-    manage("migrate", "--noinput")
-    manage("createsuperuser", "--noinput", "--username", "admin", "--email", "admin@example.com")
-    for name in ("ada", "mallory"):
-        manage("shell", "-c",
-               f"from django.contrib.auth.models import User; "
-               f"User.objects.create_user({name!r}, password={PASSWORD!r})")  # fmt: skip
-
-    port = _free_port()
-    log = open(var / "daphne.log", "w")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
-         "chatsite.asgi:application"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
-            break
-        except OSError:
-            if proc.poll() is not None:
-                raise RuntimeError((var / "daphne.log").read_text()) from None
-            time.sleep(0.1)
-    yield type("Server", (), {"url": url, "env": env, "manage": staticmethod(manage)})
-    proc.terminate()
-    proc.wait(10)
-    log.close()
+    set_up_site(env)
+    app = AppProcess(env, var / "daphne.log")
+    yield app
+    app.stop()
 
 
 @pytest.fixture(scope="package")

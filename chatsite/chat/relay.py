@@ -1,0 +1,181 @@
+"""Carries hub traffic between processes through the channel layer (Redis in production).
+
+With one process (the in-memory layer) this is off and costs nothing. With several, every
+process joins one group and:
+
+- sends what its runners publish as *one batched message per flush interval* — never one
+  message per delta, which is what saturates a Redis channel layer (design.md, "Measured facts");
+- answers snapshot requests for the turns it runs, so a tab connected to another process sees
+  the reply so far (frames carry a per-turn sequence number; the asking tab ignores relayed
+  frames the snapshot already contains, so no text is doubled);
+- stops its runners when Stop is pressed on a tab connected elsewhere.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+
+from channels.layers import InMemoryChannelLayer, get_channel_layer
+from django.conf import settings
+
+log = logging.getLogger(__name__)
+
+GROUP = "chatsite.relay"
+PROCESS_ID = uuid.uuid4().hex[:12]
+SNAPSHOT_TIMEOUT = 2.0
+REJOIN_EVERY = 3600.0  # group membership expires (channels_redis: a day); renew well before
+
+
+def enabled() -> bool:
+    if not settings.CHATSITE_RELAY:
+        return False
+    layer = get_channel_layer()
+    return layer is not None and not isinstance(layer, InMemoryChannelLayer)
+
+
+class Relay:
+    def __init__(self, hub):
+        self.hub = hub
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.channel: str | None = None
+        self._batch: list = []
+        self._outbox: asyncio.Queue | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._waiting: dict[str, asyncio.Future] = {}
+        self._tasks: list[asyncio.Task] = []
+
+    # -- lifecycle (one listener per event loop: tests run many loops, servers one) ---------
+    async def ensure_running(self) -> bool:
+        if not enabled():
+            return False
+        loop = asyncio.get_running_loop()
+        if self.loop is loop and self.channel is not None:
+            return True
+        self.loop = loop
+        self._batch = []
+        self._timer = None
+        self._waiting = {}
+        self._outbox = asyncio.Queue()
+        layer = get_channel_layer()
+        self.channel = await layer.new_channel("relay.")
+        await layer.group_add(GROUP, self.channel)
+        self._tasks = [
+            loop.create_task(self._listen(layer, self.channel), name="relay-listen"),
+            loop.create_task(self._send_batches(layer), name="relay-send"),
+        ]
+        return True
+
+    def _active(self) -> bool:
+        try:
+            return self.channel is not None and asyncio.get_running_loop() is self.loop
+        except RuntimeError:
+            return False
+
+    # -- outgoing --------------------------------------------------------------------------
+    def enqueue(self, conversation_id: int, frames: list[str], turn_id, seq) -> None:
+        """Called synchronously by hub.publish; sends within one flush interval."""
+        if not self._active():
+            return
+        self._batch.append([conversation_id, turn_id, seq, frames])
+        if self._timer is None:
+            delay = max(settings.STREAM_FLUSH_MS, 5) / 1000
+            self._timer = self.loop.call_later(delay, self._flush)
+
+    def _flush(self) -> None:
+        self._timer = None
+        if self._batch:
+            items, self._batch = self._batch, []
+            self._outbox.put_nowait({"type": "relay.frames", "origin": PROCESS_ID, "items": items})
+
+    async def _send_batches(self, layer) -> None:
+        # One sender, in order: two batches in flight at once could arrive swapped.
+        while True:
+            message = await self._outbox.get()
+            try:
+                await layer.group_send(GROUP, message)
+            except Exception:
+                log.warning("relay: could not send a batch", exc_info=True)
+
+    async def stop_elsewhere(self, conversation_id: int) -> None:
+        if await self.ensure_running():
+            await get_channel_layer().group_send(
+                GROUP,
+                {"type": "relay.stop", "origin": PROCESS_ID, "conversation": conversation_id},
+            )
+
+    async def request_snapshot(self, turn_id: int, whole_turn: bool):
+        """Ask the process running `turn_id` for its frames so far. None: nobody answered."""
+        if not await self.ensure_running():
+            return None
+        request_id = uuid.uuid4().hex
+        future = self.loop.create_future()
+        self._waiting[request_id] = future
+        await get_channel_layer().group_send(
+            GROUP,
+            {
+                "type": "relay.snapshot_request",
+                "origin": PROCESS_ID,
+                "turn": turn_id,
+                "whole_turn": whole_turn,
+                "reply_to": self.channel,
+                "request_id": request_id,
+            },
+        )
+        try:
+            return await asyncio.wait_for(future, SNAPSHOT_TIMEOUT)
+        except TimeoutError:
+            return None
+        finally:
+            self._waiting.pop(request_id, None)
+
+    # -- incoming --------------------------------------------------------------------------
+    async def _listen(self, layer, channel) -> None:
+        rejoined = self.loop.time()
+        while True:
+            try:
+                message = await layer.receive(channel)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("relay: receive failed (%r); retrying", exc)
+                await asyncio.sleep(1)
+                continue
+            if self.loop.time() - rejoined > REJOIN_EVERY:
+                await layer.group_add(GROUP, channel)
+                rejoined = self.loop.time()
+            try:
+                await self._dispatch(layer, message)
+            except Exception:
+                log.exception("relay: could not handle %s", message.get("type"))
+
+    async def _dispatch(self, layer, message: dict) -> None:
+        kind = message.get("type")
+        if kind == "relay.snapshot":
+            future = self._waiting.get(message.get("request_id"))
+            if future is not None and not future.done():
+                future.set_result((message["frames"], message["turn"], message["seq"]))
+            return
+        if message.get("origin") == PROCESS_ID:
+            return  # our own broadcast
+        if kind == "relay.frames":
+            for conversation_id, turn_id, seq, frames in message["items"]:
+                self.hub.deliver_relayed(conversation_id, frames, turn_id, seq)
+        elif kind == "relay.stop":
+            for runner in self.hub.runners_for(message["conversation"]):
+                runner.stop()
+        elif kind == "relay.snapshot_request":
+            runner = self.hub.runner(message["turn"])
+            if runner is not None:
+                frames, seq = runner.snapshot(whole_turn=message.get("whole_turn", False))
+                await layer.send(
+                    message["reply_to"],
+                    {
+                        "type": "relay.snapshot",
+                        "request_id": message["request_id"],
+                        "turn": message["turn"],
+                        "frames": frames,
+                        "seq": seq,
+                    },
+                )
