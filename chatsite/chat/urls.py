@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from . import views
+from . import media, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -11,6 +11,7 @@ urlpatterns = [
     path("c/<int:pk>/send/", views.send, name="send"),
     path("c/<int:pk>/stop/", views.stop, name="stop"),
     path("c/<int:pk>/turns/<int:turn_id>/retry/", views.retry, name="retry"),
+    path("media/t/<int:turn_id>/<str:digest>/", media.step_media, name="step-media"),
     path(
         "accounts/login/",
         auth_views.LoginView.as_view(redirect_authenticated_user=True),

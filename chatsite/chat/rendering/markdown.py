@@ -4,6 +4,7 @@ markdown-it-py parses with raw HTML disabled, Pygments highlights fenced code, a
 result, so a hostile model answer cannot add tags, handlers or script URLs.
 """
 
+from contextvars import ContextVar
 from functools import lru_cache
 
 import nh3
@@ -17,6 +18,9 @@ from pygments.util import ClassNotFound
 
 # Past this size a code block is shown plain: highlighting megabytes would stall the server.
 MAX_HIGHLIGHT_CHARS = 100_000
+# And one document highlights at most this much in all, however many blocks it has.
+MAX_HIGHLIGHT_TOTAL = 200_000
+_budget: ContextVar[int] = ContextVar("highlight_budget", default=MAX_HIGHLIGHT_TOTAL)
 
 _formatter = HtmlFormatter(nowrap=True, classprefix="hl-")
 
@@ -38,14 +42,31 @@ ALLOWED_ATTRIBUTES = {
 URL_SCHEMES = {"http", "https", "mailto"}
 
 
-def _highlight(code: str, lang: str, _attrs) -> str:
+def _lexed(code: str, lang: str) -> str:
     if not lang or len(code) > MAX_HIGHLIGHT_CHARS:
-        return ""  # markdown-it escapes it itself
+        return ""
     try:
         lexer = get_lexer_by_name(lang.split()[0], stripnl=False)
     except ClassNotFound:
         return ""
     return highlight(code, lexer, _formatter)
+
+
+def _highlight(code: str, lang: str, _attrs) -> str:
+    # Inside render_markdown, which resets the budget for each document.
+    if len(code) > _budget.get():
+        return ""  # markdown-it escapes it itself
+    html = _lexed(code, lang)
+    if html:
+        _budget.set(_budget.get() - len(code))
+    return html
+
+
+def highlight_code(code, lang) -> SafeString:
+    """Code outside markdown (a code_execution_call): highlighted HTML, or escaped plain text."""
+    code = code if isinstance(code, str) else ""
+    html = _lexed(code, lang if isinstance(lang, str) else "")
+    return mark_safe(html or escape(code))  # noqa: S308 - Pygments escapes its tokens
 
 
 @lru_cache(maxsize=1)
@@ -81,8 +102,11 @@ def render_markdown(text: str) -> SafeString:
     """Render untrusted markdown to HTML that is safe to put in a page."""
     if not text:
         return mark_safe("")  # noqa: S308 - empty
+    token = _budget.set(MAX_HIGHLIGHT_TOTAL)
     try:
         html = _parser().render(text)
     except Exception:  # a parser bug must not lose the answer: show it plain
         html = f"<p>{escape(text)}</p>"
+    finally:
+        _budget.reset(token)
     return mark_safe(sanitise(html))  # noqa: S308 - sanitised by nh3 just above

@@ -2,24 +2,32 @@
 
 `render_step` is the only way a step becomes HTML: the live stream, the page, the admin and
 exports all call it. A live step (still streaming) renders as its shell, with the text so far
-inside the element the stream appends to.
+inside the element the stream appends to (`stream_dom_id`).
+
+Every root element carries `id=step_dom_id(...)` and `data-step-type`, and its first `>` closes
+its own opening tag (the runner inserts `hx-swap-oob` there).
 """
 
-import json
+from __future__ import annotations
+
+import logging
 from collections.abc import Iterable
 
 from django.template.loader import render_to_string
 from django.utils.safestring import SafeString, mark_safe
 
-from .markdown import render_markdown
+from .blocks import MAX_JSON_CHARS, blocks_view, pretty_json
+from .cards import build_card, one_line, unknown
+from .citations import Citations
 
-# Step types whose partial exists; anything else renders as a readable JSON card.
-KNOWN_PARTIALS = {"model_output", "thought"}
+log = logging.getLogger(__name__)
+
+__all__ = ["MAX_JSON_CHARS", "render_step", "render_steps", "step_dom_id", "stream_dom_id"]
+
 # Shown in the user's bubble, not in the assistant's.
 HIDDEN_TYPES = {"user_input"}
-
-# A JSON card never prints more than this; the admin offers the raw steps whole.
-MAX_JSON_CHARS = 20_000
+# Steps with their own partial; every other step is a card.
+OWN_PARTIALS = {"model_output", "thought"}
 
 
 def step_dom_id(turn_id, index) -> str:
@@ -35,58 +43,94 @@ def _text_of(blocks) -> str:
     if not isinstance(blocks, list):
         return ""
     return "".join(
-        b.get("text", "") for b in blocks if isinstance(b, dict) and b.get("type") == "text"
+        b["text"]
+        for b in blocks
+        if isinstance(b, dict) and b.get("type") == "text" and isinstance(b.get("text"), str)
     )
 
 
-def _json(value) -> str:
-    text = json.dumps(value, indent=2, ensure_ascii=False, default=str)
-    if len(text) > MAX_JSON_CHARS:
-        text = text[:MAX_JSON_CHARS] + "\n… (truncated)"
-    return text
+def _model_output(step: dict, ctx: dict) -> str:
+    content = step.get("content") if isinstance(step.get("content"), list) else []
+    if ctx["live"]:
+        ctx["text"] = _text_of(content)
+    else:
+        citations = Citations()
+        ctx["blocks"] = blocks_view(content, turn_id=ctx["turn_id"], citations=citations)
+        ctx["sources"] = citations.sources
+    error = step.get("error")
+    if isinstance(error, dict):
+        ctx["error"] = one_line(error.get("message"), 2000) or "The model reported an error."
+    elif error:
+        ctx["error"] = "The model reported an error."
+    return "model_output"
+
+
+def _thought(step: dict, ctx: dict) -> str:
+    summary = step.get("summary") if isinstance(step.get("summary"), list) else []
+    if ctx["live"]:
+        ctx["text"] = _text_of(summary)
+    else:
+        ctx["blocks"] = blocks_view(
+            summary, turn_id=ctx["turn_id"], where="in the model's thinking"
+        )
+    return "thought"
+
+
+def _card(step: dict, ctx: dict, call, call_index) -> str:
+    body, card = build_card(step, live=ctx["live"], turn_id=ctx["turn_id"], call=call)
+    if isinstance(call, dict):
+        _, call_card = build_card(call, live=False, turn_id=ctx["turn_id"])
+        card["answers"] = {
+            "text": " · ".join(x for x in (call_card["label"], call_card["fact"]) if x),
+            "dom_id": step_dom_id(ctx["turn_id"], call_index) if call_index is not None else "",
+        }
+    ctx["card"] = card
+    ctx["body"] = f"chat/steps.html#{body}"
+    return "card"
 
 
 def _context(step: dict, turn_id, index, live: bool) -> dict:
     kind = step.get("type") if isinstance(step.get("type"), str) else "unknown"
-    ctx = {
+    return {
         "step": step,
         "type": kind,
+        "turn_id": turn_id,
         "dom_id": step_dom_id(turn_id, index),
         "stream_id": stream_dom_id(turn_id, index),
         "live": live,
-    }
-    if kind == "model_output":
-        content = step.get("content") if isinstance(step.get("content"), list) else []
-        if live:
-            ctx["text"] = _text_of(content)
-        else:
-            ctx["blocks"] = [_block(b) for b in content if isinstance(b, dict)]
-        if isinstance(step.get("error"), dict):
-            ctx["error"] = step["error"]
-    elif kind == "thought":
-        ctx["summary"] = _text_of(step.get("summary"))
-        ctx["summary_html"] = render_markdown(ctx["summary"])
-    else:
-        ctx["json"] = _json(step)
-    return ctx
-
-
-def _block(block: dict) -> dict:
-    kind = block.get("type")
-    if kind == "text":
-        return {"type": "text", "html": render_markdown(str(block.get("text", "")))}
-    return {
-        "type": kind or "unknown",
-        "json": _json({k: v for k, v in block.items() if k != "data"}),
+        "step_id": one_line(step.get("id"), 200) if step.get("id") else "",
+        "call_id": one_line(step.get("call_id"), 200) if step.get("call_id") else "",
     }
 
 
-def render_step(step: dict, *, turn_id, index, live: bool = False) -> SafeString:
+def render_step(
+    step: dict, *, turn_id, index, live: bool = False, call: dict | None = None, call_index=None
+) -> SafeString:
+    """One step as HTML.
+
+    `live`: the step is still streaming (a shell: text so far, "working…" on cards).
+    `call` / `call_index`: for a `*_result`, the step it answers and that step's index, when
+    known — the card then says what it answers (render_steps passes them)."""
     if not isinstance(step, dict):
         step = {"type": "unknown", "value": step}
     ctx = _context(step, turn_id, index, live)
-    partial = ctx["type"] if ctx["type"] in KNOWN_PARTIALS else "other"
-    return mark_safe(render_to_string(f"chat/steps.html#{partial}", ctx))  # noqa: S308
+    try:
+        if ctx["type"] == "model_output":
+            partial = _model_output(step, ctx)
+        elif ctx["type"] == "thought":
+            partial = _thought(step, ctx)
+        else:
+            partial = _card(step, ctx, call, call_index)
+        html = render_to_string(f"chat/steps.html#{partial}", ctx)
+    except Exception:
+        # A step the renderer cannot handle must not take the page with it: show its JSON.
+        log.exception("could not render step %s of turn %s", index, turn_id)
+        ctx = _context(step, turn_id, index, live)
+        ctx["card"] = unknown(step, live=live, turn_id=turn_id)
+        ctx["card"]["json"] = pretty_json(step)
+        ctx["body"] = "chat/steps.html#unknown"
+        html = render_to_string("chat/steps.html#card", ctx)
+    return mark_safe(html)  # noqa: S308 - rendered by an autoescaping template
 
 
 def render_steps(
@@ -95,10 +139,22 @@ def render_steps(
     """Render a turn's steps. `steps` is a list, or a dict keyed by the stream's step index
     (while a turn streams, element ids follow the stream's indices)."""
     live = set(live_indices)
-    pairs = sorted(steps.items()) if isinstance(steps, dict) else enumerate(steps)
-    html = [
-        render_step(step, turn_id=turn_id, index=i, live=i in live)
-        for i, step in pairs
-        if not (isinstance(step, dict) and step.get("type") in HIDDEN_TYPES)
-    ]
+    pairs = sorted(steps.items()) if isinstance(steps, dict) else list(enumerate(steps))
+    calls = {}
+    for i, step in pairs:
+        if isinstance(step, dict) and isinstance(step.get("id"), str):
+            calls.setdefault(step["id"], (i, step))
+    html = []
+    for i, step in pairs:
+        if isinstance(step, dict) and step.get("type") in HIDDEN_TYPES:
+            continue
+        call_id = step.get("call_id") if isinstance(step, dict) else None
+        call_index, call = (
+            calls.get(call_id, (None, None)) if isinstance(call_id, str) else (None, None)
+        )
+        html.append(
+            render_step(
+                step, turn_id=turn_id, index=i, live=i in live, call=call, call_index=call_index
+            )
+        )
     return mark_safe("".join(html))  # noqa: S308 - each part rendered by a template

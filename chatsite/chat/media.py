@@ -1,0 +1,106 @@
+"""Serve the media inside a turn's steps (images, audio, video, documents) to its owner.
+
+Pages never inline base64: the renderer links `/media/t/<turn_id>/<digest>/` (see
+rendering/media.py), and this view finds the block again in the owner's turn by the SHA-256 of
+its base64 text. The response can never script: only an allow-list of types is served as
+itself, everything else is an octet-stream download, and a `sandbox` CSP covers all of it (an
+SVG or HTML opened directly runs nothing and has no origin).
+"""
+
+import base64
+import binascii
+import re
+
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpResponse, HttpResponseNotModified
+from django.views.decorators.http import require_safe
+
+from .models import Turn
+from .rendering.media import (
+    URL_DIGEST_CHARS,
+    block_mime,
+    data_digest,
+    iter_media_blocks,
+    serving,
+)
+
+DIGEST = re.compile(rf"[0-9a-f]{{{URL_DIGEST_CHARS}}}")
+EXTENSIONS = {
+    "image/png": "png", "image/jpeg": "jpg", "image/webp": "webp", "image/gif": "gif",
+    "image/bmp": "bmp", "image/avif": "avif", "image/heic": "heic", "image/heif": "heif",
+    "image/tiff": "tiff", "audio/wav": "wav", "audio/mp3": "mp3", "audio/mpeg": "mp3",
+    "audio/ogg": "ogg", "audio/flac": "flac", "audio/aac": "aac", "audio/webm": "weba",
+    "video/mp4": "mp4", "video/webm": "webm", "video/quicktime": "mov", "video/mov": "mov",
+    "application/pdf": "pdf", "text/csv": "csv", "text/plain": "txt",
+}  # fmt: skip
+CSP = "default-src 'none'; sandbox"
+
+
+def _decode(data: str) -> bytes:
+    data = "".join(data.split())
+    data += "=" * (-len(data) % 4)
+    try:
+        return base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError):
+        pass
+    try:
+        return base64.urlsafe_b64decode(data)
+    except (binascii.Error, ValueError):
+        raise Http404("Not valid base64.") from None
+
+
+def _etag_matches(header: str, etag: str) -> bool:
+    if not header:
+        return False
+    if header.strip() == "*":
+        return True
+    tags = [t.strip().removeprefix("W/") for t in header.split(",")]
+    return etag in tags
+
+
+@require_safe
+@login_required
+def step_media(request, turn_id: int, digest: str):
+    if not DIGEST.fullmatch(digest):
+        raise Http404("No such media.")
+    turn = (
+        Turn.objects.filter(pk=turn_id, conversation__owner=request.user)
+        .only("steps", "user_input")
+        .first()
+    )
+    if turn is None:
+        raise Http404("No such media.")
+    block = next(
+        (
+            b
+            for b in iter_media_blocks([turn.steps, turn.user_input])
+            if data_digest(b["data"]).startswith(digest)
+        ),
+        None,
+    )
+    if block is None:
+        raise Http404("No such media.")
+
+    full_digest = data_digest(block["data"])
+    etag = f'"{full_digest}"'
+    headers = {
+        "ETag": etag,
+        "Cache-Control": "private, max-age=31536000, immutable",
+        "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": CSP,
+        "Cross-Origin-Resource-Policy": "same-origin",
+        "Referrer-Policy": "no-referrer",
+    }
+    if _etag_matches(request.headers.get("If-None-Match", ""), etag):
+        response = HttpResponseNotModified()
+        for name, value in headers.items():
+            response[name] = value
+        return response
+
+    content_type, disposition = serving(block_mime(block))
+    filename = f"{full_digest[:12]}.{EXTENSIONS.get(content_type, 'bin')}"
+    response = HttpResponse(_decode(block["data"]), content_type=content_type)
+    for name, value in headers.items():
+        response[name] = value
+    response["Content-Disposition"] = f'{disposition}; filename="{filename}"'
+    return response
