@@ -65,6 +65,9 @@ class Turn(models.Model):
     error = models.JSONField(null=True, blank=True)
     # Where an interrupted stream resumes (`last_event_id`), saved with each finished step.
     last_event_id = models.CharField(max_length=255, blank=True)
+    # Earlier interactions of this reply when it was continued (`requires_continuation`);
+    # `interaction_id` is the last one, which the next turn chains to.
+    continuation_ids = models.JSONField(default=list, blank=True)
     background = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

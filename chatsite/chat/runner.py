@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import copy
 import json
 import logging
 
@@ -22,11 +23,12 @@ from chatsite.gemini import APIConnectionError, APIError, APITimeoutError, StepA
 from . import upstream
 from .hub import Outbox, hub
 from .models import Turn
-from .rendering import render_step, stream_dom_id
+from .rendering import continue_output, render_step, stream_dom_id
 
 log = logging.getLogger(__name__)
 
 MAX_RESUMES = 5
+MAX_HOPS = 20  # continuation hops for one reply
 
 
 class StreamInterrupted(Exception):
@@ -59,7 +61,7 @@ def assistant_frame(turn: Turn) -> str:
     return _oob_replace(render_to_string("chat/conversation.html#assistant", {"turn": turn}))
 
 
-def _shown(steps: list[dict]) -> list[dict]:
+def _shown(steps) -> list[dict]:
     """The steps the assistant part shows (the echoed input is the user's bubble)."""
     return [s for s in steps if not (isinstance(s, dict) and s.get("type") == "user_input")]
 
@@ -71,10 +73,17 @@ class TurnRunner:
         self.conversation_id = turn.conversation_id
         self.body = body  # None: re-attach to an interaction already started
         self.assembler = StepAssembler()
-        self.live: set[int] = set()
+        self.live: set[int] = set()  # element indices of steps still streaming
         self.outbox = Outbox(self._deliver, settings.STREAM_FLUSH_MS / 1000)
         self.task: asyncio.Task | None = None
         self.seq = 0  # rises with every flush; lets another process's tab skip what it has
+        # A long answer arrives in several interactions ("hops", `requires_continuation`):
+        self.hop = 0
+        self.prior_steps: list[dict] = []  # saved form of the finished hops' steps
+        self.prior_shown: dict[int, dict] = {}  # element index → step, finished hops
+        self.offset = 0  # element index of this hop's step 0
+        self.joined: dict[int, int] = {}  # this hop's index → the element it continues
+        self.usage: dict = {}
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -129,6 +138,15 @@ class TurnRunner:
             )
         else:
             opening = client.stream_create({**self.body, "stream": True})
+        while True:
+            await self._stream_hop(client, opening)
+            next_body = self._continuation()
+            if next_body is None:
+                return
+            self._next_hop()
+            opening = client.stream_create(next_body)
+
+    async def _stream_hop(self, client, opening) -> None:
         resumes = 0
         while True:
             try:
@@ -153,12 +171,80 @@ class TurnRunner:
     def body_stores(self) -> bool:
         return self.body is None or self.body.get("store", True) is not False
 
+    def _continuation(self) -> dict | None:
+        """The next hop's body when the decode stopped at its limit, else None."""
+        token = self.assembler.continuation_token
+        if (
+            self.body is None
+            or self.assembler.status != Turn.Status.REQUIRES_CONTINUATION
+            or not token
+            or token == self.body.get("continuation_token")
+            or self.hop + 1 >= MAX_HOPS
+        ):
+            return None
+        who = {k: self.body[k] for k in ("model", "agent") if k in self.body}
+        return {
+            **who,
+            "continuation_token": token,
+            "previous_interaction_id": self.assembler.interaction_id,
+            "stream": True,
+        }
+
+    def _next_hop(self) -> None:
+        self.prior_shown = self.shown()
+        self.prior_steps = self.saved_steps()
+        self.usage = _add_usage(self.usage, self.assembler.usage or {})
+        self.turn.continuation_ids = [*self.turn.continuation_ids, self.assembler.interaction_id]
+        self.body = {**self.body, "continuation_token": self.assembler.continuation_token}
+        self.offset = max(self.prior_shown, default=-1) + 1
+        self.joined = {}
+        self.hop += 1
+        self.assembler = StepAssembler()
+
+    # -- what is shown and saved, across hops -----------------------------------------------
+    def _element(self, index: int) -> int:
+        return self.joined.get(index, index + self.offset)
+
+    def _hop_steps(self) -> list[tuple[int, dict]]:
+        items = sorted(self.assembler.steps_by_index.items())
+        if self.hop:  # a continuation echoes no new input of its own worth showing or saving
+            items = [(i, s) for i, s in items if s.get("type") != "user_input"]
+        return items
+
+    def shown(self) -> dict[int, dict]:
+        """Element index → step as the page shows it (continued answers joined)."""
+        shown = dict(self.prior_shown)
+        for index, step in self._hop_steps():
+            element = self._element(index)
+            if index in self.joined:
+                step = continue_output(self.prior_shown[element], step)
+            shown[element] = step
+        return shown
+
+    def saved_steps(self) -> list[dict]:
+        """The steps as received, every hop's in order (the page joins continued answers)."""
+        return self.prior_steps + [copy.deepcopy(s) for _, s in self._hop_steps()]
+
+    def _render(self, element: int, *, live: bool = False) -> str:
+        shown = self.shown()
+        step = shown[element]
+        call = call_index = None
+        if isinstance(step.get("call_id"), str):
+            call_index, call = next(
+                ((i, s) for i, s in shown.items() if s.get("id") == step["call_id"]),
+                (None, None),
+            )
+        return render_step(
+            step, turn_id=self.turn_id, index=element, live=live, call=call, call_index=call_index
+        )
+
+    # -- events ------------------------------------------------------------------------------
     async def _on_event(self, event: dict) -> None:
         kind = event.get("event_type") if isinstance(event, dict) else None
         if kind == "interaction.completed":
-            before = _shown(self.assembler.steps)
+            before = _shown(self.shown().values())
             self.assembler.feed(event)
-            if _shown(self.assembler.steps) != before:
+            if _shown(self.shown().values()) != before:
                 # The final snapshot is authoritative and differs from what streamed: redraw.
                 self.live.clear()
                 self.outbox.html(assistant_frame(self.current_turn()))
@@ -167,7 +253,7 @@ class TurnRunner:
         if kind == "interaction.created":
             self.turn.interaction_id = self.assembler.interaction_id
             self.turn.status = self.assembler.status or Turn.Status.IN_PROGRESS
-            await self._save("interaction_id", "status")
+            await self._save("interaction_id", "status", "continuation_ids")
             self.outbox.json(json.loads(status_frame(self.turn)))
         elif kind == "interaction.status_update":
             status = self.assembler.status
@@ -176,39 +262,47 @@ class TurnRunner:
                 await self._save("status")
                 self.outbox.json(json.loads(status_frame(self.turn)))
         elif kind == "step.start":
-            index = event.get("index")
-            self._show_live(index)
+            self._show_live(event.get("index"))
         elif kind == "step.delta":
             index = event.get("index")
-            if index not in self.live:
+            if self._element(index) not in self.live:
                 self._show_live(index)  # a delta with no start: its shell carries the text so far
                 return
-            delta = event.get("delta") or {}
-            if delta.get("type") == "text" and isinstance(delta.get("text"), str):
-                self.outbox.text(stream_dom_id(self.turn_id, index), delta["text"])
+            text = _delta_text(event.get("delta"))
+            if text:
+                self.outbox.text(stream_dom_id(self.turn_id, self._element(index)), text)
         elif kind == "step.stop":
-            index = event.get("index")
-            self.live.discard(index)
-            step = self.assembler.steps_by_index.get(index)
-            if step is not None:
-                self.outbox.html(_oob_replace(render_step(step, turn_id=self.turn_id, index=index)))
-            self.turn.steps = self.assembler.snapshot()
+            element = self._element(event.get("index"))
+            self.live.discard(element)
+            # Save first: the final form may link media that the page then fetches at once.
+            self.turn.steps = self.saved_steps()
             self.turn.last_event_id = self.assembler.last_event_id or ""
             await self._save("steps", "last_event_id")
+            if element in self.shown():
+                self.outbox.html(_oob_replace(self._render(element)))
 
     def _show_live(self, index) -> None:
         step = self.assembler.steps_by_index.get(index)
-        if step is None or index in self.live:
+        if step is None or self._element(index) in self.live or step.get("type") == "user_input":
             return
-        self.live.add(index)
-        html = render_step(step, turn_id=self.turn_id, index=index, live=True)
+        continues = self.hop and step.get("type") == "model_output" and self.prior_shown
+        last = max(self.prior_shown, default=None)
+        if continues and last is not None and self.prior_shown[last].get("type") == "model_output":
+            # The answer runs on: reopen its element instead of starting a new one.
+            self.joined[index] = last
+            self.live.add(last)
+            self.outbox.html(_oob_replace(self._render(last, live=True)))
+            return
+        element = self._element(index)
+        self.live.add(element)
+        html = self._render(element, live=True)
         self.outbox.html(_oob_append(f"steps-{self.turn_id}", html))
 
     # -- finishing ---------------------------------------------------------------------------
     async def _finish(self, *, cancelled: bool = False, error: dict | None = None) -> None:
         turn = self.turn
-        turn.steps = self.assembler.snapshot() or turn.steps
-        turn.usage = self.assembler.usage or turn.usage
+        turn.steps = self.saved_steps() or turn.steps
+        turn.usage = _add_usage(self.usage, self.assembler.usage or {}) or turn.usage
         turn.last_event_id = self.assembler.last_event_id or turn.last_event_id
         if cancelled:
             turn.status = Turn.Status.CANCELLED
@@ -224,14 +318,18 @@ class TurnRunner:
         else:
             turn.status = self.assembler.status or Turn.Status.COMPLETED
         turn.completed_at = timezone.now()
+        redraw = cancelled or error is not None or bool(self.live)
         turn.steps_by_index = None
         turn.live_indices = set()
         self.live.clear()
         try:
-            await self._save("steps", "usage", "last_event_id", "status", "error", "completed_at")
+            await self._save(
+                "steps", "usage", "last_event_id", "status", "error", "completed_at",
+                "continuation_ids",
+            )  # fmt: skip
         finally:
-            # Live steps end in their final form, then the status line.
-            self.outbox.html(assistant_frame(turn) if cancelled or error else meta_frame(turn))
+            # Steps still open end in their final form, then the status line.
+            self.outbox.html(assistant_frame(turn) if redraw else meta_frame(turn))
             self.outbox.json(json.loads(status_frame(turn)))
             self.outbox.flush()
 
@@ -258,8 +356,8 @@ class TurnRunner:
         hub.publish(self.conversation_id, frames, turn_id=self.turn_id, seq=self.seq)
 
     def current_turn(self) -> Turn:
-        self.turn.steps = self.assembler.snapshot()
-        self.turn.steps_by_index = dict(self.assembler.steps_by_index) if self.live else None
+        self.turn.steps = self.saved_steps()
+        self.turn.steps_by_index = self.shown() if self.live else None
         self.turn.live_indices = set(self.live)
         return self.turn
 
@@ -271,3 +369,28 @@ class TurnRunner:
         frames = [turn_added_frame(turn)] if whole_turn else []
         frames += [assistant_frame(turn), status_frame(turn)]
         return frames, self.seq
+
+
+def _delta_text(delta) -> str:
+    """The text a delta adds to its element: answer text, or thought-summary text."""
+    if not isinstance(delta, dict):
+        return ""
+    if delta.get("type") == "text" and isinstance(delta.get("text"), str):
+        return delta["text"]
+    if delta.get("type") == "thought_summary":
+        content = delta.get("content")
+        if isinstance(content, dict) and content.get("type") == "text":
+            text = content.get("text")
+            return text if isinstance(text, str) else ""
+    return ""
+
+
+def _add_usage(total: dict, more: dict) -> dict:
+    """Usage over hops: integer fields add up (per-modality lists are kept from the last)."""
+    out = dict(total)
+    for key, value in (more or {}).items():
+        if isinstance(value, int) and isinstance(out.get(key), int):
+            out[key] += value
+        else:
+            out[key] = value
+    return out

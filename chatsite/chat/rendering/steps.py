@@ -22,7 +22,14 @@ from .citations import Citations
 
 log = logging.getLogger(__name__)
 
-__all__ = ["MAX_JSON_CHARS", "render_step", "render_steps", "step_dom_id", "stream_dom_id"]
+__all__ = [
+    "MAX_JSON_CHARS",
+    "continue_output",
+    "render_step",
+    "render_steps",
+    "step_dom_id",
+    "stream_dom_id",
+]
 
 # Shown in the user's bubble, not in the assistant's.
 HIDDEN_TYPES = {"user_input"}
@@ -103,6 +110,10 @@ def _context(step: dict, turn_id, index, live: bool) -> dict:
     }
 
 
+def _hidden(step) -> bool:
+    return isinstance(step, dict) and step.get("type") in HIDDEN_TYPES
+
+
 def render_step(
     step: dict, *, turn_id, index, live: bool = False, call: dict | None = None, call_index=None
 ) -> SafeString:
@@ -133,20 +144,63 @@ def render_step(
     return mark_safe(html)  # noqa: S308 - rendered by an autoescaping template
 
 
+def continue_output(first: dict, more: dict) -> dict:
+    """One model_output from an answer and its continuation (a `requires_continuation` hop):
+    the text runs on in one block, and the continuation's annotation offsets (UTF-8 bytes into
+    its block) move by the bytes of the text before it."""
+    head = [dict(b) for b in first.get("content") or [] if isinstance(b, dict)]
+    tail = [dict(b) for b in more.get("content") or [] if isinstance(b, dict)]
+    if head and tail and head[-1].get("type") == "text" and tail[0].get("type") == "text":
+        last, nxt = head[-1], tail.pop(0)
+        shift = len(str(last.get("text", "")).encode())
+        moved = []
+        for note in nxt.get("annotations") or []:
+            if isinstance(note, dict):
+                note = dict(note)
+                for key in ("start_index", "end_index"):
+                    if isinstance(note.get(key), int):
+                        note[key] += shift
+            moved.append(note)
+        last["text"] = str(last.get("text", "")) + str(nxt.get("text", ""))
+        if moved:
+            last["annotations"] = [*(last.get("annotations") or []), *moved]
+    return {**first, "content": head + tail}
+
+
+def _coalesce(pairs: list[tuple[int, dict]]) -> list[tuple[int, dict]]:
+    """Adjacent model_output steps (an answer continued over hops) show as one."""
+    out: list[tuple[int, dict]] = []
+    for i, step in pairs:
+        if (
+            out
+            and isinstance(step, dict)
+            and step.get("type") == "model_output"
+            and out[-1][1].get("type") == "model_output"
+        ):
+            out[-1] = (out[-1][0], continue_output(out[-1][1], step))
+        else:
+            out.append((i, step if isinstance(step, dict) else {"type": "unknown", "value": step}))
+    return out
+
+
 def render_steps(
     steps: Iterable[dict] | dict[int, dict], *, turn_id, live_indices: Iterable[int] = ()
 ) -> SafeString:
     """Render a turn's steps. `steps` is a list, or a dict keyed by the stream's step index
-    (while a turn streams, element ids follow the stream's indices)."""
+    (while a turn streams, element ids follow the stream's indices; the runner has already
+    joined continued answers)."""
     live = set(live_indices)
-    pairs = sorted(steps.items()) if isinstance(steps, dict) else list(enumerate(steps))
+    if isinstance(steps, dict):
+        pairs = sorted(steps.items())
+    else:
+        pairs = _coalesce([(i, s) for i, s in enumerate(steps) if not _hidden(s)])
     calls = {}
     for i, step in pairs:
         if isinstance(step, dict) and isinstance(step.get("id"), str):
             calls.setdefault(step["id"], (i, step))
     html = []
     for i, step in pairs:
-        if isinstance(step, dict) and step.get("type") in HIDDEN_TYPES:
+        if _hidden(step):
             continue
         call_id = step.get("call_id") if isinstance(step, dict) else None
         call_index, call = (
