@@ -4,9 +4,12 @@ A Turn keeps the user's input and the steps exactly as the API returned them; ev
 shows is rendered from those steps, so nothing is lost when the renderer improves.
 """
 
+import secrets
+
 from django.conf import settings
 from django.db import models
 from django.urls import reverse
+from django.utils import timezone
 
 
 class Conversation(models.Model):
@@ -69,13 +72,19 @@ class Turn(models.Model):
     # `interaction_id` is the last one, which the next turn chains to.
     continuation_ids = models.JSONField(default=list, blank=True)
     background = models.BooleanField(default=False)
+    # Written once when the turn ends, for admin search and usage reports.
+    search_text = models.TextField(blank=True, default="")
+    total_tokens = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     completed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["created_at", "pk"]
-        indexes = [models.Index(fields=["conversation", "created_at"])]
+        indexes = [
+            models.Index(fields=["conversation", "created_at"]),
+            models.Index(fields=["created_at"]),
+        ]
 
     def __str__(self):
         return f"Turn {self.pk} ({self.status})"
@@ -84,6 +93,19 @@ class Turn(models.Model):
     def is_final(self) -> bool:
         return self.status in self.FINAL
 
+    def refresh_search_text(self) -> None:
+        """The user's words and the model's answer text, for admin search."""
+        answer = [
+            block.get("text", "")
+            for step in self.steps
+            if isinstance(step, dict) and step.get("type") == "model_output"
+            for block in step.get("content") or []
+            if isinstance(block, dict) and block.get("type") == "text"
+        ]
+        self.search_text = "\n".join([self.user_text, *answer])[:200_000]
+        total = (self.usage or {}).get("total_tokens")
+        self.total_tokens = total if isinstance(total, int) and total > 0 else 0
+
     @property
     def user_text(self) -> str:
         return "\n".join(
@@ -91,3 +113,58 @@ class Turn(models.Model):
             for block in self.user_input
             if isinstance(block, dict) and block.get("type") == "text"
         )
+
+
+class TranscriptRead(models.Model):
+    """Every time someone opens another person's conversation in the admin: who, whose, when."""
+
+    reader = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="transcript_reads"
+    )
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    conversation = models.ForeignKey(
+        Conversation, null=True, on_delete=models.SET_NULL, related_name="reads"
+    )
+    conversation_title = models.CharField(max_length=200, blank=True)
+    what = models.CharField(max_length=40, default="transcript")  # transcript, json, markdown
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-at"]
+
+    def __str__(self):
+        return f"{self.reader} read {self.owner}'s “{self.conversation_title}” ({self.what})"
+
+
+class Invite(models.Model):
+    """A sign-up link an admin hands out; it works even when open sign-up is off."""
+
+    token = models.CharField(max_length=64, unique=True, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="invites_made"
+    )
+    note = models.CharField(max_length=200, blank=True, help_text="Who it is for.")
+    expires_at = models.DateTimeField()
+    used_by = models.OneToOneField(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="invite",
+    )  # fmt: skip
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return self.note or f"Invite {self.pk}"
+
+    def save(self, *args, **kwargs):
+        if not self.token:
+            self.token = secrets.token_urlsafe(24)
+        super().save(*args, **kwargs)
+
+    def get_absolute_url(self):
+        return reverse("invite", args=[self.token])
+
+    @property
+    def usable(self) -> bool:
+        return self.used_by_id is None and self.expires_at > timezone.now()

@@ -318,6 +318,7 @@ class TurnRunner:
         else:
             turn.status = self.assembler.status or Turn.Status.COMPLETED
         turn.completed_at = timezone.now()
+        turn.refresh_search_text()
         redraw = cancelled or error is not None or bool(self.live)
         turn.steps_by_index = None
         turn.live_indices = set()
@@ -325,7 +326,7 @@ class TurnRunner:
         try:
             await self._save(
                 "steps", "usage", "last_event_id", "status", "error", "completed_at",
-                "continuation_ids",
+                "continuation_ids", "search_text", "total_tokens",
             )  # fmt: skip
         finally:
             # Steps still open end in their final form, then the status line.
