@@ -116,6 +116,10 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 ALLOW_SIGNUP = env.bool("ALLOW_SIGNUP", True)
+# Who may read other people's conversations in the admin (every read is logged).
+ADMIN_TRANSCRIPT_READERS = env.str(
+    "ADMIN_TRANSCRIPT_READERS", "superusers", validate=OneOf(["superusers", "staff"])
+)
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env.str("TIME_ZONE", "UTC")
