@@ -32,6 +32,12 @@ def _upstream_is_emulator(emulator, settings):
     # In-process tests are one process, each test on its own event loop; the cross-process
     # relay is exercised by tests/test_scale_out.py with two real daphne processes.
     settings.CHATSITE_RELAY = False
+    # Served from the source folders: in-process tests do not run collectstatic.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+    settings.WHITENOISE_USE_FINDERS = True
     yield
 
 

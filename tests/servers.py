@@ -37,6 +37,7 @@ def app_env(var_dir: Path, emulator_base_url: str, **extra) -> dict:
     env.pop("GEMINI_API_KEY", None)
     env.update(
         CHATSITE_VAR_DIR=str(var_dir),
+        STATIC_ROOT=str(ROOT / "var" / "test-static"),
         GEMINI_API_BASE_URL=emulator_base_url,
         DJANGO_SETTINGS_MODULE="chatsite.settings",
         DJANGO_SUPERUSER_PASSWORD=PASSWORD,
@@ -58,6 +59,7 @@ def manage(env: dict, *args: str) -> str:
 
 def set_up_site(env: dict, users=("ada", "mallory")) -> None:
     manage(env, "migrate", "--noinput")
+    manage(env, "collectstatic", "--noinput")
     manage(env, "createsuperuser", "--noinput", "--username", "admin", "--email", "a@example.com")
     for name in users:
         manage(env, "shell", "-c",

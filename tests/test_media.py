@@ -159,3 +159,44 @@ def test_the_page_links_media_and_never_inlines_base64(client, user, turn):
         assert data not in page
     assert f'src="{url_for(turn, PNG)}"' in page
     assert f'href="{url_for(turn, PDF)}"' in page
+
+
+SNIPPET = (
+    '<style>.chip{color:red}</style><a class="chip" href="https://www.google.com/search?q=x">x</a>'
+    "<script>alert(1)</script>"
+)
+
+
+def suggestions_turn(owner):
+    return make_turn(
+        owner,
+        [
+            {
+                "type": "google_search_result",
+                "call_id": "s1",
+                "result": [{"search_suggestions": SNIPPET}],
+            }
+        ],
+    )
+
+
+def test_search_suggestions_are_framed_from_our_own_url_with_no_scripts(client, user):
+    from chatsite.chat.rendering.media import suggestions_url
+
+    turn = suggestions_turn(user)
+    client.force_login(user)
+    response = client.get(suggestions_url(turn.pk, SNIPPET))
+    assert response.status_code == 200
+    assert SNIPPET in response.content.decode()  # shown whole, as Google's terms ask
+    csp = response["Content-Security-Policy"]
+    assert "script-src" not in csp and "default-src 'none'" in csp and "sandbox" in csp
+    assert "frame-ancestors 'self'" in csp
+    assert response["X-Frame-Options"] == "SAMEORIGIN"
+
+
+def test_search_suggestions_of_someone_else_are_404(client, user, other_user):
+    from chatsite.chat.rendering.media import suggestions_url
+
+    turn = suggestions_turn(user)
+    client.force_login(other_user)
+    assert client.get(suggestions_url(turn.pk, SNIPPET)).status_code == 404

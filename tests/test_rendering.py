@@ -101,13 +101,13 @@ def assert_inert(html):
             if name in {"href", "src", "action", "formaction", "xlink:href", "poster"}:
                 v = re.sub(r"[\s\x00-\x1f]", "", value or "").lower()
                 assert not v.startswith(BAD_SCHEMES), (el.tag, name, value)
-            if name == "srcdoc":
-                assert el.tag == "iframe" and "search-suggestions" in el.attrs.get("class", "")
+            assert name != "srcdoc", "the snippet is framed from our own URL, never inlined"
         if el.tag == "iframe":
             sandbox = el.attrs.get("sandbox")
             assert sandbox is not None
             assert "allow-scripts" not in sandbox and "allow-same-origin" not in sandbox
-            assert "src" not in el.attrs
+            assert "search-suggestions" in el.attrs.get("class", "")
+            assert re.fullmatch(r"/media/t/\d+/[0-9a-f]{32}/suggestions/", el.attrs["src"])
 
 
 def render(step, *, live=False, index=3, **kw):
@@ -209,7 +209,7 @@ STEPS = {
                 {"search_suggestions": '<div class="chips"><a href="https://g.co/x">chip</a></div>'}
             ],
         },
-        ['class="search-suggestions"', "srcdoc="],
+        ['class="search-suggestions"', 'src="/media/t/'],
     ),
     "file_search_call": ({"type": "file_search_call", "id": "fs_1"}, ["Searched your files"]),
     "file_search_result": (
@@ -834,7 +834,7 @@ def test_hostile_tool_fields_are_inert():
             assert "<script>" not in html and "<img" not in html
 
 
-def test_search_suggestions_live_only_in_a_sandboxed_srcdoc():
+def test_search_suggestions_live_only_in_a_sandboxed_frame_of_our_own():
     snippet = (
         '<style>.chip{color:red}</style><div class="container">'
         '<a class="chip" href="https://www.google.com/search?q=euro">euro 2024</a></div>'
@@ -855,10 +855,9 @@ def test_search_suggestions_live_only_in_a_sandboxed_srcdoc():
     assert frame.attrs["referrerpolicy"] == "no-referrer"
     assert frame.attrs["title"] == "Google Search suggestions"
     assert "search-suggestions" in frame.attrs["class"]
-    assert snippet in frame.attrs["srcdoc"]  # whole, for Google's terms
-    assert '<base target="_blank">' in frame.attrs["srcdoc"]
-    # ...and nowhere else: outside the attribute it is only ever escaped text.
-    assert html.count("pwned") == 1 and "<script>" not in html and "<style>" not in html
+    assert frame.attrs["src"].startswith(f"/media/t/{TURN}/")  # tests/test_media.py serves it
+    # The snippet itself is nowhere in the page.
+    assert "pwned" not in html and "<script>" not in html and "<style>" not in html
     assert "open" in root_of(html).attrs  # shown, not tucked away
 
 

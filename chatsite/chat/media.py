@@ -13,6 +13,7 @@ import re
 
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse, HttpResponseNotModified
+from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_safe
 
 from .models import Turn
@@ -103,4 +104,45 @@ def step_media(request, turn_id: int, digest: str):
     for name, value in headers.items():
         response[name] = value
     response["Content-Disposition"] = f'{disposition}; filename="{filename}"'
+    return response
+
+
+# Google's snippet brings inline styles and may bring scripts: styles may apply, nothing runs,
+# and only our own pages may frame it.
+SUGGESTIONS_CSP = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src https: data:; "
+    "frame-ancestors 'self'; sandbox allow-popups allow-popups-to-escape-sandbox"
+)
+SUGGESTIONS_HEAD = (
+    '<!doctype html><html><head><meta charset="utf-8">'
+    '<meta name="referrer" content="no-referrer"><base target="_blank"></head><body>'
+)
+
+
+@require_safe
+@login_required
+@xframe_options_sameorigin
+def search_suggestions(request, turn_id: int, digest: str):
+    """The search-suggestions snippet of one of the owner's turns, for a sandboxed iframe."""
+    if not DIGEST.fullmatch(digest):
+        raise Http404("No such snippet.")
+    turn = Turn.objects.filter(pk=turn_id, conversation__owner=request.user).only("steps").first()
+    snippet = next(
+        (
+            item["search_suggestions"]
+            for step in (turn.steps if turn else [])
+            if isinstance(step, dict) and step.get("type") == "google_search_result"
+            for item in step.get("result") or []
+            if isinstance(item, dict)
+            and isinstance(item.get("search_suggestions"), str)
+            and data_digest(item["search_suggestions"]).startswith(digest)
+        ),
+        None,
+    )
+    if snippet is None:
+        raise Http404("No such snippet.")
+    response = HttpResponse(SUGGESTIONS_HEAD + snippet, content_type="text/html; charset=utf-8")
+    response["Content-Security-Policy"] = SUGGESTIONS_CSP
+    response["Cache-Control"] = "private, max-age=31536000, immutable"
+    response["Referrer-Policy"] = "no-referrer"
     return response

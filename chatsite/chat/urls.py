@@ -13,6 +13,11 @@ urlpatterns = [
     path("c/<int:pk>/turns/<int:turn_id>/retry/", views.retry, name="retry"),
     path("media/t/<int:turn_id>/<str:digest>/", media.step_media, name="step-media"),
     path(
+        "media/t/<int:turn_id>/<str:digest>/suggestions/",
+        media.search_suggestions,
+        name="search-suggestions",
+    ),
+    path(
         "accounts/login/",
         auth_views.LoginView.as_view(redirect_authenticated_user=True),
         name="login",

@@ -11,18 +11,15 @@ from .blocks import blocks_view, plain_text, pretty_json
 from .citations import review_links, short
 from .links import domain_of, plain_label, safe_url
 from .markdown import highlight_code
+from .media import suggestions_url
 
 MAX_FACT_CHARS = 120
 MAX_ITEMS = 50
 MAX_SUGGESTIONS_CHARS = 200_000
 
-# Google's search suggestions are shown (their terms require it) in a sandboxed iframe. This
-# head comes first in its srcdoc: links open in a new tab (the sandbox allows popups that escape
-# it, so Google's page works there), and nothing is sent as a referrer.
-SUGGESTIONS_HEAD = (
-    '<!doctype html><html><head><meta charset="utf-8">'
-    '<meta name="referrer" content="no-referrer"><base target="_blank"></head><body>'
-)
+# Google's search suggestions are shown (their terms require it) in a sandboxed iframe framed
+# from our own URL (chat/media.py serves it with a script-less CSP of its own): links open in a
+# new tab (the sandbox allows popups that escape it, so Google's page works there).
 SUGGESTIONS_SANDBOX = "allow-popups allow-popups-to-escape-sandbox"
 
 URL_STATUSES = {"success", "error", "paywall", "unsafe"}
@@ -124,7 +121,9 @@ def google_search_result(step, *, live, turn_id):
     for item in _list(step.get("result")):
         snippet = _dict(item).get("search_suggestions")
         if isinstance(snippet, str) and snippet.strip():
-            suggestions.append(SUGGESTIONS_HEAD + snippet[:MAX_SUGGESTIONS_CHARS])
+            url = suggestions_url(turn_id, snippet)
+            if url:
+                suggestions.append(url)
     return _card(
         "🔎",
         "Google Search",

@@ -143,3 +143,14 @@ def media_url(turn_id, block) -> str | None:
         return reverse("step-media", kwargs={"turn_id": turn_id, "digest": digest})
     except NoReverseMatch:
         return None
+
+
+def suggestions_url(turn_id, snippet: str) -> str | None:
+    """Where the owner's browser frames this Google search-suggestions snippet from."""
+    if turn_id is None or not isinstance(snippet, str):
+        return None
+    digest = data_digest(snippet)[:URL_DIGEST_CHARS]
+    try:
+        return reverse("search-suggestions", kwargs={"turn_id": turn_id, "digest": digest})
+    except NoReverseMatch:
+        return None
