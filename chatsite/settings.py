@@ -105,6 +105,12 @@ if REDIS_URL:
     }
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+# Rate-limit counters (and anything else cached) are shared between processes through Redis.
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    if REDIS_URL
+    else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+}
 # Several processes share replies through the channel layer (chatsite/chat/relay.py).
 CHATSITE_RELAY = env.bool("CHATSITE_RELAY", bool(REDIS_URL))
 
@@ -118,6 +124,10 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 ALLOW_SIGNUP = env.bool("ALLOW_SIGNUP", True)
+# Per person: messages per period ("30/m", "500/h"; empty for none) and tokens per day (0: none).
+RATE_LIMIT_MESSAGES = env.str("RATE_LIMIT_MESSAGES", "30/m")
+DAILY_TOKEN_BUDGET = env.int("DAILY_TOKEN_BUDGET", 0, validate=Range(min=0))
+INVITE_DAYS = env.int("INVITE_DAYS", 7, validate=Range(min=1, max=365))
 # Who may read other people's conversations in the admin (every read is logged).
 ADMIN_TRANSCRIPT_READERS = env.str(
     "ADMIN_TRANSCRIPT_READERS", "superusers", validate=OneOf(["superusers", "staff"])
@@ -193,7 +203,21 @@ GEMINI_API_BASE_URL = env.str(
     validate=URL(schemes={"http", "https"}, require_tld=False),
 ).rstrip("/")
 GEMINI_API_BASE_URL_SET = bool(os.environ.get("GEMINI_API_BASE_URL"))
-GEMINI_MODEL = env.str("GEMINI_MODEL", "gemini-3.5-flash")
+# The models and agents people may pick (the allow-list); the first model is the default.
+GEMINI_MODELS = env.list(
+    "GEMINI_MODELS",
+    [
+        "gemini-3.5-flash",
+        "gemini-3.1-pro-preview",
+        "gemini-3.1-flash-lite-preview",
+        "gemini-3.1-flash-image",
+        "gemini-2.5-flash",
+    ],
+)
+GEMINI_AGENTS = env.list(
+    "GEMINI_AGENTS", ["deep-research-pro-preview-12-2025", "antigravity-preview-05-2026"]
+)
+GEMINI_MODEL = env.str("GEMINI_MODEL", GEMINI_MODELS[0] if GEMINI_MODELS else "gemini-3.5-flash")
 GEMINI_TIMEOUT = env.float("GEMINI_TIMEOUT", 60.0, validate=Range(min=1))
 GEMINI_MAX_RETRIES = env.int("GEMINI_MAX_RETRIES", 4, validate=Range(min=0, max=10))
 # With no key the app talks to its own emulator: an embedded one on a free loopback port, or

@@ -38,6 +38,10 @@ def _upstream_is_emulator(emulator, settings):
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
     settings.WHITENOISE_USE_FINDERS = True
+    # Rate-limit counters live in the cache, keyed by user id; ids repeat between tests.
+    from django.core.cache import cache
+
+    cache.clear()
     yield
 
 

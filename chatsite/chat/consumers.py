@@ -76,7 +76,7 @@ class ConversationConsumer(AsyncWebsocketConsumer):
                 await services.send_message(
                     conversation.owner, conversation, message.get("message")
                 )
-            except services.InvalidInput as exc:
+            except (services.InvalidInput, services.LimitReached) as exc:
                 await self._error(str(exc))
         else:
             await self._error("Unknown action.")

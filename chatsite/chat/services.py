@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import logging
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
-from . import relay
+from . import limits, relay
 from .hub import hub
 from .models import Conversation, Turn
 from .runner import TurnRunner, assistant_frame, status_frame, turn_added_frame
@@ -26,6 +27,9 @@ MAX_CATCH_UP = 200
 
 class InvalidInput(ValueError):
     """The person sent something we will not forward; the message says what to change."""
+
+
+LimitReached = limits.LimitReached
 
 
 def clean_message(text) -> str:
@@ -108,9 +112,12 @@ async def _previous_interaction_id(parent: Turn | None) -> str | None:
     return None
 
 
-async def send_message(user, conversation: Conversation, text: str) -> Turn:
-    """Save the turn first (the user's words are never lost), show it, then start the reply."""
+async def send_message(user, conversation: Conversation, text: str, *, checked=False) -> Turn:
+    """Save the turn first (the user's words are never lost), show it, then start the reply.
+    Raises InvalidInput or LimitReached (nothing saved) with a message for the person."""
     text = clean_message(text)
+    if not checked:
+        await sync_to_async(limits.check_can_send)(user, conversation.model)
     parent = await _chain_parent(conversation)
     turn = await Turn.objects.acreate(
         conversation=conversation,
@@ -127,6 +134,7 @@ async def retry_turn(user, conversation: Conversation, turn_id) -> Turn | None:
     old = await conversation.turns.filter(pk=turn_id).afirst()
     if old is None or not old.is_final:
         return None
+    await sync_to_async(limits.check_can_send)(user, conversation.model)
     parent = await _chain_parent(conversation)
     turn = await Turn.objects.acreate(
         conversation=conversation, parent=parent, model=conversation.model,

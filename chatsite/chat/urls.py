@@ -24,4 +24,5 @@ urlpatterns = [
     ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/signup/", views.signup, name="signup"),
+    path("accounts/invite/<str:token>/", views.signup, name="invite"),
 ]

@@ -5,13 +5,14 @@ from django.conf import settings
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import UserCreationForm
+from django.db import transaction
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.views.decorators.http import require_POST
 
-from . import services
-from .models import Turn
+from . import limits, services
+from .models import Invite, Turn
 
 PAGE = "chat/conversation.html"
 
@@ -63,8 +64,12 @@ async def new_conversation(request):
         text = services.clean_message(request.POST.get("message", ""))
     except services.InvalidInput as exc:
         return _composer_error(str(exc))
+    try:
+        await sync_to_async(limits.check_can_send)(user, settings.GEMINI_MODEL)
+    except limits.LimitReached as exc:
+        return _composer_error(str(exc), status=429)
     convo = await services.create_conversation(user, text)
-    await services.send_message(user, convo, text)
+    await services.send_message(user, convo, text, checked=True)
     if not request.htmx:
         return redirect(convo)
     response = HttpResponse(await sync_to_async(_render_app)(request, user, convo))
@@ -88,6 +93,8 @@ async def send(request, pk):
         return _composer_error("Wait for the reply to finish, or press Stop.", status=409)
     try:
         await services.send_message(user, convo, request.POST.get("message", ""))
+    except limits.LimitReached as exc:
+        return _composer_error(str(exc), status=429)
     except services.InvalidInput as exc:
         return _composer_error(str(exc))
     if not request.htmx:
@@ -116,19 +123,35 @@ async def retry(request, pk, turn_id):
         raise Http404
     if await convo.turns.exclude(status__in=Turn.FINAL).aexists():
         return _composer_error("Wait for the reply to finish, or press Stop.", status=409)
-    if await services.retry_turn(user, convo, turn_id) is None:
-        raise Http404
+    try:
+        if await services.retry_turn(user, convo, turn_id) is None:
+            raise Http404
+    except limits.LimitReached as exc:
+        return _composer_error(str(exc), status=429)
     return HttpResponse(status=204) if request.htmx else redirect(convo)
 
 
-def signup(request):
-    if not settings.ALLOW_SIGNUP:
-        raise Http404("Sign-up is turned off here. Ask an admin for an account.")
+def signup(request, token=None):
+    """Open sign-up (when ALLOW_SIGNUP), or sign-up through an admin's invite link (always)."""
+    invite = None
+    if token is not None:
+        invite = Invite.objects.filter(token=token).first()
+        if invite is None or not invite.usable:
+            return render(request, "registration/invite_invalid.html", status=410)
+    elif not settings.ALLOW_SIGNUP:
+        raise Http404("Sign-up is turned off here. Ask an admin for an invite.")
     if request.user.is_authenticated:
         return redirect("home")
     form = UserCreationForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        user = form.save()
+        with transaction.atomic():
+            user = form.save()
+            if invite is not None:
+                # Claimed once: a second use of the link finds it used.
+                claimed = Invite.objects.filter(pk=invite.pk, used_by=None).update(used_by=user)
+                if not claimed:
+                    transaction.set_rollback(True)
+                    return render(request, "registration/invite_invalid.html", status=410)
         login(request, user)
         return redirect("home")
-    return render(request, "registration/signup.html", {"form": form})
+    return render(request, "registration/signup.html", {"form": form, "invite": invite})

@@ -9,7 +9,7 @@
   htmx.config.responseHandling = [
     { code: "204", swap: false },
     { code: "[23]..", swap: true },
-    { code: "409|422", swap: true, error: false },
+    { code: "409|422|429", swap: true, error: false },
     { code: "[45]..", swap: false, error: true },
   ];
 

@@ -1,0 +1,73 @@
+"""Team controls on sending: a per-person message rate, a daily token budget, the model list.
+
+Each refusal is a `LimitReached` whose text tells the person what happened and when they can
+go on; nothing they typed is lost (the composer keeps it).
+"""
+
+from django.conf import settings
+from django.db.models import Sum
+from django.utils import timezone
+from django_ratelimit.core import get_usage
+
+from .models import Turn
+
+
+class LimitReached(ValueError):
+    pass
+
+
+PERIODS = {"s": "second", "m": "minute", "h": "hour", "d": "day"}
+
+
+def allowed_models() -> list[str]:
+    return [*settings.GEMINI_MODELS, *settings.GEMINI_AGENTS]
+
+
+def check_model(name: str) -> None:
+    if name not in allowed_models():
+        raise LimitReached(
+            f"“{name}” is not offered here any more. Pick another model for this conversation."
+        )
+
+
+def check_rate(user) -> None:
+    """Counts this message; refuses it past RATE_LIMIT_MESSAGES."""
+    rate = settings.RATE_LIMIT_MESSAGES
+    if not rate:
+        return
+    usage = get_usage(
+        None, group="chatsite.messages", key=lambda group, request: str(user.pk),
+        rate=rate, increment=True,
+    )  # fmt: skip
+    if usage and usage["should_limit"]:
+        count, _, unit = rate.partition("/")
+        per = PERIODS.get(unit[-1:], unit)
+        wait = max(1, int(usage.get("time_left") or 1))
+        raise LimitReached(
+            f"You have sent {count} messages this {per}, the most allowed. "
+            f"Try again in {wait} second{'s' if wait != 1 else ''}."
+        )
+
+
+def tokens_used_today(user) -> int:
+    midnight = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
+    used = Turn.objects.filter(conversation__owner=user, created_at__gte=midnight).aggregate(
+        total=Sum("total_tokens")
+    )["total"]
+    return used or 0
+
+
+def check_budget(user) -> None:
+    budget = settings.DAILY_TOKEN_BUDGET
+    if budget and tokens_used_today(user) >= budget:
+        raise LimitReached(
+            f"You have used today's budget of {budget:,} tokens. "
+            f"It renews at midnight ({settings.TIME_ZONE})."
+        )
+
+
+def check_can_send(user, model: str) -> None:
+    """Everything a message must pass before it is saved. Sync: call via sync_to_async."""
+    check_model(model)
+    check_budget(user)
+    check_rate(user)
