@@ -68,6 +68,9 @@ class Turn(models.Model):
     error = models.JSONField(null=True, blank=True)
     # Where an interrupted stream resumes (`last_event_id`), saved with each finished step.
     last_event_id = models.CharField(max_length=255, blank=True)
+    # The create body's options this turn was sent with (model or agent, tools, config; never
+    # the input or any secret header), so the page can show e.g. a structured answer as JSON.
+    request = models.JSONField(default=dict, blank=True)
     # Earlier interactions of this reply when it was continued (`requires_continuation`);
     # `interaction_id` is the last one, which the next turn chains to.
     continuation_ids = models.JSONField(default=list, blank=True)
@@ -168,3 +171,67 @@ class Invite(models.Model):
     @property
     def usable(self) -> bool:
         return self.used_by_id is None and self.expires_at > timezone.now()
+
+
+def _attachment_path(instance, filename):
+    # Content-addressed: the same file uploaded twice is stored once per owner.
+    return f"attachments/{instance.owner_id}/{instance.sha256[:2]}/{instance.sha256}"
+
+
+class Attachment(models.Model):
+    """A file a person attached to a message, stored under its SHA-256."""
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="attachments"
+    )
+    sha256 = models.CharField(max_length=64)
+    file = models.FileField(upload_to=_attachment_path, max_length=255)
+    name = models.CharField(max_length=255, help_text="The file's name as uploaded.")
+    mime_type = models.CharField(max_length=100)
+    kind = models.CharField(max_length=20)  # image, audio, video, document
+    size = models.PositiveBigIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "sha256"], name="one_file_per_owner_hash")
+        ]
+
+    def __str__(self):
+        return f"{self.name} ({self.mime_type})"
+
+
+class FunctionTool(models.Model):
+    """A server-side Python tool (chatsite/chat/tools) that admins switch on for everyone."""
+
+    name = models.CharField(max_length=64, unique=True)
+    enabled = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class McpServer(models.Model):
+    """A remote MCP server admins configure; its URL and headers never reach a browser."""
+
+    name = models.SlugField(
+        max_length=64, unique=True, help_text="Shown to people; sent as the tool name."
+    )
+    url = models.URLField(max_length=500)
+    headers = models.JSONField(
+        default=dict, blank=True, help_text="Sent with every call, e.g. an Authorization header."
+    )
+    allowed_tools = models.JSONField(
+        default=list, blank=True, help_text="Tool names people may use; empty for all."
+    )
+    enabled = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = "MCP server"
+
+    def __str__(self):
+        return self.name
