@@ -17,8 +17,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from . import continuation, runner
 from . import directives as directives_module
-from . import runner
+from .agents import AGENT_PACE_MS
+from .directives import DEFAULT_HOP_WORDS, Directives
 from .errors import (
     ApiError,
     error_body,
@@ -29,7 +31,14 @@ from .errors import (
     permission_denied,
     type_error,
 )
-from .generator import last_user_text, make_context, plan_reply
+from .generator import (
+    ReplyPlan,
+    SchemaTooComplex,
+    check_request,
+    last_user_text,
+    make_context,
+    plan_reply_async,
+)
 from .store import KIND_TEXT_DELTA, InteractionRecord, RequestLog, Store, new_interaction_id
 from .validation import echoed_steps, validate_create
 
@@ -41,6 +50,8 @@ SSE_HEADERS = [
 ]
 KEEPALIVE = b": keep-alive\n\n"
 MAX_BATCH_FRAMES = 512
+BACKGROUND_QUEUE_S = 0.02  # a background interaction waits this long in `queued`
+AGENT_QUEUE_S = 0.3  # an agent waits this long, at the default agent pace
 
 
 class AbruptClose(Exception):  # noqa: N818 - it is a signal, not an error
@@ -68,8 +79,10 @@ class Emulator:
         keepalive_s: float = 10.0,
         echo_input: bool = True,
         max_interactions: int = 10_000,
+        hop_words: int = DEFAULT_HOP_WORDS,
     ) -> None:
         self.pace_ms = pace_ms
+        self.hop_words = hop_words  # per-hop decode limit (words); the directive overrides
         self.api_key = api_key
         self.keepalive_s = keepalive_s
         self.echo_input = echo_input
@@ -118,19 +131,6 @@ class Emulator:
         if body is None:
             raise invalid_argument("Invalid JSON payload received. The request body is empty.")
         input_steps = validate_create(body)
-        directives = directives_module.parse(last_user_text(input_steps))
-
-        if directives.fail_status is not None:
-            key = hashlib.sha256(
-                json.dumps(body, sort_keys=True, ensure_ascii=False).encode()
-            ).hexdigest()
-            if self.store.count_attempt(key) <= directives.fail_count:
-                headers = {}
-                if directives.retry_after is not None:
-                    headers["Retry-After"] = str(directives.retry_after)
-                elif directives.fail_status == 429:
-                    headers["Retry-After"] = "1"
-                raise ApiError(directives.fail_status, headers=headers)
 
         history: list[dict[str, Any]] = []
         previous_id = body.get("previous_interaction_id")
@@ -142,21 +142,59 @@ class Emulator:
                 history.extend(earlier.input_steps)
                 history.extend(earlier.steps)
 
-        record = InteractionRecord(
-            id=new_interaction_id(),
-            request=body,
-            input_steps=input_steps,
-            echo_steps=echoed_steps(input_steps) if self.echo_input else [],
-            directives=directives,
-            stored=body.get("store", True) is not False,
-            background=bool(body.get("background")),
-        )
+        token = body.get("continuation_token")
+        if token:
+            record, planner = self._continuation(body, input_steps, token)
+        else:
+            directives = directives_module.parse(last_user_text(input_steps))
+            if not any(step.get("type") == "user_input" for step in input_steps):
+                # Only function results: the user's last message still sets the tone.
+                inherited = directives_module.parse(last_user_text(history))
+                directives = inherited.for_continuation()
+            self._maybe_fail(body, directives)
+            ctx = make_context(body, history, input_steps, directives)
+            ctx.hop_words = directives.hop_words or self.hop_words
+            try:
+                check_request(ctx)
+            except SchemaTooComplex as exc:
+                raise invalid_argument(f"The schema is too complex or unsupported: {exc}")
+            record = InteractionRecord(
+                id=new_interaction_id(),
+                request=body,
+                input_steps=input_steps,
+                echo_steps=echoed_steps(input_steps) if self.echo_input else [],
+                directives=directives,
+                stored=body.get("store", True) is not False,
+                background=bool(body.get("background")),
+            )
+
+            async def planner() -> ReplyPlan:
+                return await plan_reply_async(ctx)
+
         entry.interaction_id = record.id
-        plan = plan_reply(make_context(body, history, input_steps, directives))
-        pace_ms = directives.pace_ms if directives.pace_ms is not None else self.pace_ms
+        directives = record.directives
+        is_agent = bool(body.get("agent"))
+        if is_agent:
+            pace_ms = directives.pace_ms if directives.pace_ms is not None else AGENT_PACE_MS
+            delay_scale = pace_ms / AGENT_PACE_MS
+            queue_delay_s = AGENT_QUEUE_S * delay_scale
+        else:
+            pace_ms = directives.pace_ms if directives.pace_ms is not None else self.pace_ms
+            delay_scale = 1.0
+            queue_delay_s = BACKGROUND_QUEUE_S
+        if record.background or is_agent:
+            record.status = "queued"
         runner.start(record)
         self.store.add(record)
-        task = asyncio.get_running_loop().create_task(runner.run(record, plan, pace_ms / 1000))
+        task = asyncio.get_running_loop().create_task(
+            runner.run(
+                record,
+                planner,
+                pace_ms / 1000,
+                queue_delay_s=queue_delay_s,
+                delay_scale=delay_scale,
+            )
+        )
         record.task = task
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
@@ -168,9 +206,69 @@ class Emulator:
         )
         if streaming:
             return SSEResponse(self, record, 0, drop_after=directives.drop_after)
-        if not record.background:
+        if record.status != "queued":
             await asyncio.shield(task)
         return json_response(record.to_json())
+
+    def _maybe_fail(self, body: dict[str, Any], directives: Directives) -> None:
+        if directives.fail_status is None:
+            return
+        key = hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode())
+        if self.store.count_attempt(key.hexdigest()) <= directives.fail_count:
+            headers = {}
+            if directives.retry_after is not None:
+                headers["Retry-After"] = str(directives.retry_after)
+            elif directives.fail_status == 429:
+                headers["Retry-After"] = "1"
+            raise ApiError(directives.fail_status, headers=headers)
+
+    def _continuation(
+        self, body: dict[str, Any], input_steps: list[dict[str, Any]], token: str
+    ) -> tuple[InteractionRecord, Any]:
+        """A hop of a long decode (§8.2): check the token, plan the next slice of the output.
+
+        The hop's steps start with the echo of the turn being continued (the owner's echoed
+        input), then the continued model_output.
+        """
+        parsed = continuation.read_token(token)
+        if parsed is None:
+            raise invalid_argument(
+                "Invalid 'continuation_token': it was not issued by this server or is corrupt."
+            )
+        owner_id, offset = parsed
+        owner = self.store.find(owner_id)
+        if owner is None or owner.decode is None:
+            raise invalid_argument("The 'continuation_token' has expired.")
+        previous_id = body.get("previous_interaction_id")
+        if owner.stored:
+            if previous_id != owner_id:
+                raise invalid_argument(
+                    "The 'continuation_token' does not belong to 'previous_interaction_id' "
+                    f"{previous_id!r}: send the id of the interaction that issued it."
+                )
+            if input_steps and input_steps != owner.input_steps:
+                raise invalid_argument(
+                    "With 'continuation_token' and 'store: true', omit 'input' (or resend it "
+                    "unchanged)."
+                )
+        elif input_steps != owner.input_steps:
+            raise invalid_argument(
+                "With 'store: false', a continuation must resend the original 'input' "
+                "unchanged together with the 'continuation_token'."
+            )
+        decode = owner.decode
+        if offset > len(decode.chunks):
+            raise invalid_argument("Invalid 'continuation_token': offset out of range.")
+        record = InteractionRecord(
+            id=new_interaction_id(),
+            request=body,
+            input_steps=input_steps,
+            echo_steps=[dict(step) for step in owner.echo_steps],
+            directives=owner.directives.for_continuation(),
+            stored=body.get("store", True) is not False,
+            background=bool(body.get("background")),
+        )
+        return record, decode.hop_plan(offset)
 
     async def get(self, request: Request) -> Any:
         self.log_request(request)

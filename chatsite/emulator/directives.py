@@ -17,6 +17,11 @@ ignored (so a typo never breaks a request); numbers are clamped to sane bounds.
 | malformed      | one frame whose data is not JSON, mid-stream                             |
 | huge=<chars>   | one text delta of that many characters (<= 5000000)                      |
 | unknown_step   | also emit a step of a type the API has not defined                       |
+| hostile        | every text field the emulator makes up carries XSS payloads (hostile.py) |
+| code_error     | the code of a code_execution step raises (the result has is_error: true) |
+| call=<name>    | with function tools: call this declared function                         |
+| hop_words=<n>  | per-hop decode limit in words (server default 20000): longer replies end |
+|                | `requires_continuation` with a continuation_token                        |
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ MAX_WORDS = 200_000
 MAX_HUGE = 5_000_000
 MAX_DELAY_MS = 600_000
 MAX_FAIL_COUNT = 1_000
+DEFAULT_HOP_WORDS = 20_000  # the server's default; Emulator(hop_words=...) changes it
 
 
 @dataclass(frozen=True)
@@ -47,8 +53,23 @@ class Directives:
     malformed: bool = False
     huge: int | None = None
     unknown_step: bool = False
+    hostile: bool = False
+    code_error: bool = False
+    call: str | None = None
+    hop_words: int | None = None  # None: the server's limit
     # Every token seen, known or not: {key: value-or-None}.
     raw: dict[str, str | None] = field(default_factory=dict)
+
+    def for_continuation(self) -> Directives:
+        """What a continuation hop, or a turn that only answers function calls, keeps of the
+        directives in force: pacing and content, not the faults."""
+        return Directives(
+            pace_ms=self.pace_ms,
+            delta_words=self.delta_words,
+            hostile=self.hostile,
+            hop_words=self.hop_words,
+            raw=self.raw,
+        )
 
     @property
     def any_mid_stream(self) -> bool:
@@ -113,6 +134,14 @@ def parse(text: str | None) -> Directives:
         values["huge"] = _int(raw["huge"], 1, MAX_HUGE)
     if "unknown_step" in raw:
         values["unknown_step"] = True
+    if "hostile" in raw:
+        values["hostile"] = True
+    if "code_error" in raw:
+        values["code_error"] = True
+    if raw.get("call"):
+        values["call"] = raw["call"]
+    if "hop_words" in raw:
+        values["hop_words"] = _int(raw["hop_words"], 1, MAX_WORDS)
     values = {key: value for key, value in values.items() if value is not None}
     return Directives(raw=raw, **values)  # type: ignore[arg-type]
 

@@ -1,420 +1,139 @@
 """Deterministic reply generation: a conversation in, a plan of steps (and their deltas) out.
 
-Pure functions only — no I/O, no clocks, no randomness except a PRNG seeded from a hash of the
-conversation, so the same conversation always gets the same words.
+Pure functions — no clocks, no randomness except a PRNG seeded from a hash of the conversation,
+so the same conversation always gets the same words. The one impure thing, running the code of
+``code_execution`` steps, happens *before* planning (:func:`plan_reply_async`); the plan then
+only reads the outputs.
 
 A reply is a list of :class:`StepPlan`. Each step *family* is a function
 ``(GenerationContext) -> list[StepPlan]``; :data:`STEP_FAMILIES` lists them in emission order.
-New step types (tool calls and results, images, …) plug in by adding a family there.
+Tool families also leave a section (text and citations) in ``ctx.sections`` for the answer, and
+the function family ends the turn with ``requires_action``. Agents have their own families
+(agents.py). Finally the plan is cut at the per-hop decode limit (continuation.py).
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
-import math
-import random
-import re
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
 
-from .directives import Directives, remove_tokens
-
-STEP_TYPES = frozenset(
-    {
-        "user_input",
-        "model_output",
-        "thought",
-        "function_call",
-        "function_result",
-        "code_execution_call",
-        "code_execution_result",
-        "url_context_call",
-        "url_context_result",
-        "google_search_call",
-        "google_search_result",
-        "file_search_call",
-        "file_search_result",
-        "google_maps_call",
-        "google_maps_result",
-        "mcp_server_tool_call",
-        "mcp_server_tool_result",
-        "retrieval_call",
-        "retrieval_result",
-        "processing_call",
-        "processing_result",
-    }
+from . import agents, continuation, hostile, media, tools
+from .plans import (
+    CLIENT_STEP_TYPES,
+    CONTENT_TYPES,
+    STEP_TYPES,
+    Conversation,
+    GenerationContext,
+    ReplyPlan,
+    StepPlan,
+    TextBuilder,
+    build_conversation,
+    chunk_words,
+    content_text,
+    last_user_text,
+    make_context,
+    short_id,
+    signature,
+    token_estimate,
 )
-CONTENT_TYPES = frozenset({"text", "image", "audio", "document", "video"})
-# Steps a client sends on its own behalf (echoed back as this turn's input).
-CLIENT_STEP_TYPES = frozenset({"user_input", "function_result"})
-
-QUOTE_LIMIT = 280
-WORD_RE = re.compile(r"\S+\s*")
-
-
-# --------------------------------------------------------------------------------------------
-# Plans
-
-
-@dataclass
-class StepPlan:
-    """One generated step: its ``step.start`` shell (``start``), its deltas, and the final step."""
-
-    start: dict[str, Any]
-    final: dict[str, Any]
-    deltas: Sequence[dict[str, Any]] = ()
-    # Text steps stream ``text_chunks`` as ``{"type": "text", "text": chunk}`` deltas instead.
-    text_chunks: Sequence[str] | None = None
-    # The reply's main text: mid-stream directives (stall, error, malformed, huge) act here.
-    main: bool = False
-    # Set for the main step: where in ``text_chunks`` the mid-stream directives fire.
-    middle: int = 0
-
-    def delta_count(self) -> int:
-        return len(self.text_chunks) if self.text_chunks is not None else len(self.deltas)
-
-    def iter_deltas(self) -> Iterator[dict[str, Any]]:
-        if self.text_chunks is not None:
-            for chunk in self.text_chunks:
-                yield {"type": "text", "text": chunk}
-        else:
-            yield from self.deltas
-
-
-@dataclass
-class ReplyPlan:
-    steps: list[StepPlan]
-    input_tokens: int
-    output_tokens: int
-    thought_tokens: int
-
-    def usage(self, output_fraction: float = 1.0) -> dict[str, Any]:
-        output = math.ceil(self.output_tokens * output_fraction)
-        total = self.input_tokens + output + self.thought_tokens
-        usage: dict[str, Any] = {
-            "total_input_tokens": self.input_tokens,
-            "total_output_tokens": output,
-            "total_thought_tokens": self.thought_tokens,
-            "total_cached_tokens": 0,
-            "total_tool_use_tokens": 0,
-            "total_tokens": total,
-            "input_tokens_by_modality": [{"modality": "text", "tokens": self.input_tokens}],
-            "output_tokens_by_modality": [{"modality": "text", "tokens": output}],
-        }
-        return usage
-
-
-# --------------------------------------------------------------------------------------------
-# Conversation
-
-
-@dataclass
-class Conversation:
-    """What the model "knows": every user message so far (oldest first) and the turn number."""
-
-    user_messages: list[str]
-    turn: int
-    transcript_words: int
-    attachments: list[str] = field(default_factory=list)
-    # False when this turn's input has no user_input step (e.g. only function results).
-    has_new_message: bool = True
-
-    @property
-    def current(self) -> str:
-        return self.user_messages[-1] if self.user_messages else ""
-
-    @property
-    def first(self) -> str:
-        return self.user_messages[0] if self.user_messages else ""
-
-
-def content_text(content: Any) -> str:
-    """The text of a step's ``content`` (a list of Content, one Content, or a bare string)."""
-    if content is None:
-        return ""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, dict):
-        content = [content]
-    if not isinstance(content, list):
-        return ""
-    parts = [
-        block["text"]
-        for block in content
-        if isinstance(block, dict) and block.get("type", "text") == "text"
-        if isinstance(block.get("text"), str)
-    ]
-    return "\n".join(parts)
-
-
-def content_attachments(content: Any) -> list[str]:
-    if isinstance(content, dict):
-        content = [content]
-    if not isinstance(content, list):
-        return []
-    found = []
-    for block in content:
-        if isinstance(block, dict) and block.get("type") in CONTENT_TYPES - {"text"}:
-            mime = block.get("mime_type")
-            found.append(f"{block['type']} ({mime})" if mime else str(block["type"]))
-    return found
-
-
-def step_text(step: dict[str, Any]) -> str:
-    if step.get("type") in ("user_input", "model_output"):
-        return content_text(step.get("content"))
-    return ""
-
-
-def last_user_text(steps: Sequence[dict[str, Any]]) -> str:
-    """Text of the last ``user_input`` step (where directives are read from)."""
-    for step in reversed(steps):
-        if step.get("type") == "user_input":
-            return content_text(step.get("content"))
-    return ""
-
-
-def build_conversation(
-    history: Sequence[dict[str, Any]], input_steps: Sequence[dict[str, Any]]
-) -> Conversation:
-    """``history``: earlier turns' steps, oldest first (from the previous_interaction_id chain)."""
-    transcript = [*history, *input_steps]
-    messages = [
-        remove_tokens(content_text(step.get("content")))
-        for step in transcript
-        if step.get("type") == "user_input"
-    ]
-    turn = len(messages)
-    has_new_message = any(step.get("type") == "user_input" for step in input_steps)
-    if not has_new_message:
-        turn += 1  # e.g. a function_result-only turn still is a turn
-    words = sum(len(step_text(step).split()) for step in transcript)
-    attachments: list[str] = []
-    for step in reversed(input_steps):
-        if step.get("type") == "user_input":
-            attachments = content_attachments(step.get("content"))
-            break
-    return Conversation(
-        user_messages=messages,
-        turn=max(turn, 1),
-        transcript_words=words,
-        attachments=attachments,
-        has_new_message=has_new_message,
-    )
-
-
-@dataclass
-class GenerationContext:
-    request: dict[str, Any]
-    conversation: Conversation
-    directives: Directives
-    seed: bytes
-
-    @property
-    def generation_config(self) -> dict[str, Any]:
-        config = self.request.get("generation_config")
-        return config if isinstance(config, dict) else {}
-
-    def rng(self, salt: str) -> random.Random:
-        digest = hashlib.sha256(self.seed + salt.encode()).digest()
-        return random.Random(int.from_bytes(digest[:8], "big"))
-
-
-def conversation_seed(request: dict[str, Any], conversation: Conversation) -> bytes:
-    material = json.dumps(
-        {
-            "messages": conversation.user_messages,
-            "turn": conversation.turn,
-            "system": request.get("system_instruction"),
-            "model": request.get("model") or request.get("agent"),
-        },
-        ensure_ascii=False,
-        sort_keys=True,
-    )
-    return hashlib.sha256(material.encode()).digest()
-
-
-def make_context(
-    request: dict[str, Any],
-    history: Sequence[dict[str, Any]],
-    input_steps: Sequence[dict[str, Any]],
-    directives: Directives,
-) -> GenerationContext:
-    conversation = build_conversation(history, input_steps)
-    return GenerationContext(
-        request=request,
-        conversation=conversation,
-        directives=directives,
-        seed=conversation_seed(request, conversation),
-    )
-
-
-# --------------------------------------------------------------------------------------------
-# Prose
-
-SENTENCES = (
-    "That is a good place to start, and there is plenty to say about it.",
-    "Let me walk through it one piece at a time, so nothing gets lost along the way.",
-    "The short version is that small, steady steps usually beat one heroic leap.",
-    "It helps to name the goal first and only then pick the tools.",
-    "Most problems like this one get easier once the moving parts are written down.",
-    "A quick sketch on paper often settles questions that an hour of debate would not.",
-    "The details matter, but the overall shape matters more at this stage.",
-    "There is rarely a single right answer here; there are trade-offs worth seeing clearly.",
-    "Good defaults go a long way, and they are easy to change later.",
-    "If something feels unclear, that is usually a sign to simplify rather than to add.",
-    "Think of it like tending a garden: a little attention every day keeps it healthy.",
-    "Consistency tends to win over cleverness when other people have to read the result.",
-    "It is worth checking the assumptions once more before building on top of them.",
-    "A working example, even a rough one, teaches more than a perfect plan.",
-    "The first draft only has to exist; the second draft is where it gets good.",
-    "When in doubt, measure first and optimise second.",
-    "Clear names and short functions do most of the heavy lifting in the long run.",
-    "Every decision here can be revisited, so it is fine to choose and move on.",
-    "Sometimes the best next step is simply to ask one more precise question.",
-    "Writing the test before the fix makes the fix easier to trust.",
-    "The quiet parts of a system, like logs and error messages, deserve care too.",
-    "Small, reversible changes keep the risk low and the feedback fast.",
-    "It is easier to add a feature later than to remove one people depend on.",
-    "A calm, boring solution is often the most reliable one.",
+from .prose import (
+    EMULATOR_NOTE,
+    compose_answer,
+    filler_chars,
+    filler_words,
+    quote,
+    reply_text,
 )
+from .sandbox import run_python
+from .schema import SchemaTooComplex, plausible_string, values_for
 
-BULLETS = (
-    "**Start small**: get one path working end to end.",
-    "**Write it down**: a short note now saves a long search later.",
-    "**Check the edges**: empty inputs, long inputs and slow networks.",
-    "**Keep it readable**: future you is also a reader.",
-    "**Measure**: numbers settle arguments that opinions cannot.",
-    "**Automate the boring parts**: let tools repeat what people forget.",
-    "**Ask for feedback early**: a second pair of eyes is cheap.",
-    "**Prefer plain words**: jargon hides mistakes.",
-    "**Leave it tidy**: clean up as you go rather than at the end.",
-    "**Plan for failure**: retries, timeouts and clear error messages.",
-    "**Rest**: a fresh mind spots what a tired one misses.",
-    "**Celebrate progress**: finished beats perfect.",
-)
-
-CLOSERS = (
-    "I hope that helps — tell me more and I will keep going.",
-    "Happy to dig deeper into any of these points.",
-    "Let me know which part you would like to explore next.",
-    "That should be enough to get moving; ask again whenever you like.",
-    "Shall we take the next step together?",
-)
-
-EMULATOR_NOTE = "_(Offline emulator reply: the same conversation always gets the same words.)_"
-
-FILLER_WORDS = " ".join(SENTENCES).split()
-SENTENCE_STARTS = [
-    sum(len(sentence.split()) for sentence in SENTENCES[:i]) for i in range(len(SENTENCES))
+__all__ = [
+    "CLIENT_STEP_TYPES",
+    "CONTENT_TYPES",
+    "EMULATOR_NOTE",
+    "STEP_FAMILIES",
+    "STEP_TYPES",
+    "Conversation",
+    "GenerationContext",
+    "ReplyPlan",
+    "SchemaTooComplex",
+    "StepPlan",
+    "TextBuilder",
+    "build_conversation",
+    "check_request",
+    "chunk_words",
+    "compose_answer",
+    "content_text",
+    "filler_chars",
+    "filler_words",
+    "last_user_text",
+    "make_context",
+    "plan_reply",
+    "plan_reply_async",
+    "reply_text",
+    "short_id",
 ]
 
-
-def quote(text: str) -> str:
-    text = " ".join(text.split())
-    if len(text) > QUOTE_LIMIT:
-        text = text[: QUOTE_LIMIT - 1].rstrip() + "…"
-    return f"“{text}”"
-
-
-def reply_text(ctx: GenerationContext) -> str:
-    """The model_output text: quotes the conversation, then deterministic filler prose."""
-    if ctx.directives.words is not None:
-        return filler_words(ctx.directives.words, ctx.rng("words").choice(SENTENCE_STARTS))
-    conversation = ctx.conversation
-    rng = ctx.rng("prose")
-    opening = f"**Turn {conversation.turn}.**"
-    if not conversation.has_new_message:
-        opening += " Thanks, I have what you sent back."
-    elif conversation.current:
-        opening += f" You said: {quote(conversation.current)}."
-    else:
-        opening += " You sent no text this time."
-    if len(conversation.user_messages) > 1 or (
-        conversation.user_messages and not conversation.has_new_message
-    ):
-        opening += f" Earlier you said: {quote(conversation.first)}."
-    if conversation.attachments:
-        opening += " You also shared: " + ", ".join(conversation.attachments) + "."
-    system = ctx.request.get("system_instruction")
-    if isinstance(system, str) and system.strip():
-        opening += f" I am following your instructions: {quote(system)}."
-    paragraph = " ".join(rng.sample(SENTENCES, rng.randint(2, 3)))
-    bullets = "\n".join(f"- {item}" for item in rng.sample(BULLETS, 3))
-    closing = rng.choice(CLOSERS)
-    return f"{opening}\n\n{paragraph}\n\n{bullets}\n\n{closing} {EMULATOR_NOTE}"
-
-
-def filler_words(count: int, offset: int = 0) -> str:
-    """Exactly ``count`` whitespace-separated words of prose, a paragraph break every 60."""
-    if count <= 0:
-        return ""
-    size = len(FILLER_WORDS)
-    words = [FILLER_WORDS[(offset + i) % size] for i in range(count)]
-    for i in range(59, count - 1, 60):
-        words[i] += "\n\n"
-    return " ".join(words).replace("\n\n ", "\n\n")
-
-
-def filler_chars(count: int) -> str:
-    """Exactly ``count`` characters of prose (for one huge delta), ending in a space."""
-    if count <= 0:
-        return ""
-    unit = " ".join(SENTENCES) + " "
-    text = (unit * (count // len(unit) + 1))[:count]
-    return text[:-1] + " "
-
-
-def chunk_words(text: str, per_delta: int = 1) -> list[str]:
-    """Split into deltas of ``per_delta`` words, each keeping its trailing whitespace."""
-    tokens = WORD_RE.findall(text)
-    lead = len(text) - len(text.lstrip())
-    if lead and tokens:
-        tokens[0] = text[:lead] + tokens[0]
-    if per_delta <= 1:
-        return tokens
-    return ["".join(tokens[i : i + per_delta]) for i in range(0, len(tokens), per_delta)]
-
-
-def token_estimate(words: int) -> int:
-    return math.ceil(words * 1.3)
-
-
-def signature(ctx: GenerationContext, salt: str, size: int = 96) -> str:
-    material = b""
-    counter = 0
-    while len(material) < size:
-        material += hashlib.sha256(ctx.seed + f"{salt}:{counter}".encode()).digest()
-        counter += 1
-    return base64.b64encode(material[:size]).decode()
-
-
-def short_id(ctx: GenerationContext, prefix: str, salt: str) -> str:
-    return prefix + hashlib.sha256(ctx.seed + salt.encode()).hexdigest()[:12]
+THINKING_SUMMARY_LEVELS = frozenset({"medium", "high", "xhigh"})
+IMAGE_TOKENS = 1290
+AUDIO_TOKENS_PER_S = 32
+TOOL_LABELS = {
+    "url_context": "URL context",
+    "google_search": "Google Search",
+    "google_maps": "Google Maps",
+    "file_search": "File Search",
+    "retrieval": "retrieval",
+    "mcp_server": "an MCP server",
+    "code_execution": "code execution",
+    "function": "one of your functions",
+}
 
 
 # --------------------------------------------------------------------------------------------
-# Step families
+# Thinking
+
+
+def summaries_wanted(config: dict[str, Any]) -> bool:
+    """``thinking_summaries``: "none" → never; "auto" → yes; unset → when the model thinks hard.
+
+    The guide: summaries are returned "when available"; a simple request at a low level may
+    think too little for one, leaving only the signature.
+    """
+    setting = config.get("thinking_summaries")
+    if setting == "none":
+        return False
+    if setting is not None:
+        return True
+    return config.get("thinking_level") in THINKING_SUMMARY_LEVELS
 
 
 def thought_family(ctx: GenerationContext) -> list[StepPlan]:
     config = ctx.generation_config
-    if not config.get("thinking_level") or ctx.request.get("agent"):
+    if not config.get("thinking_level") or ctx.agent:
         return []
     sig = signature(ctx, "thought")
     final: dict[str, Any] = {"type": "thought"}
     deltas: list[dict[str, Any]] = []
-    if config.get("thinking_summaries") == "auto":
+    if summaries_wanted(config):
         summary = (
             f"**Reading turn {ctx.conversation.turn}.** The user wrote "
             f"{quote(ctx.conversation.current)}; I will answer warmly and keep it practical."
         )
-        block = {"type": "text", "text": summary}
-        deltas.append({"type": "thought_summary", "content": dict(block)})
-        final["summary"] = [block]
+        planned = [
+            TOOL_LABELS[kind]
+            for kind in TOOL_LABELS
+            if ctx.tools(kind) and ctx.conversation.has_new_message
+        ]
+        if planned:
+            summary += f" I will use {', '.join(planned)} first."
+        if ctx.hostile:
+            summary += " " + hostile.PAYLOAD
+        deltas += [
+            {"type": "thought_summary", "content": {"type": "text", "text": fragment}}
+            for fragment in chunk_words(summary, 4)
+        ]
+        final["summary"] = [{"type": "text", "text": summary}]
     deltas.append({"type": "thought_signature", "signature": sig})
     final["signature"] = sig
     return [StepPlan(start={"type": "thought"}, final=final, deltas=deltas)]
@@ -434,19 +153,160 @@ def unknown_step_family(ctx: GenerationContext) -> list[StepPlan]:
     ]
 
 
+# --------------------------------------------------------------------------------------------
+# Output modes: text, JSON, image, audio
+
+
+def response_formats(request: dict[str, Any]) -> list[dict[str, Any]]:
+    value = request.get("response_format")
+    if isinstance(value, dict):
+        return [value]
+    if isinstance(value, list):
+        return [item for item in value if isinstance(item, dict)]
+    return []
+
+
+def output_modes(ctx: GenerationContext) -> tuple[bool, bool, bool]:
+    """(text, image, audio) wanted in the model_output."""
+    kinds = [f.get("type") for f in response_formats(ctx.request)]
+    kinds = [k for k in kinds if k in ("text", "image", "audio", "video", "document")]
+    raw_modalities = ctx.request.get("response_modalities")
+    modalities = [m.lower() for m in raw_modalities or [] if isinstance(m, str)]
+    model = ctx.model.lower()
+    image = "image" in model or "nano-banana" in model or "image" in kinds or "image" in modalities
+    audio = "tts" in model or "lyria" in model or "audio" in kinds or "audio" in modalities
+    if kinds:
+        text = "text" in kinds
+    elif modalities:
+        text = "text" in modalities
+    else:
+        text = not audio
+    if not (text or image or audio):
+        text = True
+    return text, image, audio
+
+
+def json_schema(ctx: GenerationContext) -> tuple[bool, Any]:
+    """(JSON output wanted, its schema or None)."""
+    for fmt in response_formats(ctx.request):
+        if fmt.get("type") == "text" and fmt.get("mime_type") == "application/json":
+            return True, fmt.get("schema", fmt.get("response_schema"))
+    if ctx.request.get("response_mime_type") == "application/json":
+        legacy = ctx.request.get("response_format")
+        if isinstance(legacy, dict) and legacy.get("type") not in ("text", "image", "audio"):
+            return True, legacy
+        return True, None
+    return False, None
+
+
+def structured_value(ctx: GenerationContext, schema: Any) -> Any:
+    message = ctx.message or ctx.conversation.current
+    place = tools.message_place(message) or "Paris"
+
+    def string(name: str) -> str:
+        value = plausible_string(name, message, place)
+        return hostile.text(value) if ctx.hostile else value
+
+    if schema is None:
+        return {"answer": string("answer"), "topic": string("title"), "confidence": 0.9}
+    return values_for(schema, string)
+
+
+def image_options(ctx: GenerationContext) -> tuple[Any, Any]:
+    for fmt in response_formats(ctx.request):
+        if fmt.get("type") == "image":
+            return fmt.get("aspect_ratio"), fmt.get("image_size")
+    config = ctx.generation_config.get("image_config")
+    if isinstance(config, dict):
+        return config.get("aspect_ratio"), config.get("image_size")
+    return None, None
+
+
+def audio_sample_rate(ctx: GenerationContext) -> int:
+    for fmt in response_formats(ctx.request):
+        rate = fmt.get("sample_rate")
+        if fmt.get("type") == "audio" and isinstance(rate, int) and 8000 <= rate <= 48000:
+            return rate
+    return media.SAMPLE_RATE
+
+
+def media_deltas(ctx: GenerationContext, image: bool, audio: bool) -> list[dict[str, Any]]:
+    deltas: list[dict[str, Any]] = []
+    if image:
+        width, height = media.image_dimensions(*image_options(ctx))
+        png = media.make_png(ctx.seed + b"image", width, height)
+        deltas.append({"type": "image", "data": media.b64(png), "mime_type": "image/png"})
+    if audio:
+        rate = audio_sample_rate(ctx)
+        wav = media.make_wav(ctx.seed + b"audio", sample_rate=rate)
+        deltas.append(
+            {
+                "type": "audio",
+                "data": media.b64(wav),
+                "mime_type": "audio/wav",
+                "sample_rate": rate,
+                "channels": 1,
+            }
+        )
+    return deltas
+
+
+def _shift_annotations(
+    annotations: list[dict[str, Any]], position: int, size: int
+) -> list[dict[str, Any]]:
+    shifted = []
+    for annotation in annotations:
+        item = dict(annotation)
+        if item.get("start_index", 0) >= position:
+            item["start_index"] = item.get("start_index", 0) + size
+            item["end_index"] = item.get("end_index", 0) + size
+        elif item.get("end_index", 0) > position:
+            item["end_index"] = item.get("end_index", 0) + size
+        shifted.append(item)
+    return shifted
+
+
 def model_output_family(ctx: GenerationContext) -> list[StepPlan]:
-    text = reply_text(ctx)
-    chunks = chunk_words(text, ctx.directives.delta_words)
+    if ctx.final_status == "requires_action":
+        return []
+    want_text, image, audio = output_modes(ctx)
+    is_json, schema = json_schema(ctx)
+    text = ""
+    annotations: list[dict[str, Any]] = []
+    if is_json:
+        text = json.dumps(structured_value(ctx, schema), ensure_ascii=False, indent=2)
+    elif want_text and (image or audio) and ctx.directives.words is None:
+        what = "an image" if image else "a recording"
+        text = f"**Turn {ctx.conversation.turn}.** Here is {what} for {quote(ctx.message)}."
+        if ctx.hostile:
+            text += " " + hostile.MARKDOWN
+    elif want_text:
+        text, annotations = compose_answer(ctx)
+    chunks = chunk_words(text, ctx.directives.delta_words) if text else []
     middle = len(chunks) // 2
-    if ctx.directives.huge:
+    if ctx.directives.huge and chunks:
         big = filler_chars(ctx.directives.huge)
+        position = len("".join(chunks[:middle]).encode())
         chunks.insert(middle, big)
         text = "".join(chunks)
+        annotations = _shift_annotations(annotations, position, len(big.encode()))
+    content: list[dict[str, Any]] = []
+    deltas: list[dict[str, Any]] = []
+    if chunks:
+        block: dict[str, Any] = {"type": "text", "text": text}
+        if annotations:
+            block["annotations"] = annotations
+            deltas.append({"type": "text_annotation_delta", "annotations": annotations})
+        content.append(block)
+    for delta in media_deltas(ctx, image, audio):
+        deltas.append(delta)
+        content.append(dict(delta))
     return [
         StepPlan(
             start={"type": "model_output"},
-            final={"type": "model_output", "content": [{"type": "text", "text": text}]},
+            final={"type": "model_output", "content": content},
             text_chunks=chunks,
+            deltas=deltas,
             main=True,
             middle=middle,
         )
@@ -455,23 +315,94 @@ def model_output_family(ctx: GenerationContext) -> list[StepPlan]:
 
 StepFamily = Callable[[GenerationContext], list[StepPlan]]
 
-STEP_FAMILIES: list[StepFamily] = [thought_family, unknown_step_family, model_output_family]
+# Emission order. Tools run in a fixed order: reading first, then searching, then doing.
+STEP_FAMILIES: list[StepFamily] = [
+    thought_family,
+    unknown_step_family,
+    tools.url_context_family,
+    tools.google_search_family,
+    tools.google_maps_family,
+    tools.file_search_family,
+    tools.retrieval_family,
+    tools.mcp_server_family,
+    tools.code_execution_family,
+    tools.function_family,
+    model_output_family,
+]
+
+
+# --------------------------------------------------------------------------------------------
+# Planning
+
+
+def _output_words(steps: list[StepPlan]) -> int:
+    words = 0
+    for plan in steps:
+        final = plan.final
+        if final.get("type") == "model_output":
+            words += len(content_text(final.get("content")).split())
+        elif final.get("type") == "function_call":
+            words += len(json.dumps(final.get("arguments")).split())
+    return words
+
+
+def _media_tokens(steps: list[StepPlan]) -> dict[str, int]:
+    found: dict[str, int] = {}
+    for plan in steps:
+        if plan.final.get("type") != "model_output":
+            continue
+        for block in plan.final.get("content") or []:
+            if block.get("type") == "image":
+                found["image"] = found.get("image", 0) + IMAGE_TOKENS
+            elif block.get("type") == "audio":
+                seconds = 4 * media.TONE_MS / 1000
+                found["audio"] = found.get("audio", 0) + max(1, round(seconds * AUDIO_TOKENS_PER_S))
+    return found
 
 
 def plan_reply(ctx: GenerationContext) -> ReplyPlan:
-    steps = [plan for family in STEP_FAMILIES for plan in family(ctx)]
+    if ctx.agent:
+        steps = agents.agent_steps(ctx)
+    else:
+        steps = [plan for family in STEP_FAMILIES for plan in family(ctx)]
     system = ctx.request.get("system_instruction")
     system_words = len(system.split()) if isinstance(system, str) else 0
     input_tokens = max(1, token_estimate(ctx.conversation.transcript_words + system_words))
-    output_words = sum(len(content_text(p.final.get("content")).split()) for p in steps)
     thought_tokens = 0
     for plan in steps:
         if plan.final.get("type") == "thought":
             summary = content_text(plan.final.get("summary"))
             thought_tokens += 64 + token_estimate(len(summary.split()))
-    return ReplyPlan(
+    reply = ReplyPlan(
         steps=steps,
         input_tokens=input_tokens,
-        output_tokens=max(1, token_estimate(output_words)),
+        output_tokens=max(1, token_estimate(_output_words(steps))),
         thought_tokens=thought_tokens,
+        tool_use_tokens=token_estimate(ctx.tool_use_words),
+        final_status=ctx.final_status,
+        media_tokens=_media_tokens(steps),
+        grounding=dict(ctx.grounding),
     )
+    # A `huge` delta tests one oversized frame; it is not a decode to cut into hops.
+    return continuation.limit_first_hop(reply, ctx.hop_words, enabled=not ctx.directives.huge)
+
+
+def code_jobs(ctx: GenerationContext) -> list[str]:
+    return agents.agent_code_jobs(ctx) if ctx.agent else tools.code_jobs(ctx)
+
+
+async def plan_reply_async(ctx: GenerationContext) -> ReplyPlan:
+    """Run the plan's code for real (subprocesses), then plan."""
+    for code in code_jobs(ctx):
+        if code not in ctx.executions:
+            ctx.executions[code] = await run_python(code)
+    return plan_reply(ctx)
+
+
+def check_request(ctx: GenerationContext) -> None:
+    """What the API rejects before generating: raises :class:`SchemaTooComplex`."""
+    is_json, schema = json_schema(ctx)
+    if is_json and schema is not None:
+        structured_value(ctx, schema)
+    if not ctx.agent:
+        tools.check_tools(ctx)

@@ -7,10 +7,15 @@ stops it; only cancel (or server shutdown) does.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
+import json
+import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from .generator import ReplyPlan, StepPlan
+from . import continuation
+from .plans import ReplyPlan, StepPlan
 from .store import InteractionRecord
 
 YIELD_EVERY = 256  # with no pacing, let other tasks run every this many events
@@ -20,12 +25,13 @@ ERROR_MESSAGE = "Resource has been exhausted (e.g. check quota)."
 class StepAccumulator:
     """Folds deltas into a step (§6.3), so a get/cancel mid-step shows the partial step."""
 
-    __slots__ = ("step", "text_parts", "deltas_applied")
+    __slots__ = ("step", "text_parts", "deltas_applied", "arguments")
 
     def __init__(self, shell: dict[str, Any]) -> None:
         self.step = copy.deepcopy(shell)
         self.text_parts: list[str] = []
         self.deltas_applied = 0
+        self.arguments: list[str] = []  # arguments_delta fragments, parsed when complete
 
     def apply(self, delta: dict[str, Any]) -> None:
         self.deltas_applied += 1
@@ -37,12 +43,38 @@ class StepAccumulator:
         if kind == "thought_signature":
             self.step["signature"] = delta.get("signature")
         elif kind == "thought_summary":
-            self.step.setdefault("summary", []).append(delta.get("content"))
+            item = copy.deepcopy(delta.get("content"))
+            summary = self.step.setdefault("summary", [])
+            if (
+                isinstance(item, dict)
+                and item.get("type") == "text"
+                and summary
+                and summary[-1].get("type") == "text"
+            ):
+                summary[-1]["text"] += item.get("text", "")
+            elif item is not None:
+                summary.append(item)
         elif kind in ("image", "audio", "video", "document"):
             block = {k: v for k, v in delta.items() if k != "rate"}
             self.step.setdefault("content", []).append(block)
+        elif kind == "text_annotation_delta":
+            content = self.step.setdefault("content", [])
+            for block in reversed(content):
+                if block.get("type") == "text":
+                    break
+            else:
+                block = {"type": "text", "text": ""}
+                content.append(block)
+            block.setdefault("annotations", []).extend(
+                copy.deepcopy(delta.get("annotations") or [])
+            )
+        elif kind == "arguments_delta":
+            self.arguments.append(delta.get("arguments") or "")
+            # Not a whole JSON value yet: keep the previous arguments.
+            with contextlib.suppress(ValueError):
+                self.step["arguments"] = json.loads("".join(self.arguments))
         else:
-            self.step.update({k: v for k, v in delta.items() if k != "type"})
+            self.step.update({k: copy.deepcopy(v) for k, v in delta.items() if k != "type"})
 
     def _flush_text(self) -> None:
         if not self.text_parts:
@@ -68,27 +100,60 @@ class StepAccumulator:
 
 
 def start(record: InteractionRecord) -> None:
-    """The first two events, appended synchronously so every reader sees them first."""
+    """The first events, appended synchronously so every reader sees them first.
+
+    A queued interaction (background, agents) gets its ``in_progress`` status update later,
+    from :func:`run`, when it leaves the queue.
+    """
     record.log.append("interaction.created", {"interaction": record.head()})
-    record.log.append(
-        "interaction.status_update", {"interaction_id": record.id, "status": "in_progress"}
-    )
+    if record.status != "queued":
+        record.log.append(
+            "interaction.status_update", {"interaction_id": record.id, "status": "in_progress"}
+        )
 
 
-async def run(record: InteractionRecord, plan: ReplyPlan, pace_s: float) -> None:
+Planner = Callable[[], Awaitable[ReplyPlan]]
+
+
+async def run(
+    record: InteractionRecord,
+    planner: ReplyPlan | Planner,
+    pace_s: float,
+    *,
+    queue_delay_s: float = 0.0,
+    delay_scale: float = 1.0,
+) -> None:
+    """Plan (running any code), then emit the plan's steps into the record's event log.
+
+    ``delay_scale`` multiplies each step's ``delay`` (agents at work); 0 skips them.
+    """
     log = record.log
     base = len(record.echo_steps)
     emitted = 0
     open_index: int | None = None
-    progress = _Progress(plan)
+    plan: ReplyPlan | None = None
+    progress: _Progress | None = None
     clock = _Pacer(pace_s)
     try:
+        if record.status == "queued":
+            if queue_delay_s > 0:
+                await asyncio.sleep(queue_delay_s)
+            record.touch("in_progress")
+            log.append(
+                "interaction.status_update", {"interaction_id": record.id, "status": "in_progress"}
+            )
+        plan = planner if isinstance(planner, ReplyPlan) else await planner()
+        record.decode = plan.decode
+        progress = _Progress(plan)
         for offset, step_plan in enumerate(plan.steps):
             index = base + offset
+            if step_plan.delay > 0 and delay_scale > 0:
+                await asyncio.sleep(step_plan.delay * delay_scale)
             record.current = StepAccumulator(step_plan.start)
             open_index = index
             log.append("step.start", {"index": index, "step": step_plan.start})
             fired = not step_plan.main
+            checkpoints = step_plan.checkpoints
             for position, delta in enumerate(step_plan.iter_deltas()):
                 if not fired and position == step_plan.middle:
                     fired = True
@@ -109,6 +174,16 @@ async def run(record: InteractionRecord, plan: ReplyPlan, pace_s: float) -> None
                     log.append_text_delta(index, delta["text"])
                 else:
                     log.append("step.delta", {"index": index, "delta": delta})
+                if checkpoints and position + 1 in checkpoints:
+                    token = continuation.make_token(record.id, checkpoints[position + 1])
+                    log.append(
+                        "interaction.status_update",
+                        {
+                            "interaction_id": record.id,
+                            "status": "in_progress",
+                            "continuation_token": token,
+                        },
+                    )
             if not fired and await _mid_stream(record, index):
                 record.usage = plan.usage(progress.fraction())
                 return
@@ -117,15 +192,24 @@ async def run(record: InteractionRecord, plan: ReplyPlan, pace_s: float) -> None
             open_index = None
             log.append("step.stop", {"index": index})
         record.usage = plan.usage()
-        record.touch("completed")
+        if plan.continue_from is not None:
+            record.continuation_token = continuation.make_token(record.id, plan.continue_from)
+        record.touch(plan.final_status)
         log.append("interaction.completed", {"interaction": record.completed_snapshot()})
     except asyncio.CancelledError:
         # Cancel endpoint (or server shutdown): close the open step, end as cancelled.
         if open_index is not None:
             log.append("step.stop", {"index": open_index})
-        record.usage = plan.usage(progress.fraction())
+        if plan is not None and progress is not None:
+            record.usage = plan.usage(progress.fraction())
         record.touch("cancelled")
         log.append("interaction.completed", {"interaction": record.completed_snapshot()})
+    except Exception as exc:  # an emulator bug must still end the stream, not hang it
+        logging.getLogger(__name__).exception("emulator generation failed")
+        error = {"code": "internal", "message": f"Emulator error: {exc!r}"}
+        record.errors = [dict(error)]
+        record.touch("failed")
+        log.append("error", {"error": error})
     finally:
         log.close()
 

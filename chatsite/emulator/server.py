@@ -17,6 +17,7 @@ from typing import Any
 import uvicorn
 
 from .app import Emulator, create_app
+from .directives import DEFAULT_HOP_WORDS
 from .store import Store
 
 
@@ -31,6 +32,7 @@ class EmulatorServer:
         keepalive_s: float = 10.0,
         echo_input: bool = True,
         max_interactions: int = 10_000,
+        hop_words: int = DEFAULT_HOP_WORDS,
         api_version: str = "v1beta",
         log_level: str = "warning",
     ) -> None:
@@ -43,6 +45,7 @@ class EmulatorServer:
             keepalive_s=keepalive_s,
             echo_input=echo_input,
             max_interactions=max_interactions,
+            hop_words=hop_words,
         )
         self.app = create_app(self.emulator)
         self.log_level = log_level

@@ -41,7 +41,15 @@ ECHOED_FIELDS = (
 )
 
 TERMINAL_STATUSES = frozenset(
-    {"completed", "failed", "cancelled", "incomplete", "requires_action", "budget_exceeded"}
+    {
+        "completed",
+        "failed",
+        "cancelled",
+        "incomplete",
+        "requires_action",
+        "requires_continuation",
+        "budget_exceeded",
+    }
 )
 
 KIND_OTHER = 0
@@ -186,6 +194,9 @@ class InteractionRecord:
     current: Any = None  # the in-progress step's accumulator (see runner.StepAccumulator)
     usage: dict[str, Any] | None = None
     errors: list[dict[str, Any]] | None = None
+    # Long decodes: the whole output (continuation.Decode) and this hop's final token.
+    decode: Any = None
+    continuation_token: str | None = None
     log: EventLog = field(default_factory=EventLog)
     task: asyncio.Task[None] | None = None
     cancel_requested: bool = False
@@ -242,6 +253,8 @@ class InteractionRecord:
         snapshot = self.head()
         if self.usage is not None:
             snapshot["usage"] = self.usage
+        if self.continuation_token is not None:
+            snapshot["continuation_token"] = self.continuation_token
         snapshot["steps"] = self.all_steps()
         return snapshot
 
@@ -267,6 +280,8 @@ class InteractionRecord:
             body["steps"] = steps
         if self.usage is not None:
             body["usage"] = self.usage
+        if self.continuation_token is not None:
+            body["continuation_token"] = self.continuation_token
         if self.errors:
             body["errors"] = self.errors
         body["created"] = self.created

@@ -45,7 +45,13 @@ def test_unary_create_returns_the_full_interaction(client: httpx.Client) -> None
         "type": "user_input",
         "content": [{"type": "text", "text": "Explain how AI works in a few words"}],
     }
-    assert [s["type"] for s in steps] == ["user_input", "model_output"]
+    # the google_search tool is used: a call/result pair before the answer
+    assert [s["type"] for s in steps] == [
+        "user_input",
+        "google_search_call",
+        "google_search_result",
+        "model_output",
+    ]
     text = text_of(steps)
     assert "**Turn 1.**" in text
     assert "You said: “Explain how AI works in a few words”." in text
@@ -54,8 +60,12 @@ def test_unary_create_returns_the_full_interaction(client: httpx.Client) -> None
     words = len(text.split())
     assert usage["total_output_tokens"] == pytest.approx(words * 1.3, abs=1)
     assert usage["total_tokens"] == (
-        usage["total_input_tokens"] + usage["total_output_tokens"] + usage["total_thought_tokens"]
+        usage["total_input_tokens"]
+        + usage["total_output_tokens"]
+        + usage["total_thought_tokens"]
+        + usage["total_tool_use_tokens"]
     )
+    assert usage["grounding_tool_count"] == [{"type": "google_search", "count": 2}]
     assert all(isinstance(v, int) for k, v in usage.items() if k.startswith("total_"))
 
 
@@ -208,14 +218,19 @@ def test_thinking_summaries(client: httpx.Client) -> None:
     assert thought["signature"]
 
 
-def test_agent_interactions_echo_the_agent(client: httpx.Client) -> None:
+def test_agent_interactions_echo_the_agent(server: EmulatorServer, client: httpx.Client) -> None:
     body = client.post(
         "/interactions",
-        json={"agent": "deep-research-pro-preview-12-2025", "input": "Research tea"},
+        json={
+            "agent": "deep-research-pro-preview-12-2025",
+            "input": "Research tea [emulator:pace=0]",
+        },
     ).json()
     assert body["agent"] == "deep-research-pro-preview-12-2025"
     assert "model" not in body
-    assert body["status"] == "completed"
+    assert body["status"] == "queued"  # agents always run in the background
+    assert server.store.wait_done(body["id"], 5)
+    assert client.get(f"/interactions/{body['id']}").json()["status"] == "completed"
 
 
 # --- streaming -----------------------------------------------------------------------------
@@ -312,7 +327,7 @@ def test_background_replies_at_once_and_finishes_later(
     body = create(client, "slow work [emulator:words=40] [emulator:pace=10]", background=True)
     assert time.monotonic() - started < 0.3
     first = body.json()
-    assert first["status"] == "in_progress"
+    assert first["status"] == "queued"
     assert first["steps"][0]["type"] == "user_input"
     time.sleep(0.15)
     middle = client.get(f"/interactions/{first['id']}").json()

@@ -6,6 +6,7 @@ import uvicorn
 from django.core.management.base import BaseCommand, CommandParser
 
 from chatsite.emulator.app import Emulator, create_app
+from chatsite.emulator.directives import DEFAULT_HOP_WORDS
 
 
 class Command(BaseCommand):
@@ -23,6 +24,12 @@ class Command(BaseCommand):
         parser.add_argument(
             "--keepalive-s", type=float, default=10.0, help="idle time before an SSE comment"
         )
+        parser.add_argument(
+            "--hop-words",
+            type=int,
+            default=DEFAULT_HOP_WORDS,
+            help="per-hop decode limit in words; longer replies end requires_continuation",
+        )
         parser.add_argument("--log-level", default="info")
 
     def handle(self, *args: object, **options: object) -> None:
@@ -32,6 +39,7 @@ class Command(BaseCommand):
             pace_ms=float(options["pace_ms"]),  # type: ignore[arg-type]
             api_key=options["api_key"],  # type: ignore[arg-type]
             keepalive_s=float(options["keepalive_s"]),  # type: ignore[arg-type]
+            hop_words=int(options["hop_words"]),  # type: ignore[call-overload]
         )
         shown = f"[{host}]" if ":" in host else host
         self.stdout.write(
