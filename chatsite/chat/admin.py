@@ -1,53 +1,263 @@
-"""Admin review: conversations with their transcript, rendered by the chat's own renderer."""
+"""Admin review: conversations with their transcript, rendered by the chat's own renderer.
+
+Conversations and turns are read-only here (nothing of what was said can be edited, nor a
+title: it is the owner's). Who may read whose conversation, and the read log, live in
+admin_views.py; the exports in exports.py.
+"""
 
 import json
+from datetime import timedelta
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.db.models import Count, Exists, IntegerField, OuterRef, Q, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
+from django.http import Http404
 from django.template.loader import render_to_string
+from django.urls import NoReverseMatch, path
+from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.text import smart_split, unescape_string_literal
 
-from .models import Conversation, Turn
+from . import admin_views
+from .models import Conversation, Invite, TranscriptRead, Turn
+
+RUNNING = ("pending", "queued", "in_progress", "requires_action", "requires_continuation")
+STOPPED = ("cancelled", "incomplete", "budget_exceeded")
 
 
-class TurnInline(admin.TabularInline):
-    model = Turn
-    fields = ("created_at", "status", "model", "interaction_id")
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-    show_change_link = True
+def _search_terms(search_term: str) -> list[str]:
+    """Django admin's own splitting: words, or "quoted phrases"."""
+    terms = []
+    for bit in smart_split(search_term):
+        if bit.startswith(('"', "'")) and bit[0] == bit[-1]:
+            bit = unescape_string_literal(bit)
+        if bit:
+            terms.append(bit)
+    return terms
+
+
+class TurnStatusFilter(admin.SimpleListFilter):
+    """What happened in a conversation's turns (one EXISTS per choice: no joins, no dupes)."""
+
+    title = "turn status"
+    parameter_name = "turns"
+
+    def lookups(self, request, model_admin):
+        return [
+            ("failed", "Has a failed turn"),
+            ("stopped", "Has a stopped or cut-short turn"),
+            ("running", "Has an unfinished turn"),
+            ("ok", "All turns completed"),
+            ("empty", "No turns"),
+        ]
+
+    def queryset(self, request, queryset):
+        turns = Turn.objects.filter(conversation=OuterRef("pk"))
+        value = self.value()
+        if value == "failed":
+            return queryset.filter(Exists(turns.filter(status="failed")))
+        if value == "stopped":
+            return queryset.filter(Exists(turns.filter(status__in=STOPPED)))
+        if value == "running":
+            return queryset.filter(Exists(turns.filter(status__in=RUNNING)))
+        if value == "ok":
+            return queryset.filter(Exists(turns)).exclude(Exists(turns.exclude(status="completed")))
+        if value == "empty":
+            return queryset.exclude(Exists(turns))
+        return queryset
+
+
+class ReadScopedAdmin(admin.ModelAdmin):
+    """Read-only admin whose objects belong to a conversation: only readable ones are listed,
+    and any other id is a 404 (whether it exists or not)."""
+
+    def get_object(self, request, object_id, from_field=None):
+        obj = super().get_object(request, object_id, from_field)
+        if obj is None:
+            raise Http404("Not found.")
+        return obj
 
     def has_add_permission(self, request, obj=None):
         return False
 
+    def has_change_permission(self, request, obj=None):
+        return False
+
 
 @admin.register(Conversation)
-class ConversationAdmin(admin.ModelAdmin):
-    list_display = ("__str__", "owner", "model", "updated_at")
-    list_filter = ("model", "updated_at")
-    search_fields = ("title", "owner__username")
+class ConversationAdmin(ReadScopedAdmin):
+    list_display = ("__str__", "owner", "model", "turn_count", "tokens", "updated_at")
+    list_filter = (("owner", admin.RelatedOnlyFieldListFilter), "model", TurnStatusFilter)
+    list_select_related = ("owner",)
+    search_fields = ("title", "owner__username", "turns__search_text")
+    search_help_text = "Titles, usernames and the words of messages and replies."
     date_hierarchy = "updated_at"
-    readonly_fields = ("owner", "created_at", "updated_at", "transcript")
     fields = ("title", "owner", "model", "settings", "created_at", "updated_at", "transcript")
-    inlines = [TurnInline]
+    readonly_fields = fields
+    actions = ["export_json", "export_markdown"]
+    view_on_site = False  # the chat page is its owner's alone
+
+    # -- who sees what ---------------------------------------------------------------------
+
+    def get_queryset(self, request):
+        turns = Turn.objects.filter(conversation=OuterRef("pk")).order_by().values("conversation")
+        queryset = admin_views.readable_conversations(request.user, super().get_queryset(request))
+        return queryset.annotate(
+            turn_total=Coalesce(
+                Subquery(turns.annotate(n=Count("pk")).values("n")),
+                Value(0),
+                output_field=IntegerField(),
+            ),
+            token_total=Coalesce(
+                Subquery(turns.annotate(n=Sum("total_tokens")).values("n")),
+                Value(0),
+                output_field=IntegerField(),
+            ),
+        )
+
+    def get_object(self, request, object_id, from_field=None):
+        obj = super().get_object(request, object_id, from_field)
+        if not admin_views.may_read(request.user, obj):  # the queryset says so; say it twice
+            raise Http404("Not found.")
+        return obj
+
+    def has_view_permission(self, request, obj=None):
+        allowed = super().has_view_permission(request, obj)
+        return allowed and (obj is None or admin_views.may_read(request.user, obj))
+
+    def has_delete_permission(self, request, obj=None):
+        allowed = super().has_delete_permission(request, obj)
+        return allowed and (obj is None or admin_views.may_read(request.user, obj))
+
+    def get_search_results(self, request, queryset, search_term):
+        """Each word must be in the title, the owner's username or one of the turns' text:
+        EXISTS for the turns, so a conversation is listed once however many turns match."""
+        for term in _search_terms(search_term):
+            turns = Turn.objects.filter(conversation=OuterRef("pk"), search_text__icontains=term)
+            queryset = queryset.filter(
+                Q(title__icontains=term) | Q(owner__username__icontains=term) | Exists(turns)
+            )
+        return queryset, False
+
+    # -- columns and fields ----------------------------------------------------------------
+
+    @admin.display(description="Turns", ordering="turn_total")
+    def turn_count(self, obj):
+        return obj.turn_total
+
+    @admin.display(description="Tokens", ordering="token_total")
+    def tokens(self, obj):
+        return f"{obj.token_total:,}"
 
     @admin.display(description="Transcript")
     def transcript(self, obj):
         turns = list(obj.turns.all())
         return render_to_string("admin/chat/transcript.html", {"turns": turns})
 
+    # -- pages -----------------------------------------------------------------------------
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None and request.method == "GET":
+            admin_views.log_read(request, obj, "transcript")
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {
+            **(extra_context or {}),
+            "show_usage_link": admin_views.may_see_usage(request.user),
+        }
+        return super().changelist_view(request, extra_context)
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        name = f"{self.opts.app_label}_{self.opts.model_name}"
+        return [
+            path("usage/", view(self.usage_view), name=f"{name}_usage"),
+            path("<int:pk>/export.json", view(self.json_view), name=f"{name}_export_json"),
+            path("<int:pk>/export.md", view(self.markdown_view), name=f"{name}_export_markdown"),
+            path("<int:pk>/raw/", view(self.raw_view), name=f"{name}_raw"),
+            path(
+                "<int:pk>/turns/<int:turn_id>/steps/",
+                view(self.turn_steps_view),
+                name=f"{name}_turn_steps",
+            ),
+            *super().get_urls(),
+        ]
+
+    def _check_view(self, request):
+        if not self.has_view_permission(request):
+            raise Http404("Not found.")
+
+    def usage_view(self, request):
+        return admin_views.usage(request, self)
+
+    def json_view(self, request, pk):
+        self._check_view(request)
+        return admin_views.json_export(request, admin_views.conversation_for(request, pk))
+
+    def markdown_view(self, request, pk):
+        self._check_view(request)
+        return admin_views.markdown_export(request, admin_views.conversation_for(request, pk))
+
+    def raw_view(self, request, pk):
+        self._check_view(request)
+        return admin_views.conversation_raw(request, self, pk)
+
+    def turn_steps_view(self, request, pk, turn_id):
+        self._check_view(request)
+        return admin_views.turn_steps_raw(request, self, pk, turn_id)
+
+    # -- actions ---------------------------------------------------------------------------
+
+    def _one(self, request, queryset):
+        if queryset.count() != 1:
+            self.message_user(request, "Select exactly one conversation to export.", messages.ERROR)
+            return None
+        return queryset.select_related("owner").get()
+
+    @admin.action(description="Export the selected conversation as JSON")
+    def export_json(self, request, queryset):
+        conversation = self._one(request, queryset)
+        return conversation and admin_views.json_export(request, conversation)
+
+    @admin.action(description="Export the selected conversation as Markdown")
+    def export_markdown(self, request, queryset):
+        conversation = self._one(request, queryset)
+        return conversation and admin_views.markdown_export(request, conversation)
+
 
 @admin.register(Turn)
-class TurnAdmin(admin.ModelAdmin):
-    list_display = ("pk", "conversation", "status", "model", "created_at")
+class TurnAdmin(ReadScopedAdmin):
+    list_display = ("pk", "conversation", "owner", "status", "model", "total_tokens", "created_at")
     list_filter = ("status", "model")
+    list_select_related = ("conversation", "conversation__owner")
     search_fields = ("interaction_id", "conversation__title")
+    date_hierarchy = "created_at"
     readonly_fields = (
         "conversation", "parent", "interaction_id", "status", "model", "user_input", "usage",
-        "error", "last_event_id", "background", "created_at", "updated_at", "completed_at",
-        "rendered", "raw_steps",
+        "error", "last_event_id", "continuation_ids", "background", "total_tokens",
+        "created_at", "updated_at", "completed_at", "rendered", "raw_steps",
     )  # fmt: skip
-    exclude = ("steps",)
+    fields = readonly_fields
+
+    def get_queryset(self, request):
+        return admin_views.readable_turns(request.user, super().get_queryset(request))
+
+    def has_view_permission(self, request, obj=None):
+        allowed = super().has_view_permission(request, obj)
+        return allowed and (obj is None or admin_views.may_read(request.user, obj.conversation))
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # a turn is a link in its conversation's chain of interactions
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None and request.method == "GET":
+            admin_views.log_read(request, obj.conversation, "turn")
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    @admin.display(description="Owner", ordering="conversation__owner")
+    def owner(self, obj):
+        return obj.conversation.owner
 
     @admin.display(description="Rendered")
     def rendered(self, obj):
@@ -55,4 +265,87 @@ class TurnAdmin(admin.ModelAdmin):
 
     @admin.display(description="Steps (raw JSON)")
     def raw_steps(self, obj):
-        return format_html("<pre class='raw-steps'>{}</pre>", json.dumps(obj.steps, indent=2))
+        return format_html(
+            "<pre class='raw-steps'>{}</pre>",
+            json.dumps(obj.steps, indent=2, ensure_ascii=False),
+        )
+
+
+@admin.register(TranscriptRead)
+class TranscriptReadAdmin(admin.ModelAdmin):
+    """The read log: who read whose conversation, when. Nobody can add, change or delete it."""
+
+    list_display = ("at", "reader", "owner", "conversation_title", "what")
+    list_filter = (
+        ("reader", admin.RelatedOnlyFieldListFilter),
+        ("owner", admin.RelatedOnlyFieldListFilter),
+        "what",
+    )
+    list_select_related = ("reader", "owner")
+    search_fields = ("conversation_title", "reader__username", "owner__username")
+    date_hierarchy = "at"
+    fields = ("at", "reader", "owner", "conversation", "conversation_title", "what")
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+def invite_path(invite: Invite) -> str:
+    try:
+        return invite.get_absolute_url()
+    except NoReverseMatch:
+        return f"/accounts/invite/{invite.token}/"
+
+
+@admin.register(Invite)
+class InviteAdmin(admin.ModelAdmin):
+    list_select_related = ("created_by", "used_by")
+    search_fields = ("note", "created_by__username", "used_by__username")
+    fields = ("note", "expires_at", "created_by", "used_by", "created_at")
+    readonly_fields = ("created_by", "used_by", "created_at")
+    EXPIRES_AFTER = timedelta(days=7)
+
+    def get_list_display(self, request):
+        # The full link needs the request (host and scheme): a column made for this request.
+        @admin.display(description="Link")
+        def link(obj):
+            # Text to copy, not a link: an admin should not open someone's invite by accident.
+            return format_html("<code>{}</code>", request.build_absolute_uri(invite_path(obj)))
+
+        return ("__str__", link, "state", "expires_at", "created_by", "created_at")
+
+    @admin.display(description="State")
+    def state(self, obj):
+        if obj.used_by_id:
+            return f"used by {obj.used_by}"
+        if obj.expires_at <= timezone.now():
+            return "expired"
+        return "open"
+
+    def get_changeform_initial_data(self, request):
+        return {
+            "expires_at": timezone.now() + self.EXPIRES_AFTER,
+            **super().get_changeform_initial_data(request),
+        }
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None:
+            context["invite_url"] = request.build_absolute_uri(invite_path(obj))
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def response_add(self, request, obj, post_url_continue=None):
+        url = request.build_absolute_uri(invite_path(obj))
+        self.message_user(request, format_html("Invite link: <code>{}</code>", url))
+        return super().response_add(request, obj, post_url_continue)

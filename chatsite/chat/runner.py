@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from chatsite.gemini import APIConnectionError, APIError, APITimeoutError, StepAssembler
 
-from . import upstream
+from . import tools, upstream
 from .hub import Outbox, hub
 from .models import Turn
 from .rendering import continue_output, render_step, stream_dom_id
@@ -84,6 +84,7 @@ class TurnRunner:
         self.offset = 0  # element index of this hop's step 0
         self.joined: dict[int, int] = {}  # this hop's index → the element it continues
         self.usage: dict = {}
+        self.answered: set[str] = set()  # function calls we have answered
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -137,14 +138,24 @@ class TurnRunner:
                 self.turn.interaction_id, last_event_id=self.turn.last_event_id or None
             )
         else:
-            opening = client.stream_create({**self.body, "stream": True})
+            opening = await self._open(client, self.body)
         while True:
             await self._stream_hop(client, opening)
-            next_body = self._continuation()
+            next_body = await self._next_request()
             if next_body is None:
                 return
-            self._next_hop()
-            opening = client.stream_create(next_body)
+            opening = await self._open(client, next_body)
+
+    async def _open(self, client, body: dict):
+        """A stream of the interaction this body creates. A background run is created first
+        (it answers at once, queued) and then followed by stream replay, which also re-attaches
+        after a break or a restart."""
+        if not body.get("background"):
+            return client.stream_create({**body, "stream": True})
+        created = await client.create(body)
+        self.assembler.feed({"event_type": "interaction.created", "interaction": created})
+        await self._on_created()
+        return client.stream_get(created["id"])
 
     async def _stream_hop(self, client, opening) -> None:
         resumes = 0
@@ -158,7 +169,8 @@ class TurnRunner:
                 raise StreamInterrupted("The stream ended before the reply was complete.")
             except (APIConnectionError, APITimeoutError, StreamInterrupted):
                 can_resume = self.assembler.interaction_id and self.body_stores
-                if not can_resume or resumes >= MAX_RESUMES:
+                limit = MAX_RESUMES * 20 if self.turn.background else MAX_RESUMES
+                if not can_resume or resumes >= limit:
                     raise
                 resumes += 1
                 log.info("turn %s: stream broke, resuming (%d)", self.turn_id, resumes)
@@ -171,32 +183,75 @@ class TurnRunner:
     def body_stores(self) -> bool:
         return self.body is None or self.body.get("store", True) is not False
 
-    def _continuation(self) -> dict | None:
-        """The next hop's body when the decode stopped at its limit, else None."""
-        token = self.assembler.continuation_token
-        if (
-            self.body is None
-            or self.assembler.status != Turn.Status.REQUIRES_CONTINUATION
-            or not token
-            or token == self.body.get("continuation_token")
-            or self.hop + 1 >= MAX_HOPS
-        ):
+    async def _next_request(self) -> dict | None:
+        """The next interaction of this reply, if it needs one: the decode stopped at its limit
+        (`requires_continuation`), or the model called our functions (`requires_action`)."""
+        if self.body is None or self.hop + 1 >= MAX_HOPS:
             return None
-        who = {k: self.body[k] for k in ("model", "agent") if k in self.body}
-        return {
-            **who,
-            "continuation_token": token,
-            "previous_interaction_id": self.assembler.interaction_id,
-            "stream": True,
-        }
+        status = self.assembler.status
+        if status == Turn.Status.REQUIRES_CONTINUATION:
+            token = self.assembler.continuation_token
+            if not token or token == self.body.get("continuation_token"):
+                return None
+            who = {k: self.body[k] for k in ("model", "agent") if k in self.body}
+            body = {
+                **who,
+                "continuation_token": token,
+                "previous_interaction_id": self.assembler.interaction_id,
+            }
+            self._next_hop(body)
+            return body
+        if status == Turn.Status.REQUIRES_ACTION:
+            results = await self._call_functions()
+            if not results:
+                return None
+            body = {
+                k: v
+                for k, v in self.body.items()
+                if k not in ("input", "previous_interaction_id", "continuation_token")
+            }
+            body.update(input=results, previous_interaction_id=self.assembler.interaction_id)
+            self._next_hop(body, results)
+            return body
+        return None
 
-    def _next_hop(self) -> None:
+    async def _call_functions(self) -> list[dict]:
+        """Run the function calls of this hop that have no result yet; an exception becomes an
+        `is_error` result, never a crash."""
+        offered = {
+            t.get("name") for t in self.body.get("tools") or [] if t.get("type") == "function"
+        }
+        calls = [s for _, s in self._hop_steps() if s.get("type") == "function_call"]
+        results = []
+        for call in calls:
+            if call.get("id") in self.answered:
+                continue
+            name = call.get("name")
+            if name in offered:
+                arguments = call.get("arguments")
+                outcome = await tools.call(name, arguments if isinstance(arguments, dict) else {})
+            else:
+                outcome = {"result": {"error": f"No function “{name}” here."}, "is_error": True}
+            results.append(tools.function_result_step(call, outcome))
+            self.answered.add(call.get("id"))
+        return results
+
+    def _next_hop(self, body: dict, extra_steps: list[dict] = ()) -> None:
+        """Close this hop; what the reply showed so far stays, and `extra_steps` (our function
+        results) join it."""
         self.prior_shown = self.shown()
         self.prior_steps = self.saved_steps()
         self.usage = _add_usage(self.usage, self.assembler.usage or {})
         self.turn.continuation_ids = [*self.turn.continuation_ids, self.assembler.interaction_id]
-        self.body = {**self.body, "continuation_token": self.assembler.continuation_token}
-        self.offset = max(self.prior_shown, default=-1) + 1
+        element = max(self.prior_shown, default=-1) + 1
+        for step in extra_steps:
+            self.prior_steps.append(step)
+            self.prior_shown[element] = step
+            html = render_step(step, turn_id=self.turn_id, index=element, **self._call_of(step))
+            self.outbox.html(_oob_append(f"steps-{self.turn_id}", html))
+            element += 1
+        self.body = body
+        self.offset = element
         self.joined = {}
         self.hop += 1
         self.assembler = StepAssembler()
@@ -207,8 +262,13 @@ class TurnRunner:
 
     def _hop_steps(self) -> list[tuple[int, dict]]:
         items = sorted(self.assembler.steps_by_index.items())
-        if self.hop:  # a continuation echoes no new input of its own worth showing or saving
-            items = [(i, s) for i, s in items if s.get("type") != "user_input"]
+        if self.hop:  # later hops echo their input: the user's again, or our function results
+            items = [
+                (i, s)
+                for i, s in items
+                if s.get("type") != "user_input"
+                and not (s.get("type") == "function_result" and s.get("call_id") in self.answered)
+            ]
         return items
 
     def shown(self) -> dict[int, dict]:
@@ -226,17 +286,19 @@ class TurnRunner:
         return self.prior_steps + [copy.deepcopy(s) for _, s in self._hop_steps()]
 
     def _render(self, element: int, *, live: bool = False) -> str:
-        shown = self.shown()
-        step = shown[element]
-        call = call_index = None
-        if isinstance(step.get("call_id"), str):
-            call_index, call = next(
-                ((i, s) for i, s in shown.items() if s.get("id") == step["call_id"]),
-                (None, None),
-            )
+        step = self.shown()[element]
         return render_step(
-            step, turn_id=self.turn_id, index=element, live=live, call=call, call_index=call_index
+            step, turn_id=self.turn_id, index=element, live=live, **self._call_of(step)
         )
+
+    def _call_of(self, step: dict) -> dict:
+        """For a result step, the call it answers (its card says so)."""
+        if not isinstance(step.get("call_id"), str):
+            return {}
+        for index, other in self.shown().items():
+            if other.get("id") == step["call_id"]:
+                return {"call": other, "call_index": index}
+        return {}
 
     # -- events ------------------------------------------------------------------------------
     async def _on_event(self, event: dict) -> None:
@@ -251,10 +313,7 @@ class TurnRunner:
             return
         self.assembler.feed(event)
         if kind == "interaction.created":
-            self.turn.interaction_id = self.assembler.interaction_id
-            self.turn.status = self.assembler.status or Turn.Status.IN_PROGRESS
-            await self._save("interaction_id", "status", "continuation_ids")
-            self.outbox.json(json.loads(status_frame(self.turn)))
+            await self._on_created()
         elif kind == "interaction.status_update":
             status = self.assembler.status
             if status and status != self.turn.status:
@@ -280,6 +339,16 @@ class TurnRunner:
             await self._save("steps", "last_event_id")
             if element in self.shown():
                 self.outbox.html(_oob_replace(self._render(element)))
+
+    async def _on_created(self) -> None:
+        if self.turn.interaction_id == self.assembler.interaction_id and self.turn.status not in (
+            Turn.Status.PENDING,
+        ):
+            return  # a replay of a background run we created ourselves
+        self.turn.interaction_id = self.assembler.interaction_id
+        self.turn.status = self.assembler.status or Turn.Status.IN_PROGRESS
+        await self._save("interaction_id", "status", "continuation_ids")
+        self.outbox.json(json.loads(status_frame(self.turn)))
 
     def _show_live(self, index) -> None:
         step = self.assembler.steps_by_index.get(index)

@@ -14,8 +14,9 @@ from django.db.models import Q
 from django.utils import timezone
 
 from . import limits, relay
+from .forms import is_agent
 from .hub import hub
-from .models import Conversation, Turn
+from .models import Conversation, McpServer, Turn
 from .runner import TurnRunner, assistant_frame, status_frame, turn_added_frame
 
 log = logging.getLogger(__name__)
@@ -69,31 +70,95 @@ def title_for(text: str) -> str:
     return line if len(line) <= TITLE_CHARS else line[: TITLE_CHARS - 1].rstrip() + "…"
 
 
-async def create_conversation(user, text: str) -> Conversation:
+async def create_conversation(user, text: str, *, model=None, options=None) -> Conversation:
     return await Conversation.objects.acreate(
-        owner=user, title=title_for(text), model=settings.GEMINI_MODEL, settings={}
-    )
+        owner=user, title=title_for(text), model=model or settings.GEMINI_MODEL,
+        settings=options or {},
+    )  # fmt: skip
 
 
-def build_request(conversation: Conversation, turn: Turn, previous_interaction_id: str | None):
+async def update_settings(conversation: Conversation, model: str, options: dict) -> None:
+    """A new model or new settings apply from the next turn on; the chain is kept."""
+    if conversation.model != model or conversation.settings != options:
+        conversation.model, conversation.settings = model, options
+        await conversation.asave(update_fields=["model", "settings", "updated_at"])
+
+
+def build_request(
+    conversation: Conversation,
+    turn: Turn,
+    previous_interaction_id: str | None,
+    *,
+    mcp_servers=(),
+) -> dict:
     """The create body. Tools, system instruction and generation config are interaction-scoped:
     they are re-sent with every turn."""
-    body: dict = {"model": turn.model or conversation.model, "input": turn.user_input}
+    name = turn.model or conversation.model
+    opts = conversation.settings or {}
+    agent = is_agent(name)
+    body: dict = {"agent" if agent else "model": name, "input": turn.user_input}
     if previous_interaction_id:
         body["previous_interaction_id"] = previous_interaction_id
-    opts = conversation.settings or {}
     if opts.get("system_instruction"):
         body["system_instruction"] = opts["system_instruction"]
+    if agent:
+        body["background"] = True  # agents only run in the background
+        if name.startswith("antigravity"):
+            body["environment"] = {"type": "remote"}
+        return body
     generation = {
         key: opts[key]
         for key in ("thinking_level", "thinking_summaries", "max_output_tokens")
         if opts.get(key)
     }
+    if opts.get("voice"):
+        generation["speech_config"] = [{"voice": opts["voice"]}]
     if generation:
         body["generation_config"] = generation
-    if opts.get("tools"):
-        body["tools"] = [{"type": t} for t in opts["tools"]]
+    tools = _tools(opts, mcp_servers)
+    if tools:
+        body["tools"] = tools
+    formats = []
+    if opts.get("response_schema"):
+        formats.append(
+            {"type": "text", "mime_type": "application/json", "schema": opts["response_schema"]}
+        )
+    if "image" in name and (opts.get("aspect_ratio") or opts.get("image_size")):
+        image = {"type": "image"}
+        image.update({k: opts[k] for k in ("aspect_ratio", "image_size") if opts.get(k)})
+        formats.append(image)
+    if formats:
+        body["response_format"] = formats[0] if len(formats) == 1 else formats
+    if turn.background:
+        body["background"] = True
     return body
+
+
+def _tools(opts: dict, mcp_servers) -> list[dict]:
+    from .tools import REGISTRY
+
+    tools = [{"type": kind} for kind in opts.get("tools") or []]
+    if opts.get("file_search_stores"):
+        tools.append({"type": "file_search", "file_search_store_names": opts["file_search_stores"]})
+    tools += [REGISTRY[n].declaration() for n in opts.get("functions") or [] if n in REGISTRY]
+    wanted = set(opts.get("mcp_servers") or [])
+    for server in mcp_servers:
+        if server.name in wanted:
+            tool = {"type": "mcp_server", "name": server.name, "url": server.url}
+            if server.headers:
+                tool["headers"] = server.headers
+            if server.allowed_tools:
+                tool["allowed_tools"] = [{"mode": "any", "tools": server.allowed_tools}]
+            tools.append(tool)
+    return tools
+
+
+def public_request(body: dict) -> dict:
+    """What is kept with the turn: the options, never the input or an MCP server's headers."""
+    kept = {k: v for k, v in body.items() if k not in {"input", "stream"}}
+    if "tools" in kept:
+        kept["tools"] = [{k: v for k, v in t.items() if k != "headers"} for t in kept["tools"]]
+    return kept
 
 
 async def _chain_parent(conversation: Conversation) -> Turn | None:
@@ -112,7 +177,9 @@ async def _previous_interaction_id(parent: Turn | None) -> str | None:
     return None
 
 
-async def send_message(user, conversation: Conversation, text: str, *, checked=False) -> Turn:
+async def send_message(
+    user, conversation: Conversation, text: str, *, checked=False, background=False
+) -> Turn:
     """Save the turn first (the user's words are never lost), show it, then start the reply.
     Raises InvalidInput or LimitReached (nothing saved) with a message for the person."""
     text = clean_message(text)
@@ -124,6 +191,7 @@ async def send_message(user, conversation: Conversation, text: str, *, checked=F
         parent=parent,
         model=conversation.model,
         user_input=[{"type": "text", "text": text}],
+        background=background or is_agent(conversation.model),
     )
     await Conversation.objects.filter(pk=conversation.pk).aupdate(updated_at=timezone.now())
     await start_turn(conversation, turn, parent)
@@ -138,7 +206,7 @@ async def retry_turn(user, conversation: Conversation, turn_id) -> Turn | None:
     parent = await _chain_parent(conversation)
     turn = await Turn.objects.acreate(
         conversation=conversation, parent=parent, model=conversation.model,
-        user_input=old.user_input,
+        user_input=old.user_input, background=old.background or is_agent(conversation.model),
     )  # fmt: skip
     await start_turn(conversation, turn, parent)
     return turn
@@ -146,7 +214,10 @@ async def retry_turn(user, conversation: Conversation, turn_id) -> Turn | None:
 
 async def start_turn(conversation: Conversation, turn: Turn, parent: Turn | None) -> TurnRunner:
     previous = await _previous_interaction_id(parent)
-    body = build_request(conversation, turn, previous)
+    servers = [s async for s in McpServer.objects.filter(enabled=True)]
+    body = build_request(conversation, turn, previous, mcp_servers=servers)
+    turn.request = public_request(body)
+    await turn.asave(update_fields=["request", "updated_at"])
     hub.publish(conversation.pk, [turn_added_frame(turn)])
     runner = TurnRunner(turn, body=body)
     runner.start()

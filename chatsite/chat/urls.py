@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from . import media, views
+from . import attachment_views, media, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -12,6 +12,7 @@ urlpatterns = [
     path("c/<int:pk>/stop/", views.stop, name="stop"),
     path("c/<int:pk>/turns/<int:turn_id>/retry/", views.retry, name="retry"),
     path("media/t/<int:turn_id>/<str:digest>/", media.step_media, name="step-media"),
+    path("a/<str:sha256>/", attachment_views.attachment, name="attachment"),
     path(
         "media/t/<int:turn_id>/<str:digest>/suggestions/",
         media.search_suggestions,

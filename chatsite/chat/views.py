@@ -12,6 +12,7 @@ from django.template.loader import render_to_string
 from django.views.decorators.http import require_POST
 
 from . import limits, services
+from .forms import ComposerForm
 from .models import Invite, Turn
 
 PAGE = "chat/conversation.html"
@@ -21,15 +22,19 @@ def _sidebar(user):
     return list(services.owned_conversations(user).only("pk", "title", "updated_at")[:100])
 
 
-def _page_context(user, conversation=None):
+def _page_context(user, conversation=None, form=None):
     turns = []
+    tokens = 0
     if conversation is not None:
         turns = list(conversation.turns.all())
+        tokens = sum(t.total_tokens for t in turns)
     return {
         "conversation": conversation,
         "turns": turns,
+        "tokens": tokens,
         "conversations": _sidebar(user),
         "default_model": settings.GEMINI_MODEL,
+        "form": form or ComposerForm.for_conversation(conversation),
     }
 
 
@@ -56,20 +61,34 @@ def _composer_error(message: str, status=422) -> HttpResponse:
     return response
 
 
+async def _composer(request, conversation=None):
+    """The posted composer, validated against the site's models and tools."""
+    form = await sync_to_async(ComposerForm.for_conversation)(
+        conversation, request.POST, request.FILES
+    )
+    valid = await sync_to_async(form.is_valid)()
+    return form, valid
+
+
 @login_required
 @require_POST
 async def new_conversation(request):
     user = await request.auser()
+    form, valid = await _composer(request)
+    if not valid:
+        return _composer_error(form.first_error())
+    data = form.cleaned_data
     try:
-        text = services.clean_message(request.POST.get("message", ""))
-    except services.InvalidInput as exc:
-        return _composer_error(str(exc))
-    try:
-        await sync_to_async(limits.check_can_send)(user, settings.GEMINI_MODEL)
+        text = services.clean_message(data["message"])
+        await sync_to_async(limits.check_can_send)(user, data["model"])
     except limits.LimitReached as exc:
         return _composer_error(str(exc), status=429)
-    convo = await services.create_conversation(user, text)
-    await services.send_message(user, convo, text, checked=True)
+    except services.InvalidInput as exc:
+        return _composer_error(str(exc))
+    convo = await services.create_conversation(
+        user, text, model=data["model"], options=form.conversation_settings()
+    )
+    await services.send_message(user, convo, text, checked=True, background=data["background"])
     if not request.htmx:
         return redirect(convo)
     response = HttpResponse(await sync_to_async(_render_app)(request, user, convo))
@@ -91,8 +110,15 @@ async def send(request, pk):
         raise Http404
     if await convo.turns.exclude(status__in=Turn.FINAL).aexists():
         return _composer_error("Wait for the reply to finish, or press Stop.", status=409)
+    form, valid = await _composer(request, convo)
+    if not valid:
+        return _composer_error(form.first_error())
+    data = form.cleaned_data
     try:
-        await services.send_message(user, convo, request.POST.get("message", ""))
+        text = services.clean_message(data["message"])
+        await sync_to_async(limits.check_can_send)(user, data["model"])
+        await services.update_settings(convo, data["model"], form.conversation_settings())
+        await services.send_message(user, convo, text, checked=True, background=data["background"])
     except limits.LimitReached as exc:
         return _composer_error(str(exc), status=429)
     except services.InvalidInput as exc:

@@ -143,6 +143,30 @@
     if (box && document.activeElement === document.body) box.focus();
   });
 
+  // The settings panel opens under the composer.
+  document.addEventListener("click", function (e) {
+    var toggle = e.target.closest && e.target.closest(".settings-toggle");
+    if (!toggle) return;
+    var panel = document.getElementById(toggle.getAttribute("aria-controls"));
+    var open = toggle.getAttribute("aria-expanded") !== "true";
+    toggle.setAttribute("aria-expanded", String(open));
+    panel.hidden = !open;
+  });
+
+  // Long runs show how long they have been going ("Working · 1:05").
+  var STATUS_WORDS = { pending: "Sending", queued: "Queued", in_progress: "Working",
+                       requires_action: "Calling tools", requires_continuation: "Continuing" };
+  function tick() {
+    document.querySelectorAll("[data-role=assistant] .elapsed[data-since]").forEach(function (el) {
+      var part = el.closest("[data-role=assistant]");
+      if (isFinal(part.dataset.status)) return;
+      var seconds = Math.max(0, Math.round((Date.now() - Date.parse(el.dataset.since)) / 1000));
+      var label = STATUS_WORDS[part.dataset.status] || "Working";
+      el.textContent = label + " · " + Math.floor(seconds / 60) + ":" + String(seconds % 60).padStart(2, "0");
+    });
+  }
+  setInterval(tick, 1000);
+
   document.addEventListener("DOMContentLoaded", function () {
     addCopyButtons(document);
     refreshBusy();

@@ -10,11 +10,13 @@ its own opening tag (the runner inserts `hx-swap-oob` there).
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterable
 
 from django.template.loader import render_to_string
 from django.utils.safestring import SafeString, mark_safe
+from jsonschema.validators import validator_for
 
 from .blocks import MAX_JSON_CHARS, blocks_view, pretty_json
 from .cards import build_card, one_line, unknown
@@ -56,10 +58,42 @@ def _text_of(blocks) -> str:
     )
 
 
+def _structured(text: str, schema: dict) -> dict:
+    """A structured answer: pretty JSON, and whether it matches the schema it was asked for."""
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        return {"valid": False, "parsed": False, "problem": str(exc), "text": text}
+    try:
+        problem = next(iter(validator_for(schema)(schema).iter_errors(value)), None)
+    except Exception:  # a schema the validator cannot use: show the JSON, say nothing false
+        problem = None
+    pretty = json.dumps(value, indent=2, ensure_ascii=False)
+    return {
+        "valid": problem is None,
+        "parsed": True,
+        "problem": problem.message[:300] if problem else "",
+        "text": pretty[:MAX_JSON_CHARS],
+    }
+
+
+def _schema_of(response_format) -> dict | None:
+    formats = response_format if isinstance(response_format, list) else [response_format]
+    for fmt in formats:
+        if isinstance(fmt, dict) and fmt.get("mime_type") == "application/json":
+            return fmt.get("schema") if isinstance(fmt.get("schema"), dict) else {}
+    return None
+
+
 def _model_output(step: dict, ctx: dict) -> str:
     content = step.get("content") if isinstance(step.get("content"), list) else []
+    schema = _schema_of(ctx.get("response_format"))
     if ctx["live"]:
         ctx["text"] = _text_of(content)
+    elif schema is not None and all(
+        isinstance(b, dict) and b.get("type") == "text" for b in content
+    ):
+        ctx["structured"] = _structured(_text_of(content), schema)
     else:
         citations = Citations()
         ctx["blocks"] = blocks_view(content, turn_id=ctx["turn_id"], citations=citations)
@@ -115,7 +149,14 @@ def _hidden(step) -> bool:
 
 
 def render_step(
-    step: dict, *, turn_id, index, live: bool = False, call: dict | None = None, call_index=None
+    step: dict,
+    *,
+    turn_id,
+    index,
+    live: bool = False,
+    call: dict | None = None,
+    call_index=None,
+    response_format=None,
 ) -> SafeString:
     """One step as HTML.
 
@@ -125,6 +166,7 @@ def render_step(
     if not isinstance(step, dict):
         step = {"type": "unknown", "value": step}
     ctx = _context(step, turn_id, index, live)
+    ctx["response_format"] = response_format
     try:
         if ctx["type"] == "model_output":
             partial = _model_output(step, ctx)
@@ -184,7 +226,11 @@ def _coalesce(pairs: list[tuple[int, dict]]) -> list[tuple[int, dict]]:
 
 
 def render_steps(
-    steps: Iterable[dict] | dict[int, dict], *, turn_id, live_indices: Iterable[int] = ()
+    steps: Iterable[dict] | dict[int, dict],
+    *,
+    turn_id,
+    live_indices: Iterable[int] = (),
+    response_format=None,
 ) -> SafeString:
     """Render a turn's steps. `steps` is a list, or a dict keyed by the stream's step index
     (while a turn streams, element ids follow the stream's indices; the runner has already
@@ -208,7 +254,13 @@ def render_steps(
         )
         html.append(
             render_step(
-                step, turn_id=turn_id, index=i, live=i in live, call=call, call_index=call_index
+                step,
+                turn_id=turn_id,
+                index=i,
+                live=i in live,
+                call=call,
+                call_index=call_index,
+                response_format=response_format,
             )
         )
     return mark_safe("".join(html))  # noqa: S308 - each part rendered by a template

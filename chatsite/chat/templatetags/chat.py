@@ -1,6 +1,9 @@
 from django import template
+from django.utils.html import format_html
 
+from chatsite.chat import attachments
 from chatsite.chat.rendering import render_steps
+from chatsite.chat.rendering.user import render_user_input
 
 register = template.Library()
 
@@ -9,4 +12,27 @@ register = template.Library()
 def turn_steps(turn):
     """A turn's assistant steps; a streaming turn passes its steps keyed by stream index."""
     steps = getattr(turn, "steps_by_index", None) or turn.steps or []
-    return render_steps(steps, turn_id=turn.pk, live_indices=getattr(turn, "live_indices", ()))
+    return render_steps(
+        steps,
+        turn_id=turn.pk,
+        live_indices=getattr(turn, "live_indices", ()),
+        response_format=(turn.request or {}).get("response_format"),
+    )
+
+
+@register.simple_tag
+def user_attachments(turn):
+    """The files in a turn's user input: thumbnails, players and file chips."""
+    return render_user_input(turn)
+
+
+@register.simple_tag
+def attachment_rules():
+    """The file input's `accept` and the limits the composer checks before sending."""
+    return format_html(
+        'accept="{}" data-max-bytes="{}" data-max-files="{}" data-max-total-bytes="{}"',
+        attachments.ACCEPT,
+        attachments.max_bytes(),
+        attachments.max_files(),
+        attachments.max_total_bytes(),
+    )

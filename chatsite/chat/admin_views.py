@@ -1,0 +1,251 @@
+"""Who may read whose conversation in the admin, the read log, and the admin's own pages
+(exports, raw steps, token usage). Wired in by ConversationAdmin.get_urls (chatsite/chat/admin.py).
+
+Reading your own conversation is always allowed and never logged. Reading someone else's is
+allowed to superusers, and — when settings.ADMIN_TRANSCRIPT_READERS is "staff" — to staff with
+the permission to view (or change) conversations. Every such read (the change page, the raw
+steps, each export) writes a TranscriptRead: who, whose, which, what, when.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, time, timedelta
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, Sum
+from django.db.models.functions import TruncDate
+from django.http import Http404, HttpResponse
+from django.template.response import TemplateResponse
+from django.utils import timezone
+
+from .exports import conversation_json, conversation_markdown, json_bytes
+from .models import Conversation, TranscriptRead, Turn
+
+USAGE_DAYS = 30
+MAX_USAGE_DAYS = 366
+
+
+# -- access --------------------------------------------------------------------------------
+
+
+def may_read_others(user) -> bool:
+    """Whether `user` may read other people's conversations (in the admin, logged)."""
+    if not (user.is_active and user.is_staff):
+        return False
+    if user.is_superuser:
+        return True
+    return settings.ADMIN_TRANSCRIPT_READERS == "staff" and (
+        user.has_perm("chat.view_conversation") or user.has_perm("chat.change_conversation")
+    )
+
+
+def may_read(user, conversation: Conversation) -> bool:
+    return conversation.owner_id == user.pk or may_read_others(user)
+
+
+def readable_conversations(user, queryset=None):
+    """Conversations `user` may read: all of them, or only their own."""
+    queryset = Conversation.objects.all() if queryset is None else queryset
+    return queryset if may_read_others(user) else queryset.filter(owner_id=user.pk)
+
+
+def readable_turns(user, queryset=None):
+    queryset = Turn.objects.all() if queryset is None else queryset
+    return queryset if may_read_others(user) else queryset.filter(conversation__owner_id=user.pk)
+
+
+def log_read(request, conversation: Conversation, what: str) -> TranscriptRead | None:
+    """Record a read of someone else's conversation; your own is not logged."""
+    if conversation.owner_id == request.user.pk:
+        return None
+    return TranscriptRead.objects.create(
+        reader=request.user,
+        owner_id=conversation.owner_id,
+        conversation=conversation,
+        conversation_title=str(conversation)[:200],
+        what=what,
+    )
+
+
+def conversation_for(request, pk) -> Conversation:
+    """The conversation, if this user may read it; 404 otherwise (whether it exists or not)."""
+    try:
+        pk = int(pk)
+    except (TypeError, ValueError):
+        raise Http404("No such conversation.")
+    conversation = (
+        readable_conversations(request.user).select_related("owner").filter(pk=pk).first()
+    )
+    if conversation is None:
+        raise Http404("No such conversation.")
+    return conversation
+
+
+# -- exports -------------------------------------------------------------------------------
+
+
+def _download(content: bytes, content_type: str, filename: str) -> HttpResponse:
+    response = HttpResponse(content, content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["Cache-Control"] = "private, no-store"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+def json_export(request, conversation: Conversation) -> HttpResponse:
+    log_read(request, conversation, "json")
+    return _download(
+        json_bytes(conversation_json(conversation)),
+        "application/json",
+        f"conversation-{conversation.pk}.json",
+    )
+
+
+def markdown_export(request, conversation: Conversation) -> HttpResponse:
+    log_read(request, conversation, "markdown")
+    return _download(
+        conversation_markdown(conversation).encode(),
+        "text/markdown; charset=utf-8",
+        f"conversation-{conversation.pk}.md",
+    )
+
+
+# -- raw JSON pages ------------------------------------------------------------------------
+
+
+def _raw_page(request, model_admin, conversation, *, title, data, turn=None):
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "opts": model_admin.opts,
+        "title": title,
+        "subtitle": str(conversation),
+        "conversation": conversation,
+        "turn": turn,
+        "json_text": json.dumps(data, ensure_ascii=False, indent=2),
+    }
+    return TemplateResponse(request, "admin/chat/raw_json.html", context)
+
+
+def conversation_raw(request, model_admin, pk):
+    """The whole conversation as the JSON export, shown in a page."""
+    conversation = conversation_for(request, pk)
+    log_read(request, conversation, "raw")
+    return _raw_page(
+        request,
+        model_admin,
+        conversation,
+        title=f"Raw JSON of “{conversation}”",
+        data=conversation_json(conversation),
+    )
+
+
+def turn_steps_raw(request, model_admin, pk, turn_id):
+    """One turn's steps exactly as stored, shown in a page."""
+    conversation = conversation_for(request, pk)
+    turn = Turn.objects.filter(pk=turn_id, conversation=conversation).first()
+    if turn is None:
+        raise Http404("No such turn.")
+    log_read(request, conversation, "raw")
+    return _raw_page(
+        request,
+        model_admin,
+        conversation,
+        title=f"Steps of turn {turn.pk}",
+        data=turn.steps,
+        turn=turn,
+    )
+
+
+# -- token usage ---------------------------------------------------------------------------
+
+
+def may_see_usage(user) -> bool:
+    return user.is_active and user.is_staff and user.has_perm("chat.view_turn")
+
+
+def usage_rows(days: int):
+    """Tokens and turns per user per day for the last `days` days (today included), summed by
+    the database. Returns (first day, rows of {owner, username, day, tokens, turns})."""
+    first = timezone.localdate() - timedelta(days=days - 1)
+    since = timezone.make_aware(datetime.combine(first, time.min))
+    username = f"conversation__owner__{get_user_model().USERNAME_FIELD}"
+    rows = (
+        Turn.objects.filter(created_at__gte=since)
+        .annotate(day=TruncDate("created_at"))
+        .values("conversation__owner_id", username, "day")
+        .annotate(tokens=Sum("total_tokens"), turns=Count("pk"))
+        .order_by()
+    )
+    return first, [
+        {
+            "owner": row["conversation__owner_id"],
+            "username": row[username],
+            "day": row["day"],
+            "tokens": row["tokens"] or 0,
+            "turns": row["turns"],
+        }
+        for row in rows
+    ]
+
+
+def usage_table(days: int = USAGE_DAYS) -> dict:
+    """Users × days, newest day first, with totals per user and per day."""
+    first, rows = usage_rows(days)
+    day_list = [first + timedelta(days=i) for i in range(days)][::-1]
+    index = {day: i for i, day in enumerate(day_list)}
+    users: dict[int, dict] = {}
+    per_day = [0] * days
+    for row in rows:
+        user = users.setdefault(
+            row["owner"],
+            {
+                "pk": row["owner"],
+                "username": row["username"],
+                "cells": [None] * days,
+                "tokens": 0,
+                "turns": 0,
+            },
+        )
+        i = index.get(row["day"])
+        if i is None:  # a day outside the window (a time-zone edge): count it in the totals
+            user["tokens"] += row["tokens"]
+            user["turns"] += row["turns"]
+            continue
+        cell = user["cells"][i] or {"tokens": 0, "turns": 0}
+        cell["tokens"] += row["tokens"]
+        cell["turns"] += row["turns"]
+        user["cells"][i] = cell
+        user["tokens"] += row["tokens"]
+        user["turns"] += row["turns"]
+        per_day[i] += row["tokens"]
+    ordered = sorted(users.values(), key=lambda u: (-u["tokens"], u["username"]))
+    return {
+        "days": day_list,
+        "users": ordered,
+        "per_day": per_day,
+        "total": sum(u["tokens"] for u in ordered),
+        "turns": sum(u["turns"] for u in ordered),
+    }
+
+
+def usage(request, model_admin):
+    if not may_see_usage(request.user):
+        raise PermissionDenied
+    try:
+        days = int(request.GET.get("days", USAGE_DAYS))
+    except ValueError:
+        days = USAGE_DAYS
+    days = max(1, min(days, MAX_USAGE_DAYS))
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "opts": model_admin.opts,
+        "title": "Token usage",
+        "subtitle": f"last {days} day{'s' if days != 1 else ''}",
+        "days_count": days,
+        "table": usage_table(days),
+        "timezone": timezone.get_current_timezone_name(),
+    }
+    return TemplateResponse(request, "admin/chat/usage.html", context)

@@ -1,0 +1,230 @@
+// Attachments in the composer: files chosen with the button, dropped on the composer or pasted
+// into the message box go into the form's file input and show as removable chips in the tray.
+// The checks here only save a round trip; the server checks every file (and its bytes) again.
+(function () {
+  "use strict";
+
+  var MB = 1024 * 1024;
+  var KINDS = "images, audio, video, PDFs, Office documents, CSV and text files";
+  var chosen = new WeakMap(); // file input → the files it will send, in order
+
+  function composer() { return document.getElementById("composer"); }
+  function fileInput() {
+    var form = composer();
+    return form && form.querySelector("input[type=file][name=attachments]");
+  }
+
+  // 512 bytes, 12.5 KB, 31.2 MB: as the server writes sizes (binary units).
+  function humanSize(size) {
+    if (size < 1024) return size === 1 ? "1 byte" : size + " bytes";
+    var units = ["KB", "MB", "GB"];
+    for (var i = 0; i < units.length; i++) {
+      size /= 1024;
+      if (size < 1024 || i === units.length - 1) return size.toFixed(1).replace(/\.0$/, "") + " " + units[i];
+    }
+  }
+
+  function quoted(name) { return "\u201c" + name + "\u201d"; }
+
+  function extension(name) {
+    var dot = name.lastIndexOf(".");
+    return dot > 0 ? name.slice(dot).toLowerCase() : "";
+  }
+
+  // The input carries the server's rules: accept=".png,.jpg,…" data-max-bytes=… and so on.
+  function rules(input) {
+    function number(value, fallback) { var n = parseInt(value, 10); return n > 0 ? n : fallback; }
+    return {
+      maxBytes: number(input.dataset.maxBytes, 20 * MB),
+      maxFiles: number(input.dataset.maxFiles, 10),
+      maxTotal: number(input.dataset.maxTotalBytes, 40 * MB),
+      accept: (input.accept || "").split(",").map(function (s) { return s.trim().toLowerCase(); })
+        .filter(Boolean),
+    };
+  }
+
+  // As the file picker reads `accept`: ".ext", "type/*" or "type/subtype".
+  function accepted(file, accept) {
+    var ext = extension(file.name), type = (file.type || "").toLowerCase();
+    return !accept.length || accept.some(function (token) {
+      if (token.charAt(0) === ".") return token === ext;
+      if (/\/\*$/.test(token)) return type.indexOf(token.slice(0, -1)) === 0;
+      return token === type;
+    });
+  }
+
+  // The same messages as the server's (chatsite/chat/attachments.py).
+  function problem(file, limits) {
+    if (file.size === 0) return quoted(file.name) + " is empty.";
+    if (file.size > limits.maxBytes) {
+      return quoted(file.name) + " is " + humanSize(file.size) + "; the limit is " +
+        humanSize(limits.maxBytes) + " per file.";
+    }
+    if (!accepted(file, limits.accept)) {
+      return quoted(file.name) + " is not a file type Gemini can read (" + KINDS + ").";
+    }
+    return "";
+  }
+
+  // Errors go where the server's go; an attachment message is cleared once it no longer applies.
+  function say(message) {
+    var box = document.getElementById("composer-error");
+    if (!box) return;
+    if (message) {
+      box.textContent = message;
+      box.dataset.attachments = "";
+    } else if ("attachments" in box.dataset) {
+      box.textContent = "";
+      delete box.dataset.attachments;
+    }
+  }
+
+  function add(input, files) {
+    var limits = rules(input);
+    var list = (chosen.get(input) || []).slice();
+    var total = list.reduce(function (sum, f) { return sum + f.size; }, 0);
+    var errors = [];
+    files.forEach(function (file) {
+      var twin = list.some(function (f) {
+        return f.name === file.name && f.size === file.size && f.lastModified === file.lastModified;
+      });
+      if (twin) return;
+      var why = problem(file, limits);
+      if (!why && list.length >= limits.maxFiles) {
+        why = "That is " + (list.length + 1) + " files; the limit is " + limits.maxFiles + " per message.";
+      }
+      if (!why && total + file.size > limits.maxTotal) {
+        why = "These files add up to " + humanSize(total + file.size) + "; the limit is " +
+          humanSize(limits.maxTotal) + " per message.";
+      }
+      if (why) { errors.push(why); return; }
+      list.push(file);
+      total += file.size;
+    });
+    set(input, list);
+    say(errors[0] || "");
+  }
+
+  // The input's FileList is what the form sends; a DataTransfer is the way to build one.
+  function set(input, list) {
+    chosen.set(input, list);
+    var transfer = new DataTransfer();
+    list.forEach(function (file) { transfer.items.add(file); });
+    input.files = transfer.files;
+    render(input, list);
+  }
+
+  function remove(input, index) {
+    var list = (chosen.get(input) || []).slice();
+    list.splice(index, 1);
+    set(input, list);
+    say("");
+    var buttons = document.querySelectorAll("#attachment-tray .attachment-remove");
+    var next = buttons[Math.min(index, buttons.length - 1)];
+    var box = input.form && input.form.querySelector("textarea[name=message]");
+    if (next) next.focus(); else if (box) box.focus();
+  }
+
+  // A thumbnail drawn on a canvas: no blob: URL, so the page's CSP stays as strict as it is.
+  function thumbnail(file, holder) {
+    if (!/^image\//.test(file.type) || !window.createImageBitmap) return;
+    createImageBitmap(file).then(function (bitmap) {
+      var side = 40, ratio = window.devicePixelRatio || 1;
+      var scale = Math.max(side / bitmap.width, side / bitmap.height) * ratio;
+      var canvas = document.createElement("canvas");
+      canvas.width = canvas.height = Math.round(side * ratio);
+      canvas.getContext("2d").drawImage(
+        bitmap, (canvas.width - bitmap.width * scale) / 2, (canvas.height - bitmap.height * scale) / 2,
+        bitmap.width * scale, bitmap.height * scale
+      );
+      bitmap.close();
+      holder.replaceChildren(canvas);
+    }).catch(function () { /* a format the browser cannot draw keeps its icon */ });
+  }
+
+  function icon(file) {
+    var kind = (file.type || "").split("/")[0];
+    return { image: "🖼", audio: "🎵", video: "🎬" }[kind] || "📄";
+  }
+
+  function render(input, list) {
+    var tray = document.getElementById("attachment-tray");
+    if (!tray) return;
+    tray.replaceChildren();
+    list.forEach(function (file, index) {
+      var item = document.createElement("li");
+      item.className = "attachment-chip";
+      var thumb = document.createElement("span");
+      thumb.className = "attachment-thumb";
+      thumb.setAttribute("aria-hidden", "true");
+      thumb.textContent = icon(file);
+      thumbnail(file, thumb);
+      var name = document.createElement("bdi");
+      name.className = "attachment-name";
+      name.textContent = file.name;
+      var size = document.createElement("span");
+      size.className = "attachment-size";
+      size.textContent = humanSize(file.size);
+      var button = document.createElement("button");
+      button.type = "button";
+      button.className = "attachment-remove";
+      button.textContent = "×";
+      button.setAttribute("aria-label", "Remove " + file.name);
+      button.addEventListener("click", function () { remove(input, index); });
+      item.append(thumb, name, size, button);
+      tray.append(item);
+    });
+  }
+
+  // The button: what the dialog picked is added to what was already chosen.
+  document.addEventListener("change", function (e) {
+    var input = fileInput();
+    if (e.target !== input) return;
+    add(input, Array.from(input.files));
+  });
+
+  // Drag and drop onto the composer (highlighted while files are over it).
+  function carriesFiles(e) {
+    return e.dataTransfer && Array.prototype.indexOf.call(e.dataTransfer.types, "Files") >= 0;
+  }
+  ["dragenter", "dragover"].forEach(function (type) {
+    document.addEventListener(type, function (e) {
+      var form = composer();
+      if (!form || !carriesFiles(e)) return;
+      e.preventDefault(); // elsewhere too: a missed drop must not open the file in the tab
+      var over = form.contains(e.target);
+      e.dataTransfer.dropEffect = over ? "copy" : "none";
+      form.classList.toggle("is-dragging", over);
+    });
+  });
+  document.addEventListener("dragleave", function (e) {
+    var form = composer();
+    if (form && !(e.relatedTarget && form.contains(e.relatedTarget))) form.classList.remove("is-dragging");
+  });
+  document.addEventListener("drop", function (e) {
+    var form = composer(), input = fileInput();
+    if (!form || !carriesFiles(e)) return;
+    e.preventDefault();
+    form.classList.remove("is-dragging");
+    if (input && form.contains(e.target)) add(input, Array.from(e.dataTransfer.files));
+  });
+
+  // Pasting files or a screenshot into the message box. Text that comes with them (copied from
+  // a document) is still pasted as text.
+  document.addEventListener("paste", function (e) {
+    var input = fileInput();
+    if (!input || e.target.name !== "message" || !e.clipboardData) return;
+    var files = Array.from(e.clipboardData.files || []);
+    if (!files.length) return;
+    if (Array.prototype.indexOf.call(e.clipboardData.types, "text/plain") < 0) e.preventDefault();
+    add(input, files);
+  });
+
+  // After a successful send the files went with the message: empty the tray.
+  document.addEventListener("htmx:afterRequest", function (e) {
+    var form = composer(), input = fileInput();
+    if (!form || !input || e.detail.elt !== form || !e.detail.successful) return;
+    if (e.detail.xhr.status >= 300) return;
+    set(input, []);
+  });
+})();
