@@ -212,6 +212,7 @@ GEMINI_MODELS = env.list(
         "gemini-3.1-flash-lite-preview",
         "gemini-3.1-flash-image",
         "gemini-2.5-flash",
+        "gemini-3.1-flash-tts-preview",
     ],
 )
 GEMINI_AGENTS = env.list(

@@ -288,7 +288,12 @@ class TurnRunner:
     def _render(self, element: int, *, live: bool = False) -> str:
         step = self.shown()[element]
         return render_step(
-            step, turn_id=self.turn_id, index=element, live=live, **self._call_of(step)
+            step,
+            turn_id=self.turn_id,
+            index=element,
+            live=live,
+            response_format=(self.turn.request or {}).get("response_format"),
+            **self._call_of(step),
         )
 
     def _call_of(self, step: dict) -> dict:
