@@ -143,6 +143,15 @@ STATIC_ROOT = env.path("STATIC_ROOT", VAR_DIR / "static")
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns when it is missing
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_ROOT = env.path("MEDIA_ROOT", VAR_DIR / "media")
+# Attachments are sent to the API inline (base64): each file up to the per-file limit.
+ATTACHMENT_MAX_BYTES = env.int("ATTACHMENT_MAX_BYTES", 20 * 1024 * 1024, validate=Range(min=1))
+ATTACHMENT_MAX_FILES = env.int("ATTACHMENT_MAX_FILES", 10, validate=Range(min=1, max=100))
+ATTACHMENT_MAX_TOTAL_BYTES = env.int(
+    "ATTACHMENT_MAX_TOTAL_BYTES", 40 * 1024 * 1024, validate=Range(min=1)
+)
+# Uploads are read into temporary files past this size, not memory.
+FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 # Hashed, compressed files with far-future caching; `collectstatic` makes them (make run and
 # the Docker build do). In debug, files are served straight from the source folders.
 STATIC_MANIFEST = env.bool("STATIC_MANIFEST", not DEBUG)

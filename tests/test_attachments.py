@@ -412,6 +412,10 @@ def test_the_template_tags():
                              "name": "dot.png", "size": 3}])  # fmt: skip
     html = Template("{% load chat %}{% user_attachments turn %}").render(Context({"turn": turn}))
     assert f'src="/a/{SHA}/"' in html
+    review = Template("{% load chat %}{% user_attachments turn %}").render(
+        Context({"turn": turn, "review": True})
+    )
+    assert "/a/" not in review and '<bdi class="attachment-name">dot.png</bdi>' in review
     rules = Template("{% load chat %}<input {% attachment_rules %}>").render(Context())
     assert 'accept=".png,.jpg,' in rules and ".pdf" in rules and ".exe" not in rules
     assert f'data-max-bytes="{20 * 1024 * 1024}" data-max-files="10"' in rules
@@ -420,17 +424,6 @@ def test_the_template_tags():
 # --- the composer's send path (needs the wiring in views/services/runner) ---------------------
 
 
-def _wired() -> bool:
-    from chatsite.chat import views
-
-    return hasattr(views, "attachments")
-
-
-# Runs once chatsite/chat/views.py imports the attachments module; then drop this marker.
-needs_wiring = pytest.mark.skipif(not _wired(), reason="the send path is not wired to attachments")
-
-
-@needs_wiring
 @pytest.mark.django_db(transaction=True)
 async def test_a_message_with_a_file_stores_a_reference_and_sends_the_bytes(
     async_client, user, emulator
@@ -463,7 +456,6 @@ async def test_a_message_with_a_file_stores_a_reference_and_sends_the_bytes(
     assert f'<img src="/a/{SHA}/" alt="dot.png"' in page
 
 
-@needs_wiring
 @pytest.mark.django_db(transaction=True)
 async def test_a_lying_file_gets_a_clear_error_and_nothing_is_saved(async_client, user):
     await async_client.aforce_login(user)

@@ -21,6 +21,7 @@ from django.utils import timezone
 from chatsite.gemini import APIConnectionError, APIError, APITimeoutError, StepAssembler
 
 from . import tools, upstream
+from .attachments import strip_echo
 from .hub import Outbox, hub
 from .models import Turn
 from .rendering import continue_output, render_step, stream_dom_id
@@ -283,7 +284,8 @@ class TurnRunner:
 
     def saved_steps(self) -> list[dict]:
         """The steps as received, every hop's in order (the page joins continued answers)."""
-        return self.prior_steps + [copy.deepcopy(s) for _, s in self._hop_steps()]
+        steps = self.prior_steps + [copy.deepcopy(s) for _, s in self._hop_steps()]
+        return strip_echo(steps, self.turn.user_input)  # the files' bytes are not kept twice
 
     def _render(self, element: int, *, live: bool = False) -> str:
         step = self.shown()[element]

@@ -13,7 +13,7 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
-from . import limits, relay
+from . import attachments, limits, relay
 from .forms import is_agent
 from .hub import hub
 from .models import Conversation, McpServer, Turn
@@ -33,11 +33,11 @@ class InvalidInput(ValueError):
 LimitReached = limits.LimitReached
 
 
-def clean_message(text) -> str:
+def clean_message(text, *, with_files: bool = False) -> str:
     if not isinstance(text, str):
         raise InvalidInput("The message must be text.")
     text = text.replace("\x00", "").strip()
-    if not text:
+    if not text and not with_files:
         raise InvalidInput("Type a message first.")
     if len(text) > MAX_MESSAGE_CHARS:
         raise InvalidInput(
@@ -178,11 +178,12 @@ async def _previous_interaction_id(parent: Turn | None) -> str | None:
 
 
 async def send_message(
-    user, conversation: Conversation, text: str, *, checked=False, background=False
+    user, conversation: Conversation, text: str, *, files=(), checked=False, background=False
 ) -> Turn:
     """Save the turn first (the user's words are never lost), show it, then start the reply.
+    `files`: Attachments already stored (attachments.save_uploads).
     Raises InvalidInput or LimitReached (nothing saved) with a message for the person."""
-    text = clean_message(text)
+    text = clean_message(text, with_files=bool(files))
     if not checked:
         await sync_to_async(limits.check_can_send)(user, conversation.model)
     parent = await _chain_parent(conversation)
@@ -190,7 +191,8 @@ async def send_message(
         conversation=conversation,
         parent=parent,
         model=conversation.model,
-        user_input=[{"type": "text", "text": text}],
+        user_input=([{"type": "text", "text": text}] if text else [])
+        + attachments.input_blocks(files),
         background=background or is_agent(conversation.model),
     )
     await Conversation.objects.filter(pk=conversation.pk).aupdate(updated_at=timezone.now())
@@ -212,13 +214,22 @@ async def retry_turn(user, conversation: Conversation, turn_id) -> Turn | None:
     return turn
 
 
-async def start_turn(conversation: Conversation, turn: Turn, parent: Turn | None) -> TurnRunner:
+async def start_turn(
+    conversation: Conversation, turn: Turn, parent: Turn | None
+) -> TurnRunner | None:
     previous = await _previous_interaction_id(parent)
     servers = [s async for s in McpServer.objects.filter(enabled=True)]
     body = build_request(conversation, turn, previous, mcp_servers=servers)
     turn.request = public_request(body)
     await turn.asave(update_fields=["request", "updated_at"])
     hub.publish(conversation.pk, [turn_added_frame(turn)])
+    try:  # the files' bytes go inline; the turn keeps only references
+        body["input"] = await sync_to_async(attachments.inline_input)(
+            conversation.owner_id, turn.user_input
+        )
+    except attachments.AttachmentError as exc:
+        await TurnRunner.fail_orphan(turn, str(exc))
+        return None
     runner = TurnRunner(turn, body=body)
     runner.start()
     return runner

@@ -11,7 +11,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.views.decorators.http import require_POST
 
-from . import limits, services
+from . import attachments, limits, services
 from .forms import ComposerForm
 from .models import Invite, Turn
 
@@ -74,21 +74,29 @@ async def _composer(request, conversation=None):
 @require_POST
 async def new_conversation(request):
     user = await request.auser()
+    try:
+        attachments.check_request_length(request.META.get("CONTENT_LENGTH"))
+    except attachments.AttachmentError as exc:
+        return _composer_error(str(exc))
     form, valid = await _composer(request)
     if not valid:
         return _composer_error(form.first_error())
     data = form.cleaned_data
+    uploads = request.FILES.getlist("attachments")
     try:
-        text = services.clean_message(data["message"])
+        text = services.clean_message(data["message"], with_files=bool(uploads))
         await sync_to_async(limits.check_can_send)(user, data["model"])
+        files = await sync_to_async(attachments.save_uploads)(user, uploads)
     except limits.LimitReached as exc:
         return _composer_error(str(exc), status=429)
-    except services.InvalidInput as exc:
+    except (services.InvalidInput, attachments.AttachmentError) as exc:
         return _composer_error(str(exc))
     convo = await services.create_conversation(
-        user, text, model=data["model"], options=form.conversation_settings()
+        user, text or files[0].name, model=data["model"], options=form.conversation_settings()
     )
-    await services.send_message(user, convo, text, checked=True, background=data["background"])
+    await services.send_message(
+        user, convo, text, files=files, checked=True, background=data["background"]
+    )
     if not request.htmx:
         return redirect(convo)
     response = HttpResponse(await sync_to_async(_render_app)(request, user, convo))
@@ -110,18 +118,26 @@ async def send(request, pk):
         raise Http404
     if await convo.turns.exclude(status__in=Turn.FINAL).aexists():
         return _composer_error("Wait for the reply to finish, or press Stop.", status=409)
+    try:
+        attachments.check_request_length(request.META.get("CONTENT_LENGTH"))
+    except attachments.AttachmentError as exc:
+        return _composer_error(str(exc))
     form, valid = await _composer(request, convo)
     if not valid:
         return _composer_error(form.first_error())
     data = form.cleaned_data
+    uploads = request.FILES.getlist("attachments")
     try:
-        text = services.clean_message(data["message"])
+        text = services.clean_message(data["message"], with_files=bool(uploads))
         await sync_to_async(limits.check_can_send)(user, data["model"])
+        files = await sync_to_async(attachments.save_uploads)(user, uploads)
         await services.update_settings(convo, data["model"], form.conversation_settings())
-        await services.send_message(user, convo, text, checked=True, background=data["background"])
+        await services.send_message(
+            user, convo, text, files=files, checked=True, background=data["background"]
+        )
     except limits.LimitReached as exc:
         return _composer_error(str(exc), status=429)
-    except services.InvalidInput as exc:
+    except (services.InvalidInput, attachments.AttachmentError) as exc:
         return _composer_error(str(exc))
     if not request.htmx:
         return redirect(convo)

@@ -78,8 +78,10 @@ def new_page(browser, server):
         page.on("pageerror", lambda exc: page.problems.append(f"page error: {exc}"))
         page.on(
             "console",
-            lambda msg: "Content Security Policy" in msg.text
-            and page.problems.append(f"CSP violation: {msg.text}"),
+            lambda msg: (
+                "Content Security Policy" in msg.text
+                and page.problems.append(f"CSP violation: {msg.text}")
+            ),
         )
         page.on("dialog", lambda dialog: (page.problems.append(f"dialog: {dialog.message}"),
                                           dialog.dismiss()))  # fmt: skip

@@ -36,8 +36,10 @@ LABELS = {
 }
 
 
-def attachment_view(block: dict) -> dict | None:
-    """One reference block, ready for the `user-attachments` partial (None: not a file)."""
+def attachment_view(block: dict, *, linked: bool = True) -> dict | None:
+    """One reference block, ready for the `user-attachments` partial (None: not a file).
+    `linked=False` (someone else reads the transcript, e.g. in the admin): a name-only chip,
+    since the file is served to its owner only."""
     if not is_ref(block) or not SHA256.fullmatch(block["attachment"]):
         return None
     try:
@@ -47,8 +49,9 @@ def attachment_view(block: dict) -> dict | None:
     kind = block.get("type") if isinstance(block.get("type"), str) else "document"
     mime = normalise_mime(block.get("mime_type"))
     size = block.get("size")
+    shows_as = kind if mime in SHOWN.get(kind, ()) else "file"
     return {
-        "shows_as": kind if mime in SHOWN.get(kind, ()) else "file",
+        "shows_as": shows_as if linked else "name",
         "src": src,
         "name": short(block.get("name"), 200) or "file",
         "size": human_size(size) if isinstance(size, int) and size >= 0 else "",
@@ -56,10 +59,11 @@ def attachment_view(block: dict) -> dict | None:
     }
 
 
-def render_user_input(turn) -> SafeString:
+def render_user_input(turn, *, linked: bool = True) -> SafeString:
     """The attachments of a turn's user input as HTML ("" when there are none)."""
     blocks = getattr(turn, "user_input", None)
-    items = [v for v in map(attachment_view, blocks if isinstance(blocks, list) else []) if v]
+    blocks = blocks if isinstance(blocks, list) else []
+    items = [v for v in (attachment_view(b, linked=linked) for b in blocks) if v]
     if not items:
         return mark_safe("")
     html = render_to_string("chat/steps.html#user-attachments", {"items": items})

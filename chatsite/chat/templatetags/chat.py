@@ -20,10 +20,11 @@ def turn_steps(turn):
     )
 
 
-@register.simple_tag
-def user_attachments(turn):
-    """The files in a turn's user input: thumbnails, players and file chips."""
-    return render_user_input(turn)
+@register.simple_tag(takes_context=True)
+def user_attachments(context, turn):
+    """The files in a turn's user input: thumbnails, players and file chips. In a review (the
+    admin's transcript, `review=True`) names only: the files are served to their owner alone."""
+    return render_user_input(turn, linked=not context.get("review"))
 
 
 @register.simple_tag
