@@ -457,3 +457,35 @@ def test_invites_need_the_invite_permissions(client, staffer):
     grant(staffer, "view_invite", "add_invite")
     assert client.get("/admin/chat/invite/").status_code == 200
     assert client.get("/admin/chat/invite/add/").status_code == 200
+
+
+def test_admin_switches_function_tools_off_for_everyone(client, make_user):
+    from chatsite.chat.forms import ComposerForm
+    from chatsite.chat.models import FunctionTool
+
+    boss = make_user("root", is_staff=True, is_superuser=True)
+    client.force_login(boss)
+    page = client.get("/admin/chat/functiontool/").content.decode()
+    assert "calculator" in page and "convert_units" in page
+    FunctionTool.objects.filter(name="calculator").update(enabled=False)
+    offered = [c for c, _ in ComposerForm.for_conversation().fields["functions"].choices]
+    assert "calculator" not in offered and "current_time" in offered
+
+
+def test_mcp_server_needs_https_and_string_headers(client, make_user):
+    boss = make_user("root", is_staff=True, is_superuser=True)
+    client.force_login(boss)
+    response = client.post(
+        "/admin/chat/mcpserver/add/",
+        {"name": "wiki", "url": "http://mcp.example.com", "headers": '{"a": 1}',
+         "allowed_tools": "[]", "enabled": "on"},
+    )  # fmt: skip
+    body = response.content.decode()
+    assert "Use an https:// URL" in body and "JSON object of strings" in body
+    response = client.post(
+        "/admin/chat/mcpserver/add/",
+        {"name": "wiki", "url": "https://mcp.example.com/sse",
+         "headers": '{"Authorization": "Bearer x"}', "allowed_tools": '["search"]',
+         "enabled": "on"},
+    )  # fmt: skip
+    assert response.status_code == 302

@@ -8,6 +8,7 @@ admin_views.py; the exports in exports.py.
 import json
 from datetime import timedelta
 
+from django import forms
 from django.contrib import admin, messages
 from django.db.models import Count, Exists, IntegerField, OuterRef, Q, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
@@ -19,7 +20,7 @@ from django.utils.html import format_html
 from django.utils.text import smart_split, unescape_string_literal
 
 from . import admin_views
-from .models import Conversation, Invite, TranscriptRead, Turn
+from .models import Conversation, FunctionTool, Invite, McpServer, TranscriptRead, Turn
 
 RUNNING = ("pending", "queued", "in_progress", "requires_action", "requires_continuation")
 STOPPED = ("cancelled", "incomplete", "budget_exceeded")
@@ -349,3 +350,69 @@ class InviteAdmin(admin.ModelAdmin):
         url = request.build_absolute_uri(invite_path(obj))
         self.message_user(request, format_html("Invite link: <code>{}</code>", url))
         return super().response_add(request, obj, post_url_continue)
+
+
+@admin.register(FunctionTool)
+class FunctionToolAdmin(admin.ModelAdmin):
+    """Admins switch the built-in server-side tools on and off for everyone."""
+
+    list_display = ("name", "enabled", "description")
+    list_editable = ("enabled",)
+
+    def get_form(self, request, obj=None, **kwargs):
+        from .tools import REGISTRY
+
+        form = super().get_form(request, obj, **kwargs)
+        choices = [(name, name) for name in sorted(REGISTRY)]
+        form.base_fields["name"].widget = forms.Select(choices=choices)
+        return form
+
+    @admin.display(description="What it does")
+    def description(self, obj):
+        from .tools import REGISTRY
+
+        tool = REGISTRY.get(obj.name)
+        return tool.description if tool else "(no such tool in this version)"
+
+
+class McpServerForm(forms.ModelForm):
+    url = forms.URLField(max_length=500, assume_scheme="https")
+
+    class Meta:
+        model = McpServer
+        fields = ("name", "url", "headers", "allowed_tools", "enabled")
+
+    def clean_url(self):
+        url = self.cleaned_data["url"]
+        if not url.startswith("https://"):
+            raise forms.ValidationError("Use an https:// URL: the API calls it over the internet.")
+        return url
+
+    def clean_headers(self):
+        headers = self.cleaned_data["headers"] or {}
+        if not isinstance(headers, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in headers.items()
+        ):
+            raise forms.ValidationError(
+                'Headers are a JSON object of strings, e.g. {"Authorization": "Bearer …"}.'
+            )
+        return headers
+
+    def clean_allowed_tools(self):
+        tools = self.cleaned_data["allowed_tools"] or []
+        if not isinstance(tools, list) or not all(isinstance(t, str) for t in tools):
+            raise forms.ValidationError('A JSON list of tool names, e.g. ["search", "fetch"].')
+        return tools
+
+
+@admin.register(McpServer)
+class McpServerAdmin(admin.ModelAdmin):
+    """Remote MCP servers people may switch on per conversation; headers stay on the server."""
+
+    form = McpServerForm
+    list_display = ("name", "url", "enabled", "tool_count")
+    list_editable = ("enabled",)
+
+    @admin.display(description="Allowed tools")
+    def tool_count(self, obj):
+        return ", ".join(obj.allowed_tools) if obj.allowed_tools else "all"
