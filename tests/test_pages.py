@@ -1,5 +1,7 @@
 """Pages: sign-in, sign-up, the conversation list, new conversation, send and stop by POST."""
 
+import re
+
 import pytest
 from django.urls import reverse
 
@@ -144,3 +146,35 @@ def test_conversation_list_shows_only_mine(client, user, other_user):
 def test_static_assets_are_served_by_the_app(client):
     assert client.get("/static/chatsite/chat.js").status_code == 200
     assert client.get("/static/django_htmx/ext/hx-ws-2.min.js").status_code == 200
+
+
+def make_turns(convo, n):
+    Turn.objects.bulk_create(
+        Turn(conversation=convo, status="completed",
+             user_input=[{"type": "text", "text": f"question {i}"}])
+        for i in range(n)
+    )  # fmt: skip
+
+
+def test_a_long_conversation_shows_its_latest_turns_and_loads_earlier_ones(
+    client, user, django_assert_max_num_queries
+):
+    convo = Conversation.objects.create(owner=user, title="long", model="m")
+    make_turns(convo, 75)
+    client.force_login(user)
+    with django_assert_max_num_queries(10):
+        page = client.get(f"/c/{convo.pk}/").content.decode()
+    assert page.count("data-turn-id=") == 30 and "question 74" in page and "question 44" not in page
+    earlier = re.search(r'hx-get="(/c/\d+/earlier/\?before=\d+)"', page).group(1)
+    more = client.get(earlier).content.decode()
+    assert more.count("data-turn-id=") == 30 and "question 15" in more and "question 45" not in more
+    last = re.search(r'hx-get="(/c/\d+/earlier/\?before=\d+)"', more).group(1)
+    rest = client.get(last).content.decode()
+    assert rest.count("data-turn-id=") == 15 and "question 0" in rest and "Show earlier" not in rest
+
+
+def test_earlier_turns_of_someone_else_are_not_found(client, user, other_user):
+    convo = Conversation.objects.create(owner=user, title="long", model="m")
+    make_turns(convo, 3)
+    client.force_login(other_user)
+    assert client.get(f"/c/{convo.pk}/earlier/?before=999").status_code == 404

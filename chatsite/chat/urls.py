@@ -8,6 +8,7 @@ urlpatterns = [
     path("c/", views.conversation_list, name="conversations"),
     path("c/new/", views.new_conversation, name="new"),
     path("c/<int:pk>/", views.conversation, name="conversation"),
+    path("c/<int:pk>/earlier/", views.earlier_turns, name="earlier"),
     path("c/<int:pk>/send/", views.send, name="send"),
     path("c/<int:pk>/stop/", views.stop, name="stop"),
     path("c/<int:pk>/turns/<int:turn_id>/retry/", views.retry, name="retry"),

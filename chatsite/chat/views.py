@@ -6,6 +6,7 @@ from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import UserCreationForm
 from django.db import transaction
+from django.db.models import Sum
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
@@ -16,21 +17,33 @@ from .forms import ComposerForm
 from .models import Invite, Turn
 
 PAGE = "chat/conversation.html"
+PAGE_TURNS = 30  # turns on a page; earlier ones load on demand
 
 
 def _sidebar(user):
     return list(services.owned_conversations(user).only("pk", "title", "updated_at")[:100])
 
 
+def _latest_turns(conversation, before=None):
+    """A page of turns, oldest first, and whether there are earlier ones. Pages cost the same
+    however long the conversation is."""
+    turns = conversation.turns.order_by("-created_at", "-pk")
+    if before is not None:
+        turns = turns.filter(pk__lt=before)
+    page = list(turns[: PAGE_TURNS + 1])
+    return page[:PAGE_TURNS][::-1], len(page) > PAGE_TURNS
+
+
 def _page_context(user, conversation=None, form=None):
-    turns = []
+    turns, earlier = [], False
     tokens = 0
     if conversation is not None:
-        turns = list(conversation.turns.all())
-        tokens = sum(t.total_tokens for t in turns)
+        turns, earlier = _latest_turns(conversation)
+        tokens = conversation.turns.aggregate(total=Sum("total_tokens"))["total"] or 0
     return {
         "conversation": conversation,
         "turns": turns,
+        "earlier": earlier,
         "tokens": tokens,
         "conversations": _sidebar(user),
         "default_model": settings.GEMINI_MODEL,
@@ -46,6 +59,19 @@ def home(request):
 @login_required
 def conversation_list(request):
     return render(request, "chat/conversations.html", {"conversations": _sidebar(request.user)})
+
+
+@login_required
+def earlier_turns(request, pk):
+    """The page of turns before `?before=<turn id>`, for "Show earlier messages"."""
+    convo = get_object_or_404(services.owned_conversations(request.user), pk=pk)
+    try:
+        before = int(request.GET["before"])
+    except (KeyError, ValueError):
+        raise Http404 from None
+    turns, earlier = _latest_turns(convo, before)
+    context = {"conversation": convo, "turns": turns, "earlier": earlier}
+    return render(request, f"{PAGE}#earlier", context)
 
 
 @login_required
