@@ -200,3 +200,15 @@ def test_search_suggestions_of_someone_else_are_404(client, user, other_user):
     turn = suggestions_turn(user)
     client.force_login(other_user)
     assert client.get(suggestions_url(turn.pk, SNIPPET)).status_code == 404
+
+
+def test_a_superuser_reviewing_a_transcript_sees_its_images(client, user, make_user, turn):
+    boss = make_user("boss", is_staff=True, is_superuser=True)
+    client.force_login(boss)
+    assert client.get(url_for(turn, PNG)).status_code == 200
+
+
+def test_plain_staff_do_not_see_other_peoples_images(client, user, make_user, turn):
+    staff = make_user("staffer", is_staff=True)
+    client.force_login(staff)
+    assert client.get(url_for(turn, PNG)).status_code == 404

@@ -16,7 +16,7 @@ from django.http import Http404, HttpResponse, HttpResponseNotModified
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_safe
 
-from .models import Turn
+from .admin_views import readable_turns
 from .rendering.media import (
     URL_DIGEST_CHARS,
     block_mime,
@@ -64,11 +64,8 @@ def _etag_matches(header: str, etag: str) -> bool:
 def step_media(request, turn_id: int, digest: str):
     if not DIGEST.fullmatch(digest):
         raise Http404("No such media.")
-    turn = (
-        Turn.objects.filter(pk=turn_id, conversation__owner=request.user)
-        .only("steps", "user_input")
-        .first()
-    )
+    # The owner, or a reviewer allowed to read others' transcripts (the admin logs that read).
+    turn = readable_turns(request.user).filter(pk=turn_id).only("steps", "user_input").first()
     if turn is None:
         raise Http404("No such media.")
     block = next(
@@ -126,7 +123,7 @@ def search_suggestions(request, turn_id: int, digest: str):
     """The search-suggestions snippet of one of the owner's turns, for a sandboxed iframe."""
     if not DIGEST.fullmatch(digest):
         raise Http404("No such snippet.")
-    turn = Turn.objects.filter(pk=turn_id, conversation__owner=request.user).only("steps").first()
+    turn = readable_turns(request.user).filter(pk=turn_id).only("steps").first()
     snippet = next(
         (
             item["search_suggestions"]
