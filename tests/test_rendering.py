@@ -6,7 +6,6 @@ import json
 import re
 import time
 from html.parser import HTMLParser
-from pathlib import Path
 
 import pytest
 
@@ -14,8 +13,9 @@ from chatsite.chat.rendering import media_url, render_step, render_steps
 from chatsite.chat.rendering.markdown import MAX_HIGHLIGHT_CHARS
 from chatsite.chat.rendering.steps import MAX_JSON_CHARS
 
+from .seeds import guide_examples
+
 TURN = 7
-SEEDS = Path("/work/shared/seeds")
 PNG = base64.b64encode(
     bytes.fromhex(
         "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
@@ -999,57 +999,8 @@ def test_media_url_needs_data_and_a_turn():
 # -- the guide's real examples --------------------------------------------------------------
 
 
-def _json_objects(text: str):
-    """Top-level `{...}` objects that start a line, parsed leniently (the guide's examples have
-    trailing commas)."""
-    i = 0
-    while True:
-        start = text.find("\n{", i)
-        if start < 0:
-            return
-        start += 1
-        depth, in_str, esc = 0, False, False
-        for j in range(start, len(text)):
-            ch = text[j]
-            if in_str:
-                esc = not esc and ch == "\\"
-                if ch == '"' and not esc:
-                    in_str = False
-                elif ch != "\\":
-                    esc = False
-                continue
-            if ch == '"':
-                in_str = True
-            elif ch == "{":
-                depth += 1
-            elif ch == "}":
-                depth -= 1
-                if depth == 0:
-                    raw = re.sub(r",(\s*[}\]])", r"\1", text[start : j + 1])
-                    try:
-                        obj = json.loads(raw)
-                    except ValueError:
-                        obj = None
-                    if isinstance(obj, dict):
-                        yield obj
-                    i = j + 1
-                    break
-        else:
-            return
-
-
-def _guide_examples():
-    out = []
-    for path in sorted(SEEDS.glob("*.txt")):
-        for obj in _json_objects(path.read_text(encoding="utf-8")):
-            if isinstance(obj.get("steps"), list) and obj["steps"]:
-                out.append((path.name, obj))
-    return out
-
-
-@pytest.mark.skipif(not SEEDS.exists(), reason="the guide's seeds are not here")
 def test_every_steps_example_in_the_guide_renders():
-    examples = _guide_examples()
+    examples = guide_examples()
     from_001 = [o for name, o in examples if name.startswith("001_")]
     assert len(from_001) >= 9, len(from_001)
     kinds = set()
