@@ -14,22 +14,11 @@ from django.http import FileResponse, Http404, HttpResponseNotModified
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_safe
 
-from .media import CSP, _etag_matches
+from .media import etag_matches, immutable_headers
 from .models import Attachment
 from .rendering.media import serving
 
 SHA256 = re.compile(r"[0-9a-f]{64}")
-
-
-def _headers(etag: str) -> dict[str, str]:
-    return {
-        "ETag": etag,
-        "Cache-Control": "private, max-age=31536000, immutable",
-        "X-Content-Type-Options": "nosniff",
-        "Content-Security-Policy": CSP,
-        "Cross-Origin-Resource-Policy": "same-origin",
-        "Referrer-Policy": "no-referrer",
-    }
 
 
 @require_safe
@@ -40,8 +29,8 @@ def attachment(request, sha256: str):
     row = Attachment.objects.filter(owner=request.user, sha256=sha256).first()
     if row is None:
         raise Http404("No such file.")
-    headers = _headers(f'"{row.sha256}"')
-    if _etag_matches(request.headers.get("If-None-Match", ""), headers["ETag"]):
+    headers = immutable_headers(f'"{row.sha256}"')
+    if etag_matches(request.headers.get("If-None-Match", ""), headers["ETag"]):
         response = HttpResponseNotModified()
     else:
         try:

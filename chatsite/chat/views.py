@@ -96,27 +96,44 @@ async def _composer(request, conversation=None):
     return form, valid
 
 
+class _Refused(Exception):
+    """The message cannot be sent; `response` tells the person why (their text stays)."""
+
+    def __init__(self, response):
+        self.response = response
+
+
+async def _accept_message(request, user, conversation=None):
+    """The posted composer, validated, within the person's limits, its files stored.
+    Returns (form, text, files) or raises _Refused."""
+    try:
+        attachments.check_request_length(request.META.get("CONTENT_LENGTH"))
+    except attachments.AttachmentError as exc:
+        raise _Refused(_composer_error(str(exc))) from None
+    form, valid = await _composer(request, conversation)
+    if not valid:
+        raise _Refused(_composer_error(form.first_error()))
+    uploads = request.FILES.getlist("attachments")
+    try:
+        text = services.clean_message(form.cleaned_data["message"], with_files=bool(uploads))
+        await sync_to_async(limits.check_can_send)(user, form.cleaned_data["model"])
+        files = await sync_to_async(attachments.save_uploads)(user, uploads)
+    except limits.LimitReached as exc:
+        raise _Refused(_composer_error(str(exc), status=429)) from None
+    except (services.InvalidInput, attachments.AttachmentError) as exc:
+        raise _Refused(_composer_error(str(exc))) from None
+    return form, text, files
+
+
 @login_required
 @require_POST
 async def new_conversation(request):
     user = await request.auser()
     try:
-        attachments.check_request_length(request.META.get("CONTENT_LENGTH"))
-    except attachments.AttachmentError as exc:
-        return _composer_error(str(exc))
-    form, valid = await _composer(request)
-    if not valid:
-        return _composer_error(form.first_error())
+        form, text, files = await _accept_message(request, user)
+    except _Refused as refused:
+        return refused.response
     data = form.cleaned_data
-    uploads = request.FILES.getlist("attachments")
-    try:
-        text = services.clean_message(data["message"], with_files=bool(uploads))
-        await sync_to_async(limits.check_can_send)(user, data["model"])
-        files = await sync_to_async(attachments.save_uploads)(user, uploads)
-    except limits.LimitReached as exc:
-        return _composer_error(str(exc), status=429)
-    except (services.InvalidInput, attachments.AttachmentError) as exc:
-        return _composer_error(str(exc))
     convo = await services.create_conversation(
         user, text or files[0].name, model=data["model"], options=form.conversation_settings()
     )
@@ -145,26 +162,14 @@ async def send(request, pk):
     if await convo.turns.exclude(status__in=Turn.FINAL).aexists():
         return _composer_error("Wait for the reply to finish, or press Stop.", status=409)
     try:
-        attachments.check_request_length(request.META.get("CONTENT_LENGTH"))
-    except attachments.AttachmentError as exc:
-        return _composer_error(str(exc))
-    form, valid = await _composer(request, convo)
-    if not valid:
-        return _composer_error(form.first_error())
+        form, text, files = await _accept_message(request, user, convo)
+    except _Refused as refused:
+        return refused.response
     data = form.cleaned_data
-    uploads = request.FILES.getlist("attachments")
-    try:
-        text = services.clean_message(data["message"], with_files=bool(uploads))
-        await sync_to_async(limits.check_can_send)(user, data["model"])
-        files = await sync_to_async(attachments.save_uploads)(user, uploads)
-        await services.update_settings(convo, data["model"], form.conversation_settings())
-        await services.send_message(
-            user, convo, text, files=files, checked=True, background=data["background"]
-        )
-    except limits.LimitReached as exc:
-        return _composer_error(str(exc), status=429)
-    except (services.InvalidInput, attachments.AttachmentError) as exc:
-        return _composer_error(str(exc))
+    await services.update_settings(convo, data["model"], form.conversation_settings())
+    await services.send_message(
+        user, convo, text, files=files, checked=True, background=data["background"]
+    )
     if not request.htmx:
         return redirect(convo)
     # The new turn reaches this tab, like every other tab, through the socket.

@@ -32,7 +32,7 @@ from google.genai._interactions.core.error import NotFoundError
 from chatsite.emulator.server import EmulatorServer
 
 from .conftest import API_KEY_HEADERS, MODEL, create, events_of, text_of
-from .harness import check_interaction, check_logged, run_scenario
+from .harness import check_interaction, check_logged, run_scenario, unknowns
 
 EVENT_ADAPTER: pydantic.TypeAdapter[Any] = pydantic.TypeAdapter(InteractionSSEEvent)
 
@@ -44,26 +44,6 @@ def sdk(server: EmulatorServer) -> Iterator[genai.Client]:
     )
     yield client
     client.close()
-
-
-def unknowns(value: Any, path: str = "$") -> list[str]:
-    """Paths of every Unknown* variant inside a parsed SDK object."""
-    found: list[str] = []
-    if getattr(value, "is_unknown", False) is True:
-        found.append(path)
-        return found
-    if isinstance(value, pydantic.BaseModel):
-        fields = dict(value)
-        fields.update(value.__pydantic_extra__ or {})
-        for name, item in fields.items():
-            found += unknowns(item, f"{path}.{name}")
-    elif isinstance(value, list | tuple):
-        for i, item in enumerate(value):
-            found += unknowns(item, f"{path}[{i}]")
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            found += unknowns(item, f"{path}.{key}")
-    return found
 
 
 def strictly_valid_event(payload: dict[str, Any]) -> Any:
