@@ -27,13 +27,14 @@ run: $(VENV)/.installed
 	@$(BIN)/python manage.py welcome --url http://$(HOST):$(PORT)/
 	$(BIN)/daphne -b $(HOST) -p $(PORT) chatsite.asgi:application
 
-# Debian's chromium drives the browser tests; it is installed with apt when missing.
+# Debian's chromium drives the browser tests (and an emoji font, so screenshots show the
+# icons); both are installed with apt when missing.
 browser:
-	@command -v chromium >/dev/null 2>&1 || { \
+	@{ command -v chromium >/dev/null 2>&1 && [ -e /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf ]; } || { \
 	  echo "Installing Debian's chromium for the browser tests…"; \
 	  if command -v apt-get >/dev/null 2>&1; then \
 	    SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	    $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; \
+	    $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium fonts-noto-color-emoji >/dev/null; \
 	  else echo "No apt-get here: browser tests will be skipped."; fi; }
 
 test: $(VENV)/.installed-test browser

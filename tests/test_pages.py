@@ -178,3 +178,19 @@ def test_earlier_turns_of_someone_else_are_not_found(client, user, other_user):
     make_turns(convo, 3)
     client.force_login(other_user)
     assert client.get(f"/c/{convo.pk}/earlier/?before=999").status_code == 404
+
+
+async def test_sending_by_htmx_answers_with_the_cleared_error_and_the_current_header(
+    async_client, user
+):
+    convo = await Conversation.objects.acreate(owner=user, title="t", model="gemini-3.5-flash")
+    await async_client.aforce_login(user)
+    response = await async_client.post(
+        f"/c/{convo.pk}/send/", {"message": "hi", "model": "gemini-3.1-pro-preview"},
+        headers={"HX-Request": "true"},
+    )  # fmt: skip
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert 'id="composer-error" role="alert" hx-swap-oob="true"></p>' in body
+    assert 'id="main-head" hx-swap-oob="true"' in body and "gemini-3.1-pro-preview" in body
+    await wait_for_turn((await Turn.objects.aget(conversation=convo)).pk)

@@ -81,7 +81,7 @@ def conversation(request, pk):
 
 
 def _composer_error(message: str, status=422) -> HttpResponse:
-    html = render_to_string(f"{PAGE}#composer-error", {"error": message})
+    html = render_to_string(f"{PAGE}#composer-error", {"error": message, "oob": True})
     response = HttpResponse(html, status=status)
     response["HX-Reswap"] = "none"  # keep the page (and the typed message) as it is
     return response
@@ -173,7 +173,17 @@ async def send(request, pk):
     if not request.htmx:
         return redirect(convo)
     # The new turn reaches this tab, like every other tab, through the socket.
-    return HttpResponse(render_to_string(f"{PAGE}#composer-error", {}), status=200)
+    # It clears the composer's error and shows the model the conversation now uses.
+    tokens = await convo.turns.aaggregate(total=Sum("total_tokens"))
+    context = {
+        "conversation": convo,
+        "tokens": tokens["total"] or 0,
+        "default_model": settings.GEMINI_MODEL,
+        "oob": True,
+    }
+    html = render_to_string(f"{PAGE}#composer-error", context)
+    html += render_to_string(f"{PAGE}#main-head", context)
+    return HttpResponse(html, status=200)
 
 
 @login_required

@@ -105,14 +105,16 @@
     e.target.style.height = e.target.scrollHeight + "px";
   });
 
-  // After a successful send: clear the composer and its error, keep the focus there.
+  // After a successful send: clear the message (the model and settings stay as chosen: they
+  // belong to the conversation), keep the focus there.
   document.addEventListener("htmx:afterRequest", function (e) {
     var form = document.getElementById("composer");
     if (!form || e.detail.elt !== form || !e.detail.successful) return;
     if (e.detail.xhr.status >= 300) return;
-    form.reset();
-    var box = form.querySelector("textarea");
-    if (box) { box.style.height = "auto"; box.focus(); }
+    var box = form.querySelector("textarea[name=message]");
+    if (box) { box.value = ""; box.style.height = "auto"; box.focus(); }
+    var once = form.querySelector("input[name=background]");
+    if (once) once.checked = false; // "in background" is for one message
     stickToBottom = true;
   });
 

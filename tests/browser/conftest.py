@@ -8,7 +8,15 @@ import pytest
 
 from chatsite.emulator.server import EmulatorServer
 
-from ..servers import PASSWORD, ROOT, AppProcess, app_env, fresh_postgres_database, set_up_site
+from ..servers import (
+    PASSWORD,
+    ROOT,
+    AppProcess,
+    app_env,
+    fresh_postgres_database,
+    manage,
+    set_up_site,
+)
 
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -103,3 +111,29 @@ def new_page(browser, server):
 def screenshot(page, name):
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=False)
+
+
+USER_POOL_SIZE = 60
+
+
+@pytest.fixture(scope="package")
+def user_pool(server):
+    """People made once per run, in one go (one password hash for all), handed out one per
+    test by `fresh_user`: each test gets its own rate limit, sidebar and conversation list."""
+    names = [f"tester{n:02d}" for n in range(USER_POOL_SIZE)]
+    script = (
+        "from django.contrib.auth.hashers import make_password\n"
+        "from django.contrib.auth.models import User\n"
+        f"digest = make_password({PASSWORD!r})\n"
+        f"User.objects.bulk_create([User(username=n, password=digest) for n in {names!r}])"
+    )
+    manage(server.env, "shell", "-c", script)
+    return iter(names)
+
+
+@pytest.fixture
+def fresh_user(user_pool):
+    """The name of a person no other test has used (password PASSWORD)."""
+    name = next(user_pool, None)
+    assert name, "the pool of test users is used up: raise USER_POOL_SIZE"
+    return name

@@ -140,7 +140,7 @@ def code_execution_call(step, *, live, turn_id):
     language = one_line(args.get("language") or "python", 40)
     first = next((line for line in code.splitlines() if line.strip()), "")
     return _card(
-        "▶",
+        "💻",
         "Running code" if live else "Ran code",
         f"{language}: {first}" if first else language,
         language=language,
@@ -154,7 +154,7 @@ def code_execution_result(step, *, live, turn_id):
     error = step.get("is_error") is True
     fact = one_line(_result_fact(value)) or "(no output)"
     return _card(
-        "▶",
+        "💻",
         "Code error" if error else "Code output",
         fact,
         result=result_view(value, turn_id=turn_id),

@@ -165,15 +165,20 @@ def marker_html(source: Source) -> SafeString:
     if source.href:
         return format_html(
             '<sup class="cite"><a data-citation="{}" href="{}" rel="{}" target="_blank" '
-            'title="{}">[{}]</a></sup>',
+            'title="{}" aria-label="Source {}: {}">[{}]</a></sup>',
             source.number,
             source.href,
             LINK_REL,
             source.title,
             source.number,
+            source.title,
+            source.number,
         )
     return format_html(
-        '<sup class="cite"><a data-citation="{}" title="{}">[{}]</a></sup>',
+        '<sup class="cite"><a data-citation="{}" title="{}" aria-label="Source {}: {}">[{}]</a>'
+        "</sup>",
+        source.number,
+        source.title,
         source.number,
         source.title,
         source.number,

@@ -1,0 +1,188 @@
+"""The composer in a real browser: the model picker, the settings panel and structured output,
+checked both on the page and in what reaches the API (the emulator's create bodies)."""
+
+import json
+
+from jsonschema import validate
+from playwright.sync_api import expect
+
+from .conftest import screenshot
+from .ui import (
+    body_with,
+    choose,
+    interaction_with,
+    open_settings,
+    send,
+    start,
+    step,
+    wait_for_reply,
+)
+
+QUICK = "[emulator:pace=0]"
+DEFAULT_MODEL = "gemini-3.5-flash"
+OTHER_MODEL = "gemini-3.1-pro-preview"
+MODEL_PICKER = "#composer select[name=model]"
+
+
+def first_turn_then_switch(page, emulator, words: str):
+    """A first turn on the default model, then the picker set to OTHER_MODEL; returns the first
+    turn's interaction id."""
+    start(page, f"my project is called {words} {QUICK}")
+    wait_for_reply(page, turns=1)
+    first = interaction_with(emulator, words)
+    assert first.model == DEFAULT_MODEL
+    expect(page.locator(".main-head .model-name")).to_have_text(DEFAULT_MODEL)
+    page.select_option(MODEL_PICKER, OTHER_MODEL)
+    return first.id
+
+
+def test_model_picker_switches_the_model_and_the_follow_up_still_chains(
+    new_page, fresh_user, browser_emulator
+):
+    page = new_page(fresh_user)
+    first_id = first_turn_then_switch(page, browser_emulator, "Heron")
+    send(page, f"what is it called? {QUICK}")
+    wait_for_reply(page, turns=2)
+
+    body = body_with(browser_emulator, "what is it called?")
+    assert body["model"] == OTHER_MODEL
+    assert body["previous_interaction_id"] == first_id  # the chain survives the switch
+    expect(page.locator("[data-role=assistant]").last).to_contain_text("Heron")
+
+    page.reload()
+    expect(page.locator(".main-head .model-name")).to_have_text(OTHER_MODEL)
+    expect(page.locator(MODEL_PICKER)).to_have_value(OTHER_MODEL)
+
+
+def test_the_header_shows_the_new_model_as_soon_as_it_is_used(
+    new_page, fresh_user, browser_emulator
+):
+    page = new_page(fresh_user)
+    first_turn_then_switch(page, browser_emulator, "Osprey")
+    send(page, f"and now? {QUICK}")
+    wait_for_reply(page, turns=2)
+    expect(page.locator(".main-head .model-name")).to_have_text(OTHER_MODEL, timeout=3000)
+
+
+def test_the_composer_keeps_the_chosen_model_and_settings_after_sending(
+    new_page, fresh_user, browser_emulator
+):
+    page = new_page(fresh_user)
+    first_turn_then_switch(page, browser_emulator, "Kestrel")
+    choose(page, tools=["google_search"], system_instruction="Answer in one line.")
+    send(page, f"second {QUICK}")
+    wait_for_reply(page, turns=2)
+    assert body_with(browser_emulator, "second")["model"] == OTHER_MODEL
+
+    send(page, f"third, changing nothing {QUICK}")  # the person touched nothing in between
+    wait_for_reply(page, turns=3)
+    third = body_with(browser_emulator, "third, changing nothing")
+    assert (third["model"], third.get("system_instruction"), third.get("tools")) == (
+        OTHER_MODEL,
+        "Answer in one line.",
+        [{"type": "google_search"}],
+    )
+    expect(page.locator(MODEL_PICKER)).to_have_value(OTHER_MODEL)
+
+
+SETTINGS = {
+    "system_instruction": "Answer like a ship's captain.",
+    "thinking_level": "low",
+    "thinking_summaries": "auto",
+    "max_output_tokens": "900",
+    "aspect_ratio": "16:9",
+    "image_size": "2K",
+    "voice": "Puck",
+}
+TOOLS = ["google_search", "url_context"]
+FUNCTIONS = ["current_time"]
+
+
+def test_settings_persist_across_a_reload_and_are_sent_every_turn(
+    new_page, fresh_user, browser_emulator
+):
+    page = new_page(fresh_user)
+    choose(page, tools=TOOLS, functions=FUNCTIONS, **SETTINGS)
+    start(page, f"what time is it? {QUICK}")
+    wait_for_reply(page, turns=1)
+
+    body = body_with(browser_emulator, "what time is it?")
+    assert body["system_instruction"] == SETTINGS["system_instruction"]
+    assert body["generation_config"]["thinking_level"] == "low"
+    assert body["generation_config"]["max_output_tokens"] == 900
+    assert body["generation_config"]["speech_config"] == [{"voice": "Puck"}]
+    kinds = [tool["type"] for tool in body["tools"]]
+    assert set(TOOLS) <= set(kinds) and "function" in kinds, body["tools"]
+
+    page.reload()
+    open_settings(page)
+    for name, value in SETTINGS.items():
+        expect(page.locator(f"#composer [name={name}]")).to_have_value(value)
+    for tool in TOOLS:
+        expect(page.locator(f"#composer input[name=tools][value={tool}]")).to_be_checked()
+    for tool in ("code_execution", "google_maps"):
+        expect(page.locator(f"#composer input[name=tools][value={tool}]")).not_to_be_checked()
+    expect(page.locator("#composer input[name=functions][value=current_time]")).to_be_checked()
+    expect(page.locator("#composer input[name=functions][value=calculator]")).not_to_be_checked()
+    screenshot(page, "composer-settings-after-reload-desktop")
+
+    send(page, f"and again? {QUICK}")  # interaction-scoped settings are re-sent every turn
+    wait_for_reply(page, turns=2)
+    again = body_with(browser_emulator, "and again?")
+    assert again["system_instruction"] == SETTINGS["system_instruction"]
+    assert again["generation_config"] == body["generation_config"]
+    assert again["tools"] == body["tools"]
+    assert again["previous_interaction_id"]
+
+
+SCHEMA = {
+    "type": "object",
+    "properties": {
+        "name": {"type": "string"},
+        "year": {"type": "integer"},
+        "tags": {"type": "array", "items": {"type": "string"}},
+    },
+    "required": ["name", "year", "tags"],
+}
+
+
+def test_structured_output_shows_the_answer_as_checked_json(new_page, fresh_user, browser_emulator):
+    page = new_page(fresh_user)
+    choose(page, response_schema=json.dumps(SCHEMA, indent=2))
+    start(page, f"describe a famous ship {QUICK}")
+    wait_for_reply(page)
+
+    body = body_with(browser_emulator, "describe a famous ship")
+    assert body["response_format"]["schema"] == SCHEMA
+    answer = step(page, "model_output")
+    check = answer.locator(".structured-check")
+    expect(check).to_have_text("✓ JSON that matches the schema")
+    expect(check).to_have_class("structured-check is-valid")
+    shown = json.loads(answer.locator("pre.json").inner_text())
+    validate(shown, SCHEMA)
+    screenshot(page, "composer-structured-output-desktop")
+
+
+def test_an_error_after_the_first_message_is_shown_without_a_reload(new_page, fresh_user):
+    page = new_page(fresh_user)
+    start(page, f"hello {QUICK}")
+    wait_for_reply(page, turns=1)
+    choose(page, response_schema="{not json")
+    send(page, "with a broken schema")
+    expect(page.locator("#composer-error")).to_contain_text(
+        "The schema is not valid JSON", timeout=5000
+    )
+    expect(page.locator("#composer textarea[name=message]")).to_have_value("with a broken schema")
+    assert page.locator("[data-turn-id]").count() == 1  # nothing was sent
+
+
+def test_an_error_is_shown_in_the_composer_on_a_loaded_conversation(new_page, fresh_user):
+    page = new_page(fresh_user)
+    start(page, f"hello {QUICK}")
+    wait_for_reply(page, turns=1)
+    page.reload()
+    choose(page, response_schema="{not json")
+    send(page, "with a broken schema")
+    expect(page.locator("#composer-error")).to_contain_text("The schema is not valid JSON")
+    expect(page.locator("#composer textarea[name=message]")).to_have_value("with a broken schema")
+    assert page.locator("[data-turn-id]").count() == 1
