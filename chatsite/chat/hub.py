@@ -19,6 +19,7 @@ import asyncio
 import json
 import logging
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -26,41 +27,52 @@ log = logging.getLogger(__name__)
 
 
 class Subscriber:
-    """One open socket: frames queue here and a writer task drains them in order."""
+    """One open socket: frames queue here and go out in order. A writer task exists only while
+    there is something to send, so an idle socket costs no task."""
 
     # A tab that cannot keep up is closed and reconnects with a fresh snapshot, rather than
     # making the runner wait or letting memory grow without bound.
     MAX_QUEUED = 2000
 
+    __slots__ = ("_send", "_on_overflow", "_queue", "_writer", "overflowed", "closed", "floors")
+
     def __init__(self, send: Callable, on_overflow: Callable):
         self._send = send
         self._on_overflow = on_overflow
-        self._queue: asyncio.Queue[str | None] = asyncio.Queue()
-        self._writer = asyncio.get_running_loop().create_task(self._drain())
+        self._queue: deque[str] = deque()
+        self._writer: asyncio.Task | None = None
         self.overflowed = False
+        self.closed = False
         # turn id → the sequence number of a snapshot this tab got from another process:
         # relayed frames up to it are already in the snapshot.
         self.floors: dict[int, int] = {}
 
     def put(self, frame: str) -> None:
-        if self.overflowed:
+        if self.overflowed or self.closed:
             return
-        if self._queue.qsize() >= self.MAX_QUEUED:
+        if len(self._queue) >= self.MAX_QUEUED:
             self.overflowed = True
+            self._queue.clear()
             self._on_overflow()
             return
-        self._queue.put_nowait(frame)
+        self._queue.append(frame)
+        if self._writer is None:
+            self._writer = asyncio.get_running_loop().create_task(self._drain())
 
     async def _drain(self) -> None:
-        while (frame := await self._queue.get()) is not None:
-            try:
-                await self._send(frame)
-            except Exception:  # the socket went away; the consumer's disconnect cleans up
-                log.debug("dropping frame for a closed socket", exc_info=True)
-                return
+        try:
+            while self._queue and not self.closed:
+                try:
+                    await self._send(self._queue.popleft())
+                except Exception:  # the socket went away; the consumer's disconnect cleans up
+                    log.debug("dropping frames for a closed socket", exc_info=True)
+                    self._queue.clear()
+        finally:
+            self._writer = None
 
     def close(self) -> None:
-        self._queue.put_nowait(None)
+        self.closed = True
+        self._queue.clear()
 
 
 def delta_frame(deltas: list[list[str]]) -> str:

@@ -67,6 +67,41 @@ def _shown(steps) -> list[dict]:
     return [s for s in steps if not (isinstance(s, dict) and s.get("type") == "user_input")]
 
 
+class TurnWriter:
+    """A turn's database writes, in order and off the event path: the stream never waits for
+    the database. Fields asked for while a write runs go out together in the next one; `after`
+    runs once the write that includes it is done (e.g. showing a step whose media the browser
+    will fetch at once)."""
+
+    def __init__(self, turn: Turn):
+        self.turn = turn
+        self._fields: set[str] = set()
+        self._after: list = []
+        self._task: asyncio.Task | None = None
+
+    def save(self, *fields: str, after=None) -> None:
+        self._fields.update(fields)
+        if after is not None:
+            self._after.append(after)
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def _run(self) -> None:
+        while self._fields:
+            fields, self._fields = self._fields, set()
+            after, self._after = self._after, []
+            try:
+                await self.turn.asave(update_fields=[*fields, "updated_at"])
+            except Exception:
+                log.exception("turn %s: could not save %s", self.turn.pk, sorted(fields))
+            for callback in after:
+                callback()
+
+    async def drain(self) -> None:
+        while self._task is not None and not self._task.done():
+            await asyncio.shield(self._task)
+
+
 class TurnRunner:
     def __init__(self, turn: Turn, *, body: dict | None):
         self.turn = turn
@@ -86,6 +121,7 @@ class TurnRunner:
         self.joined: dict[int, int] = {}  # this hop's index → the element it continues
         self.usage: dict = {}
         self.answered: set[str] = set()  # function calls we have answered
+        self.writer = TurnWriter(turn)
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -325,7 +361,7 @@ class TurnRunner:
             status = self.assembler.status
             if status and status != self.turn.status:
                 self.turn.status = status
-                await self._save("status")
+                self.writer.save("status")
                 self.outbox.json(json.loads(status_frame(self.turn)))
         elif kind == "step.start":
             self._show_live(event.get("index"))
@@ -340,12 +376,14 @@ class TurnRunner:
         elif kind == "step.stop":
             element = self._element(event.get("index"))
             self.live.discard(element)
-            # Save first: the final form may link media that the page then fetches at once.
             self.turn.steps = self.saved_steps()
             self.turn.last_event_id = self.assembler.last_event_id or ""
-            await self._save("steps", "last_event_id")
             if element in self.shown():
-                self.outbox.html(_oob_replace(self._render(element)))
+                final = _oob_replace(self._render(element))
+                # Shown once saved: its media URLs must answer when the browser asks.
+                self.writer.save("steps", "last_event_id", after=lambda: self.outbox.html(final))
+            else:
+                self.writer.save("steps", "last_event_id")
 
     async def _on_created(self) -> None:
         if self.turn.interaction_id == self.assembler.interaction_id and self.turn.status not in (
@@ -354,7 +392,7 @@ class TurnRunner:
             return  # a replay of a background run we created ourselves
         self.turn.interaction_id = self.assembler.interaction_id
         self.turn.status = self.assembler.status or Turn.Status.IN_PROGRESS
-        await self._save("interaction_id", "status", "continuation_ids")
+        self.writer.save("interaction_id", "status", "continuation_ids")
         self.outbox.json(json.loads(status_frame(self.turn)))
 
     def _show_live(self, index) -> None:
@@ -400,6 +438,7 @@ class TurnRunner:
         turn.live_indices = set()
         self.live.clear()
         try:
+            await self.writer.drain()  # earlier writes first: the last one must win
             await self._save(
                 "steps", "usage", "last_event_id", "status", "error", "completed_at",
                 "continuation_ids", "search_text", "total_tokens",

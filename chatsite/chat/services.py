@@ -185,9 +185,9 @@ async def send_message(
     Raises InvalidInput or LimitReached (nothing saved) with a message for the person."""
     text = clean_message(text, with_files=bool(files))
     if not checked:
-        await sync_to_async(limits.check_can_send)(user, conversation.model)
+        await limits.acheck_can_send(user, conversation.model)
     parent = await _chain_parent(conversation)
-    turn = await Turn.objects.acreate(
+    turn = Turn(
         conversation=conversation,
         parent=parent,
         model=conversation.model,
@@ -195,7 +195,6 @@ async def send_message(
         + attachments.input_blocks(files),
         background=background or is_agent(conversation.model),
     )
-    await Conversation.objects.filter(pk=conversation.pk).aupdate(updated_at=timezone.now())
     await start_turn(conversation, turn, parent)
     return turn
 
@@ -204,9 +203,9 @@ async def retry_turn(user, conversation: Conversation, turn_id) -> Turn | None:
     old = await conversation.turns.filter(pk=turn_id).afirst()
     if old is None or not old.is_final:
         return None
-    await sync_to_async(limits.check_can_send)(user, conversation.model)
+    await limits.acheck_can_send(user, conversation.model)
     parent = await _chain_parent(conversation)
-    turn = await Turn.objects.acreate(
+    turn = Turn(
         conversation=conversation, parent=parent, model=conversation.model,
         user_input=old.user_input, background=old.background or is_agent(conversation.model),
     )  # fmt: skip
@@ -217,11 +216,15 @@ async def retry_turn(user, conversation: Conversation, turn_id) -> Turn | None:
 async def start_turn(
     conversation: Conversation, turn: Turn, parent: Turn | None
 ) -> TurnRunner | None:
+    """Save the new turn (one INSERT, with the options it is sent with), show it, start its
+    runner. Only what the request needs happens before the request goes out."""
     previous = await _previous_interaction_id(parent)
-    servers = [s async for s in McpServer.objects.filter(enabled=True)]
+    servers = []
+    if (conversation.settings or {}).get("mcp_servers"):
+        servers = [s async for s in McpServer.objects.filter(enabled=True)]
     body = build_request(conversation, turn, previous, mcp_servers=servers)
     turn.request = public_request(body)
-    await turn.asave(update_fields=["request", "updated_at"])
+    await turn.asave()
     hub.publish(conversation.pk, [turn_added_frame(turn)])
     try:  # the files' bytes go inline; the turn keeps only references
         body["input"] = await sync_to_async(attachments.inline_input)(
@@ -232,6 +235,8 @@ async def start_turn(
         return None
     runner = TurnRunner(turn, body=body)
     runner.start()
+    # After the start: the list of conversations is ordered by this, the reply is not.
+    await Conversation.objects.filter(pk=conversation.pk).aupdate(updated_at=timezone.now())
     return runner
 
 
