@@ -128,3 +128,17 @@ async def test_stop_pressed_on_b_cancels_the_reply_running_on_a(two_processes):
     await ws.close()
     await client_a.aclose()
     await client_b.aclose()
+
+
+async def test_an_idle_socket_stays_open_on_the_redis_channel_layer(two_processes):
+    """redis-py's default 5 s read timeout once closed every idle socket with 1011."""
+    a, _, _ = two_processes
+    client = await sign_in(a.url)
+    conversation = await start_reply_on(a, client, "short [emulator:words=5]")
+    ws = await open_socket(a, client, conversation)
+    await asyncio.sleep(7)
+    await ws.send(json.dumps({"action": "resume", "turns": [], "after": 0}))
+    frames: list[str] = []
+    await read_until(ws, lambda f: "data-turn-id" in f, frames, timeout=5)
+    await ws.close()
+    await client.aclose()

@@ -91,11 +91,11 @@ class Outbox:
 
     def html(self, fragment: str) -> None:
         self._items.append(("html", fragment))
-        self._schedule()
+        self.flush(text_window=False)  # shells, final forms and status go out at once
 
     def json(self, payload: dict) -> None:
         self._items.append(("json", payload))
-        self._schedule()
+        self.flush(text_window=False)
 
     def text(self, target: str, text: str) -> None:
         if not text:
@@ -108,6 +108,8 @@ class Outbox:
         self._schedule()
 
     def _schedule(self) -> None:
+        """Text goes out at once when none went out in the last interval, else with the next
+        tick: a fast upstream costs a few frames, a slow one no waiting."""
         if self._timer is not None:
             return
         wait = self._last_flush + self.interval - time.monotonic()
@@ -116,14 +118,16 @@ class Outbox:
         else:
             self._timer = asyncio.get_running_loop().call_later(wait, self.flush)
 
-    def flush(self) -> None:
+    def flush(self, *, text_window: bool = True) -> None:
+        """Send everything queued, in order. Only text opens the coalescing window."""
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
         if not self._items:
             return
         items, self._items = self._items, []
-        self._last_flush = time.monotonic()
+        if text_window and any(item[0] == "text" for item in items):
+            self._last_flush = time.monotonic()
         frames: list[str] = []
         html: list[str] = []
         deltas: list[list[str]] = []

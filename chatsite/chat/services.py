@@ -225,16 +225,18 @@ async def start_turn(
     body = build_request(conversation, turn, previous, mcp_servers=servers)
     turn.request = public_request(body)
     await turn.asave()
-    hub.publish(conversation.pk, [turn_added_frame(turn)])
-    try:  # the files' bytes go inline; the turn keeps only references
-        body["input"] = await sync_to_async(attachments.inline_input)(
-            conversation.owner_id, turn.user_input
-        )
-    except attachments.AttachmentError as exc:
-        await TurnRunner.fail_orphan(turn, str(exc))
-        return None
+    if any(isinstance(b, dict) and "attachment" in b for b in turn.user_input):
+        try:  # the files' bytes go inline; the turn keeps only references
+            body["input"] = await sync_to_async(attachments.inline_input)(
+                conversation.owner_id, turn.user_input
+            )
+        except attachments.AttachmentError as exc:
+            hub.publish(conversation.pk, [turn_added_frame(turn)])
+            await TurnRunner.fail_orphan(turn, str(exc))
+            return None
     runner = TurnRunner(turn, body=body)
-    runner.start()
+    runner.start()  # the request is on its way while the bubble is drawn
+    hub.publish(conversation.pk, [turn_added_frame(turn)])
     # After the start: the list of conversations is ordered by this, the reply is not.
     await Conversation.objects.filter(pk=conversation.pk).aupdate(updated_at=timezone.now())
     return runner
