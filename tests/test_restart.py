@@ -52,3 +52,26 @@ async def test_turn_that_never_reached_the_api_is_marked_interrupted(user, open_
     assert "restarted" in turn.error["message"]
     assert any("Retry" in f for f in tab.frames)
     await tab.close()
+
+
+async def test_a_chain_the_api_no_longer_has_is_resent_as_history(user, open_tab, emulator):
+    """Stored interactions expire, and an emulator forgets them when it restarts: the next
+    turn then sends the conversation so far as steps, and the reply still knows it."""
+    convo = await make_conversation(user)
+    await Turn.objects.acreate(
+        conversation=convo,
+        interaction_id="v1_forgotten_long_ago",
+        status="completed",
+        user_input=[{"type": "text", "text": "my cat is called Miso"}],
+        steps=[{"type": "model_output", "content": [{"type": "text", "text": "Nice name."}]}],
+    )
+    tab = await open_tab(user, convo.pk)
+    await tab.send({"action": "send", "message": "what is my cat called?"})
+    await tab.receive_until(lambda f: is_status(f, "completed"), timeout=10)
+    turn = await Turn.objects.filter(conversation=convo).order_by("-pk").afirst()
+    turn = await wait_for_turn(turn.pk)
+    body = emulator.store.get(turn.interaction_id).request
+    assert "previous_interaction_id" not in body
+    assert [s["type"] for s in body["input"]] == ["user_input", "model_output", "user_input"]
+    assert "my cat is called Miso" in model_text(turn.steps)
+    await tab.close()

@@ -18,7 +18,13 @@ from django.conf import settings
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from chatsite.gemini import APIConnectionError, APIError, APITimeoutError, StepAssembler
+from chatsite.gemini import (
+    APIConnectionError,
+    APIError,
+    APITimeoutError,
+    NotFoundError,
+    StepAssembler,
+)
 
 from . import tools, upstream
 from .attachments import strip_echo
@@ -175,13 +181,52 @@ class TurnRunner:
                 self.turn.interaction_id, last_event_id=self.turn.last_event_id or None
             )
         else:
-            opening = await self._open(client, self.body)
+            opening = await self._first_open(client)
         while True:
-            await self._stream_hop(client, opening)
+            try:
+                await self._stream_hop(client, opening)
+            except NotFoundError:
+                if not self._can_send_history():
+                    raise
+                opening = await self._first_open(client, with_history=True)
+                continue
             next_body = await self._next_request()
             if next_body is None:
                 return
             opening = await self._open(client, next_body)
+
+    async def _first_open(self, client, *, with_history: bool = False):
+        if with_history:
+            self.body = await self._with_history(self.body)
+        try:
+            return await self._open(client, self.body)
+        except NotFoundError:
+            if with_history or not self._can_send_history():
+                raise
+            return await self._first_open(client, with_history=True)
+
+    def _can_send_history(self) -> bool:
+        return bool(
+            self.hop == 0
+            and self.body
+            and self.body.get("previous_interaction_id")
+            and not self.assembler.interaction_id
+        )
+
+    async def _with_history(self, body: dict) -> dict:
+        """The chained interaction is gone (stored interactions expire; an emulator forgets on
+        restart): send the conversation so far as steps instead, so the reply still knows it."""
+        log.info("turn %s: previous interaction gone; sending the history", self.turn_id)
+        steps: list[dict] = []
+        earlier = Turn.objects.filter(conversation_id=self.conversation_id, pk__lt=self.turn_id)
+        async for turn in earlier.exclude(status=Turn.Status.PENDING).order_by("created_at", "pk"):
+            said = [s for s in turn.steps if s.get("type") != "user_input"]
+            steps.append({"type": "user_input", "content": _history_content(turn.user_input)})
+            steps += [{k: v for k, v in s.items() if not k.startswith("_")} for s in said]
+        current = body.get("input")
+        steps.append({"type": "user_input", "content": _history_content(current)})
+        rest = {k: v for k, v in body.items() if k not in ("previous_interaction_id", "input")}
+        return {**rest, "input": steps}
 
     async def _open(self, client, body: dict):
         """A stream of the interaction this body creates. A background run is created first
@@ -485,6 +530,21 @@ class TurnRunner:
         frames = [turn_added_frame(turn)] if whole_turn else []
         frames += [assistant_frame(turn), status_frame(turn)]
         return frames, self.seq
+
+
+def _history_content(blocks) -> list[dict]:
+    """A turn's input as history: files the API no longer has become a short mention."""
+    if isinstance(blocks, str):
+        return [{"type": "text", "text": blocks}]
+    out = []
+    for block in blocks if isinstance(blocks, list) else []:
+        if isinstance(block, dict) and "attachment" in block:
+            out.append({"type": "text", "text": f"[attached file: {block.get('name', 'file')}]"})
+        elif isinstance(block, dict) and block.get("type") in (
+            "text", "image", "audio", "video", "document",
+        ):  # fmt: skip
+            out.append(block)
+    return out or [{"type": "text", "text": ""}]
 
 
 def _delta_text(delta) -> str:
