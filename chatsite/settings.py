@@ -87,6 +87,10 @@ TEMPLATES = [
 ]
 
 DATABASES = {"default": env.dj_db_url("DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
+# Persistent connections: Channels closes "old" connections before every websocket message,
+# and with CONN_MAX_AGE=0 that meant a new PostgreSQL connection (~5 ms) per message.
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", 600, validate=Range(min=0))
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # WAL lets page loads read while a turn writes its steps.
     DATABASES["default"].setdefault("OPTIONS", {})["init_command"] = (
