@@ -1,0 +1,397 @@
+"""Results → one table (every figure beside its same-run baseline and its target) and the
+generated part of docs/benchmarks.md."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+START = "<!-- bench:results:start -->"
+END = "<!-- bench:results:end -->"
+
+
+@dataclass
+class Row:
+    measure: str
+    mode: str
+    result: str
+    baseline: str
+    target: str
+    verdict: str  # "met", "MISSED …", "n/a", "error"
+
+
+def _ms(x) -> str:
+    if x is None:
+        return "–"
+    return f"{x:.2f}" if abs(x) < 10 else f"{x:.1f}" if abs(x) < 100 else f"{x:.0f}"
+
+
+def _pct(x) -> str:
+    return "–" if x is None else f"{x:.0f} %"
+
+
+def _noise(percent) -> str:
+    """A warning when other processes took a real share of the CPU during a timing."""
+    if percent is None or percent <= 25:
+        return ""
+    return f" ⚠ other processes used {percent:.0f} % CPU meanwhile"
+
+
+def _verdict(ok: bool, miss: str = "") -> str:
+    return "met" if ok else f"**MISSED**{' (' + miss + ')' if miss else ''}"
+
+
+def rows_for(mode: str, results: dict) -> list[Row]:
+    rows: list[Row] = []
+    s = results.get("scenarios", {})
+    for name, builder in (
+        ("ttft", _ttft),
+        ("relay", _relay),
+        ("bytes", _bytes),
+        ("memory", _memory),
+        ("page", _page),
+        ("dbwrites", _dbwrites),
+    ):
+        if name not in s:
+            continue
+        if "error" in s[name]:
+            first = s[name]["error"].strip().splitlines()[-1][:120]
+            rows.append(Row(name, mode, f"error: {first}", "–", "–", "error"))
+            continue
+        rows.extend(builder(mode, s[name]))
+    return rows
+
+
+def _ttft(mode, r) -> list[Row]:
+    rows = []
+    for variant, label in (("paced", "20 ms pace"), ("burst", "pace 0")):
+        v = r[variant]
+        added = v["overhead_p50_ms"]
+        rows.append(
+            Row(
+                f"1. Time to first token, {label} ({v['turns']} turns)",
+                mode,
+                f"app p50 {_ms(v['app']['p50'])} / p99 {_ms(v['app']['p99'])} ms → "
+                f"**added p50 {_ms(added)} ms** (p99 {_ms(v['overhead_p99_ms'])})"
+                + _noise(v.get("others_cpu_percent")),
+                f"emulator SSE direct p50 {_ms(v['direct']['p50'])} / "
+                f"p99 {_ms(v['direct']['p99'])} ms",
+                "added p50 ≤ 2 ms",
+                _verdict(added <= 2, f"+{added - 2:.1f} ms over"),
+            )
+        )
+    return rows
+
+
+def _relay(mode, r) -> list[Row]:
+    rows = []
+    for n, v in r.items():
+        if not n.isdigit():
+            continue
+        app, direct = v["app"], v["direct"]
+        bad = app["lost_chars"] + app["doubled_chars"]
+        failed = app["turns"] - app["completed"]
+        problems = failed or app["sockets_closed_early"] or app["streams_saved_mismatch"]
+        ok = bad == 0 and not problems
+        target = "0 lost/doubled"
+        miss = []
+        if bad or problems:
+            miss.append(
+                f"{bad} chars wrong, {failed} of {app['turns']} replies failed, "
+                f"{app['sockets_closed_early']} sockets closed"
+            )
+        p99 = app["latency"]["p99"]
+        if n == "100":
+            target = "p99 ≤ 25 ms, 0 lost/doubled"
+            if p99 is None or p99 > 25:
+                ok = False
+                miss.append(f"p99 {p99 - 25:+.1f} ms over" if p99 is not None else "no data")
+        cpu = app["cpu_percent"]
+        noisy = _noise(max(cpu.get("others", 0), direct["cpu_percent"].get("others", 0)))
+        rows.append(
+            Row(
+                f"2. Relay latency per delta, {n} concurrent stream{'s' if n != '1' else ''} "
+                "× 50 deltas/s",
+                mode,
+                f"p50 {_ms(app['latency']['p50'])} / **p99 {_ms(p99)} ms**; daphne CPU "
+                f"{_pct(cpu.get('daphne'))}; lost {app['lost_chars']} / doubled "
+                f"{app['doubled_chars']} chars ({app['deltas']:,} deltas, {app['turns']} replies)"
+                + noisy,
+                f"emulator SSE direct p50 {_ms(direct['latency']['p50'])} / "
+                f"p99 {_ms(direct['latency']['p99'])} ms; lost {direct['lost_chars']} / "
+                f"doubled {direct['doubled_chars']}",
+                target,
+                _verdict(ok, "; ".join(miss)),
+            )
+        )
+    return rows
+
+
+def _bytes(mode, r) -> list[Row]:
+    rows = []
+    for profile, label in (("burst", "pace 0"), ("paced", f"{r.get('paced_ms', '?')} ms pace")):
+        sizes = r.get(profile) or {}
+        if not sizes:
+            continue
+        items = sorted(sizes.items(), key=lambda kv: int(kv[0]))
+        values = [v["bytes_per_char"] for _, v in items]
+        flat = values[-1] <= values[0] * 1.1  # no growth with the reply's length
+        worst = max(values)
+        ok = worst <= 3 and flat and all(v["text_matches"] for _, v in items)
+        miss = []
+        if worst > 3:
+            miss.append(f"worst {worst:.2f} B/char, {worst - 3:+.2f} over")
+        if not flat:
+            miss.append("grows with length")
+        rows.append(
+            Row(
+                f"3. Bytes to the browser per character, {label}",
+                mode,
+                ", ".join(f"{int(k) // 1000}k: **{v['bytes_per_char']:.2f}**" for k, v in items)
+                + " B/char",
+                "emulator SSE: "
+                + ", ".join(f"{v['sse_bytes_per_char']:.1f}" for _, v in items)
+                + " B/char",
+                "≤ 3 B/char, flat",
+                _verdict(ok, "; ".join(miss)),
+            )
+        )
+    return rows
+
+
+def _memory(mode, r) -> list[Row]:
+    ws, tcp = r["websocket"], r["tcp"]
+    second = ws.get("second_round", {})
+    per = ws["kib_per_connection"]
+    back = ws["closed_vs_before_percent"]
+    return [
+        Row(
+            f"4. Memory per idle websocket ({r['connections']:,} open)",
+            mode,
+            f"**{per:.1f} KiB**/socket (RSS {ws['rss_before_kib'] / 1024:.0f} → "
+            f"{ws['rss_open_kib'] / 1024:.0f} MiB; {ws['still_open']} open)",
+            f"plain TCP connection: {tcp['kib_per_connection']:.1f} KiB/conn",
+            "≤ 40 KiB, all stay open",
+            _verdict(
+                per <= 40 and ws["still_open"] == r["connections"],
+                f"{per - 40:+.1f} KiB over"
+                if per > 40
+                else f"{r['connections'] - ws['still_open']} sockets closed by the server",
+            ),
+        ),
+        Row(
+            "4. RSS after closing them",
+            mode,
+            f"**{back:+.0f} %** vs before ({ws['rss_closed_kib'] / 1024:.0f} MiB); second "
+            f"round: open {second.get('rss_open_kib', 0) / 1024:.0f}, closed "
+            f"{second.get('rss_closed_kib', 0) / 1024:.0f} MiB",
+            f"plain TCP: {tcp['closed_vs_before_percent']:+.0f} % vs before",
+            "within 10 % of before",
+            _verdict(abs(back) <= 10, f"{back - 10:+.0f} points over"),
+        ),
+    ]
+
+
+def _page(mode, r) -> list[Row]:
+    pages = r["pages"]
+    sizes = sorted((int(k.split()[0]), v) for k, v in pages.items() if k.endswith("turns"))
+    empty = pages.get("0 turns", {})
+    signin = pages.get("sign-in", {})
+    baseline = (
+        f"sign-in {_ms(signin.get('server_ms'))} ms, {signin.get('queries')} q; "
+        f"empty conversation {_ms(empty.get('server_ms'))} ms, {empty.get('queries')} q"
+    )
+    queries = {v["queries"] for n, v in sizes}
+    rows = []
+    for n, v in sizes:
+        if n == 0:
+            continue
+        ok = len(queries) == 1
+        target = "queries constant"
+        miss = [] if ok else ["queries grow"]
+        if n >= 1000:
+            target = "queries constant, ≤ 250 ms server"
+            if v["server_ms"] > 250:
+                ok = False
+                miss.append(f"{v['server_ms'] / 250:.1f}× the budget")
+        rows.append(
+            Row(
+                f"5. Conversation page, {n:,} turns",
+                mode,
+                f"**{_ms(v['server_ms'])} ms** server ({_ms(v['http_ms'])} ms over HTTP), "
+                f"**{v['queries']} queries**, {v['html_kib']:.0f} KiB"
+                + _noise(v.get("others_cpu_percent")),
+                baseline,
+                target,
+                _verdict(ok, "; ".join(miss)),
+            )
+        )
+    return rows
+
+
+def _dbwrites(mode, r) -> list[Row]:
+    long, short = r["in_process"], r.get("in_process_short")
+    constant = short is None or short["writes"] == long["writes"]
+    ok = constant and long["writes"] <= 10 and long["status"] == "completed"
+    result = f"**{long['writes']} writes** per {r['words']}-word reply"
+    if short:
+        result += f"; {short['writes']} for {r['words'] // 10} words"
+    pg = r.get("pg_stat")
+    if pg:
+        result += f"; through daphne, pg_stat rows: {pg['writes']}"
+    detail = ", ".join(
+        f"{k} ×{n}" for k, n in long["statements"].items() if not k.startswith("SELECT")
+    )
+    return [
+        Row(
+            "6. Database writes per reply",
+            mode,
+            f"{result} ({detail})",
+            f"{long['deltas']} text deltas",
+            "small constant, not per delta",
+            _verdict(ok, "grows with the reply" if not constant else ""),
+        )
+    ]
+
+
+# -- output ---------------------------------------------------------------------------------------
+
+
+def table(rows: list[Row]) -> str:
+    lines = [
+        "| Measure | Set-up | Result | Baseline (same run) | Target | Verdict |",
+        "|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        cells = [row.measure, row.mode, row.result, row.baseline, row.target, row.verdict]
+        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    return "\n".join(lines)
+
+
+def plain(rows: list[Row]) -> str:
+    """For the terminal: one block per row."""
+    out = []
+    for row in rows:
+        out.append(f"{row.measure}  [{row.mode}]  → {row.verdict.replace('**', '')}")
+        out.append(f"    result:   {row.result.replace('**', '')}")
+        out.append(f"    baseline: {row.baseline}")
+        out.append(f"    target:   {row.target}")
+    return "\n".join(out)
+
+
+def setups(all_results: dict) -> str:
+    lines = []
+    for mode, r in all_results.items():
+        extra = ", ".join(f"{k} {v}" for k, v in r.get("versions", {}).items())
+        lines.append(
+            f"- **{mode}**: database `{r.get('database')}`, channel layer "
+            f"`{r.get('channel_layer')}`, STREAM_FLUSH_MS {r.get('stream_flush_ms')}"
+            + (f"; {extra}" if extra else "")
+            + f"; load average before/after: {r.get('load_before')} / {r.get('load_after')}"
+        )
+    return "\n".join(lines)
+
+
+def generated_section(meta: dict, all_results: dict, rows: list[Row]) -> str:
+    missed = [r for r in rows if r.verdict.startswith("**MISSED") or r.verdict == "error"]
+    summary = (
+        f"{len(rows) - len(missed)} of {len(rows)} rows meet their target."
+        if rows
+        else "No results."
+    )
+    parts = [
+        START,
+        "## Results",
+        "",
+        f"Generated by `{meta['command']}` on {meta['date']} ({meta['profile']} profile, "
+        f"{meta['seconds']:.0f} s). App at {meta['commit']}.",
+        "",
+        f"Machine: {meta['machine']}.",
+        "",
+        setups(all_results),
+        "",
+        summary,
+        "",
+        table(rows),
+        "",
+        details(all_results),
+        END,
+    ]
+    return "\n".join(parts)
+
+
+def details(all_results: dict) -> str:
+    """A few more figures per set-up that the diagnosis uses."""
+    out = ["<details><summary>More figures from this run</summary>", ""]
+    for mode, r in all_results.items():
+        s = r.get("scenarios", {})
+        out.append(f"**{mode}**")
+        out.append("")
+        t = s.get("ttft", {})
+        for variant in ("paced", "burst"):
+            v = t.get(variant)
+            if v:
+                out.append(
+                    f"- TTFT {variant}: app reaches the user's bubble at p50 "
+                    f"{_ms(v['app_to_user_bubble_p50_ms'])} ms and the first status frame at "
+                    f"{_ms(v['app_to_first_status_p50_ms'])} ms after the send."
+                )
+        for n, v in (s.get("relay") or {}).items():
+            if not n.isdigit():
+                continue
+            a, d = v["app"], v["direct"]
+            ac, dc = a["cpu_percent"], d["cpu_percent"]
+            out.append(
+                f"- Relay {n}: all {n} streaming for {a['window_s']:.1f} s (direct "
+                f"{d['window_s']:.1f} s); then app latency min {_ms(a['latency']['min'])} / "
+                f"max {_ms(a['latency']['max'])} ms; over the whole run (ramps included) p50 "
+                f"{_ms(a['latency_whole_run']['p50'])} / p99 {_ms(a['latency_whole_run']['p99'])}"
+                f" ms (direct {_ms(d['latency_whole_run']['p50'])} / "
+                f"{_ms(d['latency_whole_run']['p99'])}). CPU with all streams on: daphne "
+                f"{_pct(ac.get('daphne'))}, emulator {_pct(ac.get('emulator'))} (direct run "
+                f"{_pct(dc.get('emulator'))}), bench client {_pct(ac.get('client'))} (direct "
+                f"{_pct(dc.get('client'))}), other processes {_pct(ac.get('others'))} (direct "
+                f"{_pct(dc.get('others'))}). {a['frames_per_turn']:.0f} frames and "
+                f"{a['bytes_per_char']:.2f} B/char per reply."
+            )
+        b = s.get("bytes", {})
+        for profile in ("burst", "paced"):
+            for size, v in sorted((b.get(profile) or {}).items(), key=lambda kv: int(kv[0])):
+                out.append(
+                    f"- Bytes {profile} {size}: {v['chars']} chars, {v['frames']} frames "
+                    f"({v['delta_frames']} text-delta frames = {v['delta_bytes']} B), HTML "
+                    f"{v['html_bytes']} B, total {v['payload_bytes']} B payload / "
+                    f"{v['wire_bytes']} B with websocket headers; SSE {v['sse_bytes']} B."
+                )
+        m = s.get("memory", {})
+        if "websocket" in m:
+            w = m["websocket"]
+            out.append(
+                f"- Memory: {m['connections']} sockets opened in {w['open_seconds']:.1f} s; "
+                f"idle CPU {_pct(w['idle_cpu_percent'])}; growth retained after close "
+                f"{_pct(w['growth_retained_percent'])}; second round "
+                f"{w['second_round']['kib_per_connection_vs_first_closed']:.1f} KiB/socket above "
+                f"the first round's closed RSS."
+            )
+        dbw = s.get("dbwrites", {})
+        if "in_process" in dbw:
+            out.append(f"- DB statements per reply (in-process): {dbw['in_process']['statements']}")
+            if dbw.get("pg_stat"):
+                out.append(f"- pg_stat_user_tables rows through daphne: {dbw['pg_stat']['rows']}")
+        out.append("")
+    out.append("</details>")
+    return "\n".join(out)
+
+
+def write_doc(path: Path, section: str) -> None:
+    if path.exists():
+        text = path.read_text()
+        if START in text and END in text:
+            pattern = re.compile(re.escape(START) + ".*?" + re.escape(END), re.S)
+            path.write_text(pattern.sub(lambda _: section, text, count=1))
+            return
+        path.write_text(text.rstrip() + "\n\n" + section + "\n")
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("# Benchmarks\n\n" + section + "\n")

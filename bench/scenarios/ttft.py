@@ -1,0 +1,77 @@
+"""1. Added time to first token.
+
+App: time from sending {"action":"send"} on an open socket to receiving the first text-delta
+frame. Baseline: the same client POSTing the same message to the emulator (streaming) and reading
+its SSE until the first text delta event. One turn at a time, alternating which path goes first,
+chained with previous_interaction_id like a conversation.
+
+Two variants, identical for both paths: `paced` (the headline) streams at 20 ms per delta, so the
+first word comes 20 ms after the step opens, as with a real model; `burst` (pace 0) delivers the
+whole short reply at once, so the app's first delta frame usually leaves with the end of the turn.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from bench import fixtures
+from bench.clients import Tab, added_turn_id, http_client, run_turn, status_of, stream_direct
+from bench.servers import Interference, wait_for_quiet
+from bench.stats import median, ms_summary
+
+VARIANTS = {"paced": (20, 3), "burst": (0, 20)}  # name: (pace ms, words)
+
+
+def run(ctx) -> dict:
+    out = {}
+    for name, (pace, words) in VARIANTS.items():
+        conversation = fixtures.make_conversations(ctx.user, 1, f"ttft {name}")[0]
+        quiet = wait_for_quiet()
+        with Interference(ctx.daphne, ctx.emulator) as other:
+            out[name] = asyncio.run(_measure(ctx, conversation, pace, words))
+        out[name]["machine_before"] = quiet
+        out[name]["others_cpu_percent"] = other.percent
+    return out
+
+
+async def _measure(ctx, conversation: int, pace: int, words: int) -> dict:
+    p = ctx.profile
+    tab = await Tab.open(ctx.app_url, conversation, ctx.cookie)
+    app, direct, to_bubble, to_status = [], [], [], []
+    previous = None
+    async with http_client() as http:
+        for i in range(p.ttft_warmup + p.ttft_turns):
+            message = f"ttft {i} [emulator:pace={pace}] [emulator:words={words}]"
+            if i % 2:
+                turn = await run_turn(tab, message)
+                stream = await stream_direct(http, ctx.emulator_url, message, previous)
+            else:
+                stream = await stream_direct(http, ctx.emulator_url, message, previous)
+                turn = await run_turn(tab, message)
+            previous = stream.interaction_id
+            if i < p.ttft_warmup:
+                continue
+            app.append(turn.first_delta_at() - turn.sent_at)
+            direct.append(stream.first_delta_at() - stream.sent_at)
+            # Where the app's time goes: the user's bubble, then the first status frame.
+            for t, frame in turn.frames:
+                if added_turn_id(frame) is not None:
+                    to_bubble.append(t - turn.sent_at)
+                    break
+            for t, frame in turn.frames:
+                if status_of(frame):
+                    to_status.append(t - turn.sent_at)
+                    break
+    await tab.close()
+    app_ms, direct_ms = ms_summary(app), ms_summary(direct)
+    return {
+        "turns": len(app),
+        "pace_ms": pace,
+        "words": words,
+        "app": app_ms,
+        "direct": direct_ms,
+        "overhead_p50_ms": app_ms["p50"] - direct_ms["p50"],
+        "overhead_p99_ms": app_ms["p99"] - direct_ms["p99"],
+        "app_to_user_bubble_p50_ms": 1000 * median(to_bubble) if to_bubble else None,
+        "app_to_first_status_p50_ms": 1000 * median(to_status) if to_status else None,
+    }
