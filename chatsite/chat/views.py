@@ -96,6 +96,15 @@ async def _composer(request, conversation=None):
     return form, valid
 
 
+async def _owned(request, pk):
+    """The signed-in person and their conversation `pk`, or 404."""
+    user = await request.auser()
+    convo = await services.get_conversation(user, pk)
+    if convo is None:
+        raise Http404
+    return user, convo
+
+
 class _Refused(Exception):
     """The message cannot be sent; `response` tells the person why (their text stays)."""
 
@@ -155,10 +164,7 @@ def _render_app(request, user, convo) -> str:
 @login_required
 @require_POST
 async def send(request, pk):
-    user = await request.auser()
-    convo = await services.get_conversation(user, pk)
-    if convo is None:
-        raise Http404
+    user, convo = await _owned(request, pk)
     if await convo.turns.exclude(status__in=Turn.FINAL).aexists():
         return _composer_error("Wait for the reply to finish, or press Stop.", status=409)
     try:
@@ -189,10 +195,7 @@ async def send(request, pk):
 @login_required
 @require_POST
 async def stop(request, pk):
-    user = await request.auser()
-    convo = await services.get_conversation(user, pk)
-    if convo is None:
-        raise Http404
+    _, convo = await _owned(request, pk)
     await services.stop(convo)
     return HttpResponse(status=204) if request.htmx else redirect(convo)
 
@@ -200,10 +203,7 @@ async def stop(request, pk):
 @login_required
 @require_POST
 async def retry(request, pk, turn_id):
-    user = await request.auser()
-    convo = await services.get_conversation(user, pk)
-    if convo is None:
-        raise Http404
+    user, convo = await _owned(request, pk)
     if await convo.turns.exclude(status__in=Turn.FINAL).aexists():
         return _composer_error("Wait for the reply to finish, or press Stop.", status=409)
     try:
