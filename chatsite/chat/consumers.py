@@ -37,7 +37,7 @@ class ConversationConsumer(AsyncWebsocketConsumer):
         await self.accept()
         await self.channel_layer.group_add(user_group(self.user_id), self.channel_name)
         self.sub = Subscriber(self._send_frame, self._too_slow)
-        hub.join(self.conversation_id, self.sub, [])
+        hub.join(self.conversation_id, self.sub)
         await hub.relay.ensure_running()
 
     async def disconnect(self, code):

@@ -5,9 +5,9 @@ outbound queue. Nothing here touches the database or the channel layer per delta
 
 - text deltas are coalesced by an `Outbox` (leading edge at once, then at most one frame per
   `STREAM_FLUSH_MS`), so a fast upstream costs a few frames, not one per token;
-- joining is atomic: a late subscriber gets a snapshot taken right after the outbox is flushed,
-  then every later frame, so no text is lost or doubled (everything here runs on one event loop
-  thread, and `join` never awaits).
+- a socket subscribes when it connects; a tab that catches up then gets a snapshot taken right
+  after the runner's outbox is flushed, and the snapshot replaces the whole assistant part, so
+  no text is lost or doubled (everything here runs on one event-loop thread).
 
 Frames are strings: HTML fragments with `hx-swap-oob` (htmx swaps them), or a JSON object for
 text deltas and status changes (static/chat.js applies them as text, never as HTML).
@@ -154,11 +154,6 @@ class Outbox:
             frames.append(delta_frame(deltas))
         self.deliver(frames)
 
-    def cancel(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-
 
 class Hub:
     """Local runners by turn id and local subscribers by conversation id; the relay carries
@@ -198,10 +193,7 @@ class Hub:
             for frame in frames:
                 sub.put(frame)
 
-    def join(self, conversation_id: int, sub: Subscriber, first_frames: list[str]) -> None:
-        """Queue `first_frames` (a snapshot), then subscribe, with no await in between."""
-        for frame in first_frames:
-            sub.put(frame)
+    def join(self, conversation_id: int, sub: Subscriber) -> None:
         self.subscribers.setdefault(conversation_id, set()).add(sub)
 
     def leave(self, conversation_id: int, sub: Subscriber) -> None:

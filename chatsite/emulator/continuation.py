@@ -31,7 +31,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from .plans import ReplyPlan, StepPlan, token_estimate
+from .plans import ReplyPlan, StepPlan, text_output, token_estimate
 
 _SECRET = secrets.token_bytes(32)
 CHECKPOINTS_PER_HOP = 3
@@ -137,14 +137,7 @@ class Decode:
         chunks = self.chunks[start:end]
         text = "".join(chunks)
         annotations = self._annotations(start, end)
-        content: list[dict[str, Any]] = []
-        deltas: list[dict[str, Any]] = []
-        if chunks:
-            block: dict[str, Any] = {"type": "text", "text": text}
-            if annotations:
-                block["annotations"] = annotations
-                deltas.append({"type": "text_annotation_delta", "annotations": annotations})
-            content.append(block)
+        content, deltas = text_output(text, annotations) if chunks else ([], [])
         if last:
             content += [dict(d) for d in self.media_deltas]
             deltas += [dict(d) for d in self.media_deltas]

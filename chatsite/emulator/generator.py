@@ -35,6 +35,7 @@ from .plans import (
     make_context,
     short_id,
     signature,
+    text_output,
     token_estimate,
 )
 from .prose import (
@@ -290,14 +291,7 @@ def model_output_family(ctx: GenerationContext) -> list[StepPlan]:
         chunks.insert(middle, big)
         text = "".join(chunks)
         annotations = _shift_annotations(annotations, position, len(big.encode()))
-    content: list[dict[str, Any]] = []
-    deltas: list[dict[str, Any]] = []
-    if chunks:
-        block: dict[str, Any] = {"type": "text", "text": text}
-        if annotations:
-            block["annotations"] = annotations
-            deltas.append({"type": "text_annotation_delta", "annotations": annotations})
-        content.append(block)
+    content, deltas = text_output(text, annotations) if chunks else ([], [])
     for delta in media_deltas(ctx, image, audio):
         deltas.append(delta)
         content.append(dict(delta))

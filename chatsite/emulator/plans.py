@@ -197,6 +197,18 @@ class Conversation:
         return self.user_messages[0] if self.user_messages else ""
 
 
+def text_output(
+    text: str, annotations: list[dict[str, Any]]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """An answer's text block and the non-text deltas that go with it: its annotations arrive
+    as one `text_annotation_delta` after the text."""
+    block: dict[str, Any] = {"type": "text", "text": text}
+    if not annotations:
+        return [block], []
+    block["annotations"] = annotations
+    return [block], [{"type": "text_annotation_delta", "annotations": annotations}]
+
+
 def content_text(content: Any) -> str:
     """The text of a step's ``content`` (a list of Content, one Content, or a bare string)."""
     if content is None:
