@@ -377,8 +377,12 @@ def plan_reply(ctx: GenerationContext) -> ReplyPlan:
         media_tokens=_media_tokens(steps),
         grounding=dict(ctx.grounding),
     )
-    # A `huge` delta tests one oversized frame; it is not a decode to cut into hops.
-    return continuation.limit_first_hop(reply, ctx.hop_words, enabled=not ctx.directives.huge)
+    # A `huge` delta tests one oversized frame; it is not a decode to cut into hops. Background
+    # and agent runs are continued by the server itself (the SDK continues neither).
+    server_continues = bool(ctx.agent or ctx.request.get("background"))
+    return continuation.limit_first_hop(
+        reply, ctx.hop_words, enabled=not ctx.directives.huge and not server_continues
+    )
 
 
 def code_jobs(ctx: GenerationContext) -> list[str]:
