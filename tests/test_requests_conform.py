@@ -311,6 +311,7 @@ async def test_an_agent_gets_the_tools_format_and_summaries_choice_it_accepts(
     assert body["response_format"]["schema"] == SCHEMA
     assert body["agent_config"] == {"type": "deep-research", "thinking_summaries": "none"}
     assert "generation_config" not in body  # thinking level and token limit: agents ignore them
+    assert "city" in json.loads(model_text(turn.steps))  # the report came as the schema asks
     thoughts = [s for s in turn.steps if s["type"] == "thought"]
     assert thoughts and not any(s.get("summary") for s in thoughts), "the agent heard “none”"
 

@@ -354,9 +354,23 @@ def _media_tokens(steps: list[StepPlan]) -> dict[str, int]:
     return found
 
 
+def _answer_as_json(ctx: GenerationContext, steps: list[StepPlan]) -> list[StepPlan]:
+    """An agent asked for structured output (`response_format`) answers in JSON, as a model."""
+    is_json, schema = json_schema(ctx)
+    if not is_json:
+        return steps
+    text = json.dumps(structured_value(ctx, schema), ensure_ascii=False, indent=2)
+    for plan in steps:
+        if plan.main and plan.final.get("type") == "model_output":
+            chunks = chunk_words(text, ctx.directives.delta_words)
+            plan.final = {**plan.final, "content": [{"type": "text", "text": text}]}
+            plan.text_chunks, plan.deltas, plan.middle = chunks, [], len(chunks) // 2
+    return steps
+
+
 def plan_reply(ctx: GenerationContext) -> ReplyPlan:
     if ctx.agent:
-        steps = agents.agent_steps(ctx)
+        steps = _answer_as_json(ctx, agents.agent_steps(ctx))
     else:
         steps = [plan for family in STEP_FAMILIES for plan in family(ctx)]
     system = ctx.request.get("system_instruction")
