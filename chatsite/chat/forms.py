@@ -143,11 +143,13 @@ class ComposerForm(forms.Form):
         return cls(data, files, initial=initial, functions=functions, mcp_servers=servers)
 
     def agent_notes(self) -> dict[str, str]:
-        """Per agent, the sentence the composer shows under the settings it ignores."""
+        """Per agent, the sentence the settings panel shows: which of them it ignores."""
         notes = {}
         for name in settings.GEMINI_AGENTS:
             labels = [str(self.fields[f].label) for f in agent_ignores(name)]
-            notes[name] = "This agent ignores " + ", ".join(labels[:-1]) + f" and {labels[-1]}."
+            if labels:
+                listed = ", ".join(labels[:-1]) + " and " if len(labels) > 1 else ""
+                notes[name] = f"This agent ignores {listed}{labels[-1]}."
         return notes
 
     def agent_note(self) -> str:

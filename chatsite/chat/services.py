@@ -158,7 +158,9 @@ def _tools(opts: dict, mcp_servers) -> list[dict]:
     tools += [REGISTRY[n].declaration() for n in opts.get("functions") or [] if n in REGISTRY]
     wanted = set(opts.get("mcp_servers") or [])
     for server in mcp_servers:
-        if server.name in wanted and valid_mcp_name(server.name):
+        if server.name in wanted and not valid_mcp_name(server.name):
+            log.warning("MCP server %r left out: the API refuses that name", server.name)
+        elif server.name in wanted:
             tool = {"type": "mcp_server", "name": server.name, "url": server.url}
             if server.headers:
                 tool["headers"] = server.headers
