@@ -233,3 +233,20 @@ async def test_usage_is_shown_per_turn_and_per_conversation(user, open_tab):
     page = await sync_to_async(render_page)(user, convo)
     assert re.search(rf"{turn.total_tokens} tokens", page)
     await tab.close()
+
+
+async def test_the_composer_says_which_settings_the_chosen_agent_ignores(user):
+    agent = await conversation_with(user, model="deep-research-pro-preview-12-2025")
+    page = await sync_to_async(render_page)(user, agent)
+    note = re.search(r'<p class="agent-note" id="agent-note" role="status">([^<]*)</p>', page)
+    assert note, "shown, not hidden, for an agent"
+    assert note.group(1) == (
+        "This agent ignores Thinking, Max output tokens, Aspect ratio, Image size and Voice."
+    )
+    # The picker's other agents have their own note, read when the person switches to one.
+    notes = json.loads(re.search(r'id="agent-notes"[^>]*>([^<]*)<', page).group(1))
+    assert "Thought summaries" in notes["antigravity-preview-05-2026"]
+
+    model = await conversation_with(user)
+    page = await sync_to_async(render_page)(user, model)
+    assert re.search(r'<p class="agent-note" id="agent-note" role="status" hidden></p>', page)

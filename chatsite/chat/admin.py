@@ -382,6 +382,16 @@ class McpServerForm(forms.ModelForm):
         model = McpServer
         fields = ("name", "url", "headers", "allowed_tools", "enabled")
 
+    def clean_name(self):
+        from .forms import valid_mcp_name
+
+        name = self.cleaned_data["name"]
+        if not valid_mcp_name(name):
+            raise forms.ValidationError(
+                "Use letters, digits and underscores (snake_case): the API refuses “-” here."
+            )
+        return name
+
     def clean_url(self):
         url = self.cleaned_data["url"]
         if not url.startswith("https://"):

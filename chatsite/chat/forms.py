@@ -5,6 +5,7 @@ Field names follow the UI contract in design.md (`model`, `system_instruction`,
 """
 
 import json
+import re
 
 from django import forms
 from django.conf import settings
@@ -35,8 +36,26 @@ SETTING_FIELDS = (
 MAX_SCHEMA_CHARS = 20_000
 
 
+# The API refuses MCP server names with "-" (its guide asks for snake_case names).
+MCP_NAME = re.compile(r"[A-Za-z0-9_]+")
+# Agents take no generation_config: these settings do nothing for them.
+AGENTS_IGNORE = ("thinking_level", "max_output_tokens", "aspect_ratio", "image_size", "voice")
+
+
 def is_agent(name: str) -> bool:
     return name in settings.GEMINI_AGENTS
+
+
+def agent_ignores(name: str) -> tuple[str, ...]:
+    """The composer settings this agent ignores (Deep Research alone takes thought summaries,
+    in its agent_config)."""
+    if not is_agent(name):
+        return ()
+    return AGENTS_IGNORE + (() if name.startswith("deep-research") else ("thinking_summaries",))
+
+
+def valid_mcp_name(name: str) -> bool:
+    return bool(MCP_NAME.fullmatch(name or ""))
 
 
 class ComposerForm(forms.Form):
@@ -113,11 +132,28 @@ class ComposerForm(forms.Form):
         functions = [
             t.name for t in FunctionTool.objects.filter(enabled=True) if t.name in REGISTRY
         ]
-        servers = list(McpServer.objects.filter(enabled=True).values_list("name", flat=True))
+        servers = [
+            name
+            for name in McpServer.objects.filter(enabled=True).values_list("name", flat=True)
+            if valid_mcp_name(name)
+        ]
         initial = {"model": settings.GEMINI_MODEL}
         if conversation is not None:
             initial = {"model": conversation.model, **(conversation.settings or {})}
         return cls(data, files, initial=initial, functions=functions, mcp_servers=servers)
+
+    def agent_notes(self) -> dict[str, str]:
+        """Per agent, the sentence the settings panel shows: which of them it ignores."""
+        notes = {}
+        for name in settings.GEMINI_AGENTS:
+            labels = [str(self.fields[f].label) for f in agent_ignores(name)]
+            if labels:
+                listed = ", ".join(labels[:-1]) + " and " if len(labels) > 1 else ""
+                notes[name] = f"This agent ignores {listed}{labels[-1]}."
+        return notes
+
+    def agent_note(self) -> str:
+        return self.agent_notes().get(self["model"].value() or "", "")
 
     def get_initial_for_field(self, field, field_name):
         value = super().get_initial_for_field(field, field_name)

@@ -275,12 +275,9 @@ class TurnRunner:
             token = self.assembler.continuation_token
             if not token or token == self.body.get("continuation_token"):
                 return None
-            who = {k: self.body[k] for k in ("model", "agent") if k in self.body}
-            body = {
-                **who,
-                "continuation_token": token,
-                "previous_interaction_id": self.assembler.interaction_id,
-            }
+            if not _client_continues(self.body):
+                return None  # the server goes on by itself
+            body = _continuation_body(self.body, token, self.assembler.interaction_id)
             self._next_hop(body)
             return body
         if status == Turn.Status.REQUIRES_ACTION:
@@ -530,6 +527,23 @@ class TurnRunner:
         frames = [turn_added_frame(turn)] if whole_turn else []
         frames += [assistant_frame(turn), status_frame(turn)]
         return frames, self.seq
+
+
+def _client_continues(body: dict) -> bool:
+    """As the SDK: background and agent runs are continued by the server, not by us."""
+    return not (body.get("background") or body.get("agent") or body.get("agent_config"))
+
+
+def _continuation_body(body: dict, token: str, owner_id: str | None) -> dict:
+    """The next hop of a long decode: the same request (its config, tools, system instruction
+    and response format) with the token; stored, it names the interaction that issued the
+    token and leaves out the input, as the SDK does."""
+    hop = {k: v for k, v in body.items() if k != "continuation_token"}
+    hop["continuation_token"] = token
+    if hop.get("store", True) is not False:
+        hop.pop("input", None)
+        hop["previous_interaction_id"] = owner_id
+    return hop
 
 
 def _history_content(blocks) -> list[dict]:

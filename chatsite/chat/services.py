@@ -14,7 +14,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from . import attachments, limits, relay
-from .forms import is_agent
+from .forms import is_agent, valid_mcp_name
 from .hub import hub
 from .models import Conversation, McpServer, Turn
 from .runner import TurnRunner, assistant_frame, status_frame, turn_added_frame
@@ -92,7 +92,8 @@ def build_request(
     mcp_servers=(),
 ) -> dict:
     """The create body. Tools, system instruction and generation config are interaction-scoped:
-    they are re-sent with every turn."""
+    they are re-sent with every turn. An agent request has no `generation_config`: it takes
+    tools, response_format and its own `agent_config` (forms.agent_ignores lists the rest)."""
     name = turn.model or conversation.model
     opts = conversation.settings or {}
     agent = is_agent(name)
@@ -101,20 +102,6 @@ def build_request(
         body["previous_interaction_id"] = previous_interaction_id
     if opts.get("system_instruction"):
         body["system_instruction"] = opts["system_instruction"]
-    if agent:
-        body["background"] = True  # agents only run in the background
-        if name.startswith("antigravity"):
-            body["environment"] = {"type": "remote"}
-        return body
-    generation = {
-        key: opts[key]
-        for key in ("thinking_level", "thinking_summaries", "max_output_tokens")
-        if opts.get(key)
-    }
-    if opts.get("voice"):
-        generation["speech_config"] = [{"voice": opts["voice"]}]
-    if generation:
-        body["generation_config"] = generation
     tools = _tools(opts, mcp_servers)
     if tools:
         body["tools"] = tools
@@ -123,15 +110,43 @@ def build_request(
         formats.append(
             {"type": "text", "mime_type": "application/json", "schema": opts["response_schema"]}
         )
-    if "image" in name and (opts.get("aspect_ratio") or opts.get("image_size")):
+    if not agent and "image" in name and (opts.get("aspect_ratio") or opts.get("image_size")):
         image = {"type": "image"}
         image.update({k: opts[k] for k in ("aspect_ratio", "image_size") if opts.get(k)})
         formats.append(image)
     if formats:
         body["response_format"] = formats[0] if len(formats) == 1 else formats
+    if agent:
+        body["background"] = True  # agents only run in the background
+        config = _agent_config(name, opts)
+        if config:
+            body["agent_config"] = config
+        if name.startswith("antigravity"):
+            body["environment"] = {"type": "remote"}
+        return body
+    generation = {
+        key: opts[key]
+        for key in ("thinking_level", "thinking_summaries", "max_output_tokens")
+        if opts.get(key)
+    }
+    if opts.get("voice") and is_speech_model(name):  # other models refuse a speech_config
+        generation["speech_config"] = [{"voice": opts["voice"]}]
+    if generation:
+        body["generation_config"] = generation
     if turn.background:
         body["background"] = True
     return body
+
+
+def is_speech_model(name: str) -> bool:
+    return "tts" in name
+
+
+def _agent_config(name: str, opts: dict) -> dict | None:
+    """What of the composer an agent's own config takes: Deep Research's thought summaries."""
+    if name.startswith("deep-research") and opts.get("thinking_summaries"):
+        return {"type": "deep-research", "thinking_summaries": opts["thinking_summaries"]}
+    return None
 
 
 def _tools(opts: dict, mcp_servers) -> list[dict]:
@@ -143,12 +158,16 @@ def _tools(opts: dict, mcp_servers) -> list[dict]:
     tools += [REGISTRY[n].declaration() for n in opts.get("functions") or [] if n in REGISTRY]
     wanted = set(opts.get("mcp_servers") or [])
     for server in mcp_servers:
-        if server.name in wanted:
+        if server.name in wanted and not valid_mcp_name(server.name):
+            log.warning("MCP server %r left out: the API refuses that name", server.name)
+        elif server.name in wanted:
             tool = {"type": "mcp_server", "name": server.name, "url": server.url}
             if server.headers:
                 tool["headers"] = server.headers
             if server.allowed_tools:
-                tool["allowed_tools"] = [{"mode": "any", "tools": server.allowed_tools}]
+                # "validated": the model may call one of these tools or answer in words; "any"
+                # would force a call on every turn (the tool-choice modes of the SDK).
+                tool["allowed_tools"] = [{"mode": "validated", "tools": server.allowed_tools}]
             tools.append(tool)
     return tools
 

@@ -17,7 +17,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from . import continuation, runner
+from . import continuation, runner, tools
 from . import directives as directives_module
 from .agents import AGENT_PACE_MS
 from .directives import DEFAULT_HOP_WORDS, Directives
@@ -131,6 +131,7 @@ class Emulator:
         if body is None:
             raise invalid_argument("Invalid JSON payload received. The request body is empty.")
         input_steps = validate_create(body)
+        tools.check_mcp_names(body)
 
         history: list[dict[str, Any]] = []
         previous_id = body.get("previous_interaction_id")

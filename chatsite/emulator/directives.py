@@ -20,8 +20,9 @@ ignored (so a typo never breaks a request); numbers are clamped to sane bounds.
 | hostile        | every text field the emulator makes up carries XSS payloads (hostile.py) |
 | code_error     | the code of a code_execution step raises (the result has is_error: true) |
 | call=<name>    | with function tools: call this declared function                         |
-| hop_words=<n>  | per-hop decode limit in words (server default 20000): longer replies end |
-|                | `requires_continuation` with a continuation_token                        |
+| hop_words=<n>  | per-hop decode limit in words (server default 20000): longer foreground |
+|                | model replies end `requires_continuation` with a continuation_token      |
+|                | (background and agent runs are continued by the server itself)           |
 """
 
 from __future__ import annotations

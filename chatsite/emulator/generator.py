@@ -354,9 +354,23 @@ def _media_tokens(steps: list[StepPlan]) -> dict[str, int]:
     return found
 
 
+def _answer_as_json(ctx: GenerationContext, steps: list[StepPlan]) -> list[StepPlan]:
+    """An agent asked for structured output (`response_format`) answers in JSON, as a model."""
+    is_json, schema = json_schema(ctx)
+    if not is_json:
+        return steps
+    text = json.dumps(structured_value(ctx, schema), ensure_ascii=False, indent=2)
+    for plan in steps:
+        if plan.main and plan.final.get("type") == "model_output":
+            chunks = chunk_words(text, ctx.directives.delta_words)
+            plan.final = {**plan.final, "content": [{"type": "text", "text": text}]}
+            plan.text_chunks, plan.deltas, plan.middle = chunks, [], len(chunks) // 2
+    return steps
+
+
 def plan_reply(ctx: GenerationContext) -> ReplyPlan:
     if ctx.agent:
-        steps = agents.agent_steps(ctx)
+        steps = _answer_as_json(ctx, agents.agent_steps(ctx))
     else:
         steps = [plan for family in STEP_FAMILIES for plan in family(ctx)]
     system = ctx.request.get("system_instruction")
@@ -377,8 +391,12 @@ def plan_reply(ctx: GenerationContext) -> ReplyPlan:
         media_tokens=_media_tokens(steps),
         grounding=dict(ctx.grounding),
     )
-    # A `huge` delta tests one oversized frame; it is not a decode to cut into hops.
-    return continuation.limit_first_hop(reply, ctx.hop_words, enabled=not ctx.directives.huge)
+    # A `huge` delta tests one oversized frame; it is not a decode to cut into hops. Background
+    # and agent runs are continued by the server itself (the SDK continues neither).
+    server_continues = bool(ctx.agent or ctx.request.get("background"))
+    return continuation.limit_first_hop(
+        reply, ctx.hop_words, enabled=not ctx.directives.huge and not server_continues
+    )
 
 
 def code_jobs(ctx: GenerationContext) -> list[str]:

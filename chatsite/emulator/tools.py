@@ -31,6 +31,7 @@ from typing import Any
 from urllib.parse import quote, quote_plus, urlsplit
 
 from . import hostile
+from .errors import invalid_argument
 from .plans import (
     KEYWORD_RE,
     GenerationContext,
@@ -591,6 +592,19 @@ MCP_TOOL_GUESSES = (
     ("jira", "search_issues"),
     ("slack", "search_messages"),
 )
+
+
+def check_mcp_names(body: dict[str, Any]) -> None:
+    """The API refuses an MCP server name with "-" (its guide asks for snake_case)."""
+    for position, tool in enumerate(body.get("tools") or []):
+        if not isinstance(tool, dict) or tool.get("type") != "mcp_server":
+            continue
+        name = tool.get("name")
+        if isinstance(name, str) and "-" in name:
+            raise invalid_argument(
+                f"Invalid value at 'tools[{position}].name' ({name!r}): MCP server names must "
+                "not contain '-'; use snake_case."
+            )
 
 
 def mcp_tool_name(tool: dict[str, Any], server: str) -> str:

@@ -155,6 +155,16 @@
     panel.hidden = !open;
   });
 
+  // Choosing an agent says which settings it ignores (agents take no generation config).
+  document.addEventListener("change", function (e) {
+    if (e.target.name !== "model" || !e.target.closest("#composer")) return;
+    var note = document.getElementById("agent-note");
+    var notes = document.getElementById("agent-notes");
+    if (!note || !notes) return;
+    note.textContent = JSON.parse(notes.textContent)[e.target.value] || "";
+    note.hidden = !note.textContent;
+  });
+
   // Long runs show how long they have been going ("Working · 1:05").
   var STATUS_WORDS = { pending: "Sending", queued: "Queued", in_progress: "Working",
                        requires_action: "Calling tools", requires_continuation: "Continuing" };

@@ -110,7 +110,7 @@ def test_settings_persist_across_a_reload_and_are_sent_every_turn(
     assert body["system_instruction"] == SETTINGS["system_instruction"]
     assert body["generation_config"]["thinking_level"] == "low"
     assert body["generation_config"]["max_output_tokens"] == 900
-    assert body["generation_config"]["speech_config"] == [{"voice": "Puck"}]
+    assert "speech_config" not in body["generation_config"]  # the voice is for speech models
     kinds = [tool["type"] for tool in body["tools"]]
     assert set(TOOLS) <= set(kinds) and "function" in kinds, body["tools"]
 
@@ -133,6 +133,23 @@ def test_settings_persist_across_a_reload_and_are_sent_every_turn(
     assert again["generation_config"] == body["generation_config"]
     assert again["tools"] == body["tools"]
     assert again["previous_interaction_id"]
+
+
+def test_choosing_an_agent_says_which_settings_it_ignores(new_page, fresh_user):
+    page = new_page(fresh_user)
+    open_settings(page)
+    note = page.locator("#agent-note")
+    expect(note).to_be_hidden()
+    page.select_option(MODEL_PICKER, "antigravity-preview-05-2026")
+    expect(note).to_be_visible()
+    expect(note).to_have_text(
+        "This agent ignores Thinking, Max output tokens, Aspect ratio, Image size, Voice and "
+        "Thought summaries."
+    )
+    page.select_option(MODEL_PICKER, "deep-research-pro-preview-12-2025")
+    expect(note).not_to_contain_text("Thought summaries")
+    page.select_option(MODEL_PICKER, DEFAULT_MODEL)
+    expect(note).to_be_hidden()
 
 
 SCHEMA = {

@@ -258,7 +258,7 @@ ALL_TOOLS = [
     {"type": "url_context"},
     {"type": "google_maps", "enable_widget": True},
     {"type": "file_search", "file_search_store_names": ["fileSearchStores/team-docs"]},
-    {"type": "mcp_server", "name": "weather-mcp", "url": "https://mcp.example.com/sse"},
+    {"type": "mcp_server", "name": "weather_mcp", "url": "https://mcp.example.com/sse"},
     {"type": "retrieval", "retrieval_types": ["vertex_ai_search"]},
 ]
 RECIPE_SCHEMA = {

@@ -224,7 +224,7 @@ def test_file_search_result_rides_on_the_delta(client: httpx.Client) -> None:
 def test_mcp_server_call_and_result(client: httpx.Client) -> None:
     tools = [
         {"type": "mcp_server", "name": "weather", "allowed_tools": [{"tools": ["get_alerts"]}]},
-        {"type": "mcp_server", "name": "github-issues", "url": "https://mcp.example.com"},
+        {"type": "mcp_server", "name": "github_issues", "url": "https://mcp.example.com"},
     ]
     steps = create(client, "Anything I should know?", tools=tools).json()["steps"]
     assert [s["type"] for s in steps[1:5]] == ["mcp_server_tool_call", "mcp_server_tool_result"] * 2
@@ -234,7 +234,7 @@ def test_mcp_server_call_and_result(client: httpx.Client) -> None:
     assert first_result["call_id"] == first["id"]
     assert (first_result["name"], first_result["server_name"]) == ("get_alerts", "weather")
     assert first_result["result"][0]["type"] == "text"
-    assert (second["name"], second["server_name"]) == ("search_issues", "github-issues")
+    assert (second["name"], second["server_name"]) == ("search_issues", "github_issues")
 
 
 def test_retrieval_call_and_result(client: httpx.Client) -> None:
