@@ -28,6 +28,7 @@ def daphne_app(tmp_path_factory, emulator):
     env.pop("DATABASE_URL", None)
     env.pop("REDIS_URL", None)
     app = AppProcess(env, var / "daphne.log")
+    post_chunked(app.port, "/accounts/login/", 4096, chunk=4096)  # warm up: Django loads its views
     yield app
     app.stop()
 
