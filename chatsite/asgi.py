@@ -1,4 +1,5 @@
-"""HTTP goes to Django; websockets pass the allowed-hosts origin check and session auth."""
+"""HTTP goes to Django behind the body limit; websockets must come from the app's own origin
+and carry a session."""
 
 import os
 
@@ -9,15 +10,17 @@ django_asgi_app = get_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402 - needs Django set up first
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from chatsite.chat.routing import websocket_urlpatterns  # noqa: E402
+from chatsite.security import daphne_guard  # noqa: E402
+from chatsite.security.body_limit import BodyLimit  # noqa: E402
+from chatsite.security.origins import SameOriginValidator  # noqa: E402
+
+daphne_guard.install()  # daphne buffers bodies before the app runs: limit them there too
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
-        "websocket": AllowedHostsOriginValidator(
-            AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
-        ),
+        "http": BodyLimit(django_asgi_app),
+        "websocket": SameOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )

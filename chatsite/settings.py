@@ -6,6 +6,7 @@ the variable, rather than running on a silent fallback.
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 from environs import Env
@@ -49,6 +50,7 @@ INSTALLED_APPS = [
     "csp",
     "django_htmx",
     "template_partials",
+    "axes",
     "chatsite.chat",
     "chatsite.emulator",
 ]
@@ -64,6 +66,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "chatsite.security.no_store.NoStoreMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: turns a locked-out sign-in into its page
 ]
 
 ROOT_URLCONF = "chatsite.urls"
@@ -130,6 +134,16 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Sign-in throttling (django-axes): after LOGIN_FAILURE_LIMIT failures for one username, or
+# from one client address, sign-in (the admin's too) is refused for LOGIN_LOCKOUT_MINUTES.
+AUTHENTICATION_BACKENDS = ["chatsite.security.auth.ThrottledModelBackend"]
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", 10, validate=Range(min=1))
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", 15, validate=Range(min=1)))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # each on its own: per account, per client
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False  # the wait is what the page says
+AXES_LOCKOUT_CALLABLE = "chatsite.security.auth.lockout_response"
+AXES_DISABLE_ACCESS_LOG = True  # keep failures only, not every sign-in's address
+AXES_VERBOSE = False
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -162,6 +176,14 @@ ATTACHMENT_MAX_TOTAL_BYTES = env.int(
 # Uploads are read into temporary files past this size, not memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+# Request bodies over these are refused with 413 while they arrive (chatsite/security/): the
+# composer's message with its attachments, and any other request (a form at most).
+UPLOAD_BODY_MAX_BYTES = env.int(
+    "UPLOAD_BODY_MAX_BYTES", ATTACHMENT_MAX_TOTAL_BYTES + 8 * 1024 * 1024, validate=Range(min=1)
+)
+REQUEST_BODY_MAX_BYTES = env.int(
+    "REQUEST_BODY_MAX_BYTES", DATA_UPLOAD_MAX_MEMORY_SIZE, validate=Range(min=1)
+)
 # Hashed, compressed files with far-future caching; `collectstatic` makes them (make run and
 # the Docker build do). In debug, files are served straight from the source folders.
 STATIC_MANIFEST = env.bool("STATIC_MANIFEST", not DEBUG)
@@ -275,5 +297,10 @@ LOGGING = {
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     # httpx logs every request URL at INFO; daphne's access log is separate (stdout).
-    "loggers": {"httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"}},
+    # axes logs every sign-in at INFO; its lockouts are warnings.
+    "loggers": {
+        "httpx": {"level": "WARNING"},
+        "httpcore": {"level": "WARNING"},
+        "axes": {"level": "WARNING"},
+    },
 }

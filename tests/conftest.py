@@ -118,7 +118,7 @@ def open_tab():
     tabs = []
 
     async def open_(user, conversation_id, *, origin=b"http://localhost", expect_ok=True):
-        headers = [(b"origin", origin)]
+        headers = [(b"host", b"localhost"), (b"origin", origin)]
         if user is not None:
             from asgiref.sync import sync_to_async
 

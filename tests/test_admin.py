@@ -314,8 +314,43 @@ def test_a_superuser_reads_others_and_every_read_is_logged(client, boss, user, c
 def test_listing_conversations_is_not_a_read(client, boss, conversation):
     client.force_login(boss)
     client.get(CHANGELIST)
-    client.get(f"{CHANGELIST}?q=three")
+    client.get(f"{CHANGELIST}?owner__id__exact={conversation.owner_id}")
     assert not TranscriptRead.objects.exists()
+
+
+def test_a_search_reads_each_other_persons_conversation_it_lists(client, boss, user, conversation):
+    """A search looks into what was said: what it finds is logged, with the words searched."""
+    mine = Conversation.objects.create(owner=boss, title="Boss's three", model="m")
+    make_turn(mine, "three", "three")
+    Conversation.objects.create(owner=user, title="Unrelated", model="m")
+    client.force_login(boss)
+
+    assert listed(client.get(f"{CHANGELIST}?q=three")) == {"Quarterly plan", "Boss's three"}
+    read = TranscriptRead.objects.get()  # not the boss's own, not the one it did not list
+    assert (read.reader, read.owner, read.conversation) == (boss, user, conversation)
+    assert (read.what, read.detail) == ("search", "three")
+    client.get(f"{CHANGELIST}?q=nowhere")
+    assert TranscriptRead.objects.count() == 1
+
+
+def test_fetching_someone_elses_media_in_review_is_a_logged_read(client, boss, user):
+    from chatsite.chat.rendering import media_url
+
+    png = (
+        "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGNg+M8AAAMBAQAY3Y2w"
+        "AAAAAElFTkSuQmCC"
+    )
+    convo = Conversation.objects.create(owner=user, title="Drawings", model="m")
+    block = {"type": "image", "data": png, "mime_type": "image/png"}
+    turn = make_turn(convo, "draw", "here", steps=[{"type": "model_output", "content": [block]}])
+    client.force_login(boss)
+    assert client.get(media_url(turn.pk, block)).status_code == 200
+    read = TranscriptRead.objects.get()
+    assert (read.reader, read.owner, read.conversation, read.what) == (boss, user, convo, "media")
+    assert f"turn {turn.pk}" in read.detail
+    client.force_login(user)  # the owner's own fetch is not a read
+    assert client.get(media_url(turn.pk, block)).status_code == 200
+    assert TranscriptRead.objects.count() == 1
 
 
 def test_reading_your_own_conversation_is_not_logged(client, make_user):
@@ -412,6 +447,26 @@ def test_the_read_log_lists_reads_and_nobody_can_add_change_or_delete(client, bo
     assert read.what == "transcript"
 
 
+def test_staff_without_transcript_rights_see_only_reads_of_their_own_conversations(
+    client, boss, staffer, user, conversation, settings
+):
+    settings.ADMIN_TRANSCRIPT_READERS = "superusers"
+    own = Conversation.objects.create(owner=staffer, title="Staff notes", model="m")
+    client.force_login(boss)
+    client.get(change_url(conversation))
+    client.get(change_url(own))
+    grant(staffer, "view_transcriptread")
+    client.force_login(staffer)
+
+    page = client.get("/admin/chat/transcriptread/").content.decode()
+    assert "Staff notes" in page
+    assert "Quarterly plan" not in page
+    searched = client.get("/admin/chat/transcriptread/?q=Quarterly")
+    assert searched.context["cl"].result_count == 0
+    others = TranscriptRead.objects.get(owner=user)
+    assert client.get(f"/admin/chat/transcriptread/{others.pk}/change/").status_code in (302, 404)
+
+
 # -- invites -------------------------------------------------------------------------------
 
 
@@ -489,3 +544,39 @@ def test_mcp_server_needs_https_and_string_headers(client, make_user):
          "enabled": "on"},
     )  # fmt: skip
     assert response.status_code == 302
+
+
+def test_mcp_server_headers_are_masked_and_write_only(client, make_user):
+    from chatsite.chat.models import McpServer
+
+    boss = make_user("root", is_staff=True, is_superuser=True)
+    server = McpServer.objects.create(
+        name="wiki", url="https://mcp.example.com/sse",
+        headers={"Authorization": "Bearer sk-secret-token-123"},
+    )  # fmt: skip
+    url = f"/admin/chat/mcpserver/{server.pk}/change/"
+    client.force_login(boss)
+    page = client.get(url).content.decode()
+    assert "sk-secret-token-123" not in page
+    assert "Authorization: ••••••••" in page
+
+    form = {"name": "wiki", "url": "https://mcp.example.com/sse", "headers": "",
+            "allowed_tools": "[]", "enabled": "on"}  # fmt: skip
+    assert client.post(url, form).status_code == 302  # blank: the stored headers stay
+    server.refresh_from_db()
+    assert server.headers == {"Authorization": "Bearer sk-secret-token-123"}
+    client.post(url, {**form, "headers": '{"Authorization": "Bearer new"}'})
+    server.refresh_from_db()
+    assert server.headers == {"Authorization": "Bearer new"}
+    client.post(url, {**form, "headers": "{}"})
+    server.refresh_from_db()
+    assert server.headers == {}
+
+    # Staff who may only view MCP servers see the names of the headers, never the values.
+    server.headers = {"Authorization": "Bearer sk-secret-token-123"}
+    server.save()
+    viewer = make_user("vic", is_staff=True)
+    grant(viewer, "view_mcpserver")
+    client.force_login(viewer)
+    page = client.get(url).content.decode()
+    assert "sk-secret-token-123" not in page and "Authorization: ••••••••" in page

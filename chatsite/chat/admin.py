@@ -167,7 +167,12 @@ class ConversationAdmin(ReadScopedAdmin):
             **(extra_context or {}),
             "show_usage_link": admin_views.may_see_usage(request.user),
         }
-        return super().changelist_view(request, extra_context)
+        response = super().changelist_view(request, extra_context)
+        changelist = getattr(response, "context_data", {}).get("cl")
+        if changelist is not None and changelist.query.strip():
+            # A search looks into what was said: the others' conversations it lists were read.
+            admin_views.log_search(request, changelist.result_list, changelist.query.strip())
+        return response
 
     def get_urls(self):
         view = self.admin_site.admin_view
@@ -276,7 +281,7 @@ class TurnAdmin(ReadScopedAdmin):
 class TranscriptReadAdmin(admin.ModelAdmin):
     """The read log: who read whose conversation, when. Nobody can add, change or delete it."""
 
-    list_display = ("at", "reader", "owner", "conversation_title", "what")
+    list_display = ("at", "reader", "owner", "conversation_title", "what", "detail")
     list_filter = (
         ("reader", admin.RelatedOnlyFieldListFilter),
         ("owner", admin.RelatedOnlyFieldListFilter),
@@ -285,8 +290,11 @@ class TranscriptReadAdmin(admin.ModelAdmin):
     list_select_related = ("reader", "owner")
     search_fields = ("conversation_title", "reader__username", "owner__username")
     date_hierarchy = "at"
-    fields = ("at", "reader", "owner", "conversation", "conversation_title", "what")
+    fields = ("at", "reader", "owner", "conversation", "conversation_title", "what", "detail")
     readonly_fields = fields
+
+    def get_queryset(self, request):
+        return admin_views.visible_reads(request.user, super().get_queryset(request))
 
     def has_add_permission(self, request):
         return False
@@ -375,12 +383,40 @@ class FunctionToolAdmin(admin.ModelAdmin):
         return tool.description if tool else "(no such tool in this version)"
 
 
+def masked_headers(headers) -> str:
+    """Header names with their values hidden: enough to see what is set, nothing to copy."""
+    if not headers:
+        return "(none)"
+    return ", ".join(f"{name}: ••••••••" for name in sorted(headers))
+
+
 class McpServerForm(forms.ModelForm):
+    """Headers (bearer tokens) are write-only: the form never shows the stored ones, and
+    leaving the field blank keeps them ({} clears them)."""
+
     url = forms.URLField(max_length=500, assume_scheme="https")
+    headers = forms.CharField(
+        required=False,
+        strip=True,
+        widget=forms.Textarea(attrs={"rows": 3, "autocomplete": "off", "spellcheck": "false"}),
+    )
 
     class Meta:
         model = McpServer
         fields = ("name", "url", "headers", "allowed_tools", "enabled")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.initial["headers"] = ""
+        stored = self.instance.headers if self.instance.pk else {}
+        self.fields["headers"].help_text = (
+            'Sent with every call, as a JSON object, e.g. {"Authorization": "Bearer …"}. '
+            + (
+                f"Stored: {masked_headers(stored)}. Leave blank to keep them; {{}} removes them."
+                if stored
+                else "None stored."
+            )
+        )
 
     def clean_name(self):
         from .forms import valid_mcp_name
@@ -399,7 +435,13 @@ class McpServerForm(forms.ModelForm):
         return url
 
     def clean_headers(self):
-        headers = self.cleaned_data["headers"] or {}
+        text = self.cleaned_data["headers"]
+        if not text:
+            return self.instance.headers if self.instance.pk else {}
+        try:
+            headers = json.loads(text)
+        except ValueError:
+            headers = None
         if not isinstance(headers, dict) or not all(
             isinstance(k, str) and isinstance(v, str) for k, v in headers.items()
         ):
@@ -422,6 +464,19 @@ class McpServerAdmin(admin.ModelAdmin):
     form = McpServerForm
     list_display = ("name", "url", "enabled", "tool_count")
     list_editable = ("enabled",)
+
+    def get_fields(self, request, obj=None):
+        fields = [f for f in super().get_fields(request, obj) if f != "stored_headers"]
+        if not self.has_change_permission(request, obj):  # view only: the headers masked
+            fields[fields.index("headers")] = "stored_headers"
+        return fields
+
+    def get_readonly_fields(self, request, obj=None):
+        return (*super().get_readonly_fields(request, obj), "stored_headers")
+
+    @admin.display(description="Headers")
+    def stored_headers(self, obj):
+        return masked_headers(obj.headers if obj else {})
 
     @admin.display(description="Allowed tools")
     def tool_count(self, obj):

@@ -4,7 +4,8 @@
 Reading your own conversation is always allowed and never logged. Reading someone else's is
 allowed to superusers, and — when settings.ADMIN_TRANSCRIPT_READERS is "staff" — to staff with
 the permission to view (or change) conversations. Every such read (the change page, the raw
-steps, each export) writes a TranscriptRead: who, whose, which, what, when.
+steps, each export, a search that lists it, each media item fetched) writes a TranscriptRead:
+who, whose, which, what, when.
 """
 
 from __future__ import annotations
@@ -57,17 +58,43 @@ def readable_turns(user, queryset=None):
     return queryset if may_read_others(user) else queryset.filter(conversation__owner_id=user.pk)
 
 
-def log_read(request, conversation: Conversation, what: str) -> TranscriptRead | None:
-    """Record a read of someone else's conversation; your own is not logged."""
-    if conversation.owner_id == request.user.pk:
-        return None
-    return TranscriptRead.objects.create(
+def _read(request, conversation: Conversation, what: str, detail: str) -> TranscriptRead:
+    return TranscriptRead(
         reader=request.user,
         owner_id=conversation.owner_id,
         conversation=conversation,
         conversation_title=str(conversation)[:200],
         what=what,
+        detail=detail[:200],
     )
+
+
+def log_read(request, conversation: Conversation, what: str, detail="") -> TranscriptRead | None:
+    """Record a read of someone else's conversation; your own is not logged."""
+    if conversation.owner_id == request.user.pk:
+        return None
+    read = _read(request, conversation, what, detail)
+    read.save()
+    return read
+
+
+def log_search(request, conversations, search_term: str) -> None:
+    """A search matches the words of messages: each other person's conversation it shows
+    was read for those words (one row each, in one query)."""
+    TranscriptRead.objects.bulk_create(
+        [
+            _read(request, conversation, "search", search_term)
+            for conversation in conversations
+            if conversation.owner_id != request.user.pk
+        ]
+    )
+
+
+def visible_reads(user, queryset=None):
+    """The read log as `user` may see it: whole for those who may read others' conversations,
+    else only the reads of their own conversations (never another person's titles)."""
+    queryset = TranscriptRead.objects.all() if queryset is None else queryset
+    return queryset if may_read_others(user) else queryset.filter(owner_id=user.pk)
 
 
 def conversation_for(request, pk) -> Conversation:

@@ -1,4 +1,5 @@
-"""Serve the media inside a turn's steps (images, audio, video, documents) to its owner.
+"""Serve the media inside a turn's steps (images, audio, video, documents) to its owner, and to
+reviewers who may read others' conversations (each such fetch is a logged read).
 
 Pages never inline base64: the renderer links `/media/t/<turn_id>/<digest>/` (see
 rendering/media.py), and this view finds the block again in the owner's turn by the SHA-256 of
@@ -16,7 +17,7 @@ from django.http import Http404, HttpResponse, HttpResponseNotModified
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_safe
 
-from .admin_views import readable_turns
+from .admin_views import log_read, readable_turns
 from .rendering.media import (
     URL_DIGEST_CHARS,
     block_mime,
@@ -62,6 +63,17 @@ def immutable_headers(etag: str) -> dict[str, str]:
     }
 
 
+def _readable_turn(request, turn_id: int, *fields: str):
+    """The turn if this user may read it, with what log_read needs of its conversation."""
+    return (
+        readable_turns(request.user)
+        .filter(pk=turn_id)
+        .select_related("conversation")
+        .only(*fields, "conversation__owner_id", "conversation__title")
+        .first()
+    )
+
+
 def etag_matches(header: str, etag: str) -> bool:
     if not header:
         return False
@@ -76,8 +88,8 @@ def etag_matches(header: str, etag: str) -> bool:
 def step_media(request, turn_id: int, digest: str):
     if not DIGEST.fullmatch(digest):
         raise Http404("No such media.")
-    # The owner, or a reviewer allowed to read others' transcripts (the admin logs that read).
-    turn = readable_turns(request.user).filter(pk=turn_id).only("steps", "user_input").first()
+    # The owner, or a reviewer allowed to read others' transcripts (each such fetch is logged).
+    turn = _readable_turn(request, turn_id, "steps", "user_input")
     if turn is None:
         raise Http404("No such media.")
     block = next(
@@ -90,6 +102,7 @@ def step_media(request, turn_id: int, digest: str):
     )
     if block is None:
         raise Http404("No such media.")
+    log_read(request, turn.conversation, "media", f"turn {turn.pk}, item {digest}")
 
     full_digest = data_digest(block["data"])
     etag = f'"{full_digest}"'
@@ -128,7 +141,7 @@ def search_suggestions(request, turn_id: int, digest: str):
     """The search-suggestions snippet of one of the owner's turns, for a sandboxed iframe."""
     if not DIGEST.fullmatch(digest):
         raise Http404("No such snippet.")
-    turn = readable_turns(request.user).filter(pk=turn_id).only("steps").first()
+    turn = _readable_turn(request, turn_id, "steps")
     snippet = next(
         (
             item["search_suggestions"]
@@ -143,6 +156,7 @@ def search_suggestions(request, turn_id: int, digest: str):
     )
     if snippet is None:
         raise Http404("No such snippet.")
+    log_read(request, turn.conversation, "media", f"turn {turn.pk}, search suggestions")
     response = HttpResponse(SUGGESTIONS_HEAD + snippet, content_type="text/html; charset=utf-8")
     response["Content-Security-Policy"] = SUGGESTIONS_CSP
     response["Cache-Control"] = "private, max-age=31536000, immutable"

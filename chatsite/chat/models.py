@@ -129,7 +129,8 @@ class TranscriptRead(models.Model):
         Conversation, null=True, on_delete=models.SET_NULL, related_name="reads"
     )
     conversation_title = models.CharField(max_length=200, blank=True)
-    what = models.CharField(max_length=40, default="transcript")  # transcript, json, markdown
+    what = models.CharField(max_length=40, default="transcript")  # transcript, json, search, …
+    detail = models.CharField(max_length=200, blank=True)  # the search words, the media item
     at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
