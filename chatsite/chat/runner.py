@@ -26,7 +26,7 @@ from chatsite.gemini import (
     StepAssembler,
 )
 
-from . import tools, upstream
+from . import structured, tools, upstream
 from .attachments import strip_echo
 from .hub import Outbox, hub
 from .models import Turn
@@ -376,7 +376,17 @@ class TurnRunner:
             index=element,
             live=live,
             response_format=(self.turn.request or {}).get("response_format"),
+            verdicts=self.turn.schema_verdicts,
             **self._call_of(step),
+        )
+
+    async def _check_answers(self) -> None:
+        """Structured output: check each new answer against the person's schema once, off the
+        loop (their regexes run there); pages only read the verdicts kept with the turn."""
+        self.turn.schema_verdicts = await structured.check_answers(
+            self.shown().values(),
+            (self.turn.request or {}).get("response_format"),
+            self.turn.schema_verdicts,
         )
 
     def _call_of(self, step: dict) -> dict:
@@ -423,12 +433,16 @@ class TurnRunner:
             self.live.discard(element)
             self.turn.steps = self.saved_steps()
             self.turn.last_event_id = self.assembler.last_event_id or ""
+            await self._check_answers()
             if element in self.shown():
                 final = _oob_replace(self._render(element))
                 # Shown once saved: its media URLs must answer when the browser asks.
-                self.writer.save("steps", "last_event_id", after=lambda: self.outbox.html(final))
+                self.writer.save(
+                    "steps", "last_event_id", "schema_verdicts",
+                    after=lambda: self.outbox.html(final),
+                )  # fmt: skip
             else:
-                self.writer.save("steps", "last_event_id")
+                self.writer.save("steps", "last_event_id", "schema_verdicts")
 
     async def _on_created(self) -> None:
         if self.turn.interaction_id == self.assembler.interaction_id and self.turn.status not in (
@@ -463,6 +477,7 @@ class TurnRunner:
         turn.steps = self.saved_steps() or turn.steps
         turn.usage = _add_usage(self.usage, self.assembler.usage or {}) or turn.usage
         turn.last_event_id = self.assembler.last_event_id or turn.last_event_id
+        await self._check_answers()
         if cancelled:
             turn.status = Turn.Status.CANCELLED
             turn.error = {"code": "cancelled", "message": "Stopped."}
@@ -486,7 +501,7 @@ class TurnRunner:
             await self.writer.drain()  # earlier writes first: the last one must win
             await self._save(
                 "steps", "usage", "last_event_id", "status", "error", "completed_at",
-                "continuation_ids", "search_text", "total_tokens",
+                "continuation_ids", "search_text", "total_tokens", "schema_verdicts",
             )  # fmt: skip
         finally:
             # Steps still open end in their final form, then the status line.
