@@ -125,7 +125,7 @@ async def test_unknown_tool():
 
 async def test_tool_not_switched_on_is_refused():
     message = await error("calculator", {"expression": "1+1"}, allowed={"current_time"})
-    assert "Unknown tool 'calculator'" in message
+    assert "The tool 'calculator' is not switched on" in message
     assert "current_time" in message and "convert_units" not in message
     assert (await call("calculator", {"expression": "1+1"}, allowed={"calculator"}))["result"] == {
         "expression": "1+1",

@@ -304,16 +304,17 @@ class TurnRunner:
             t.get("name") for t in self.body.get("tools") or [] if t.get("type") == "function"
         }
         calls = [s for _, s in self._hop_steps() if s.get("type") == "function_call"]
+        if not calls:
+            return []
+        allowed = offered & await tools.enabled()  # an admin may switch one off mid-reply
         results = []
         for call in calls:
             if call.get("id") in self.answered:
                 continue
-            name = call.get("name")
-            if name in offered:
-                arguments = call.get("arguments")
-                outcome = await tools.call(name, arguments if isinstance(arguments, dict) else {})
-            else:
-                outcome = {"result": {"error": f"No function “{name}” here."}, "is_error": True}
+            arguments = call.get("arguments")
+            outcome = await tools.call(
+                call.get("name"), arguments if isinstance(arguments, dict) else {}, allowed=allowed
+            )
             results.append(tools.function_result_step(call, outcome))
             self.answered.add(call.get("id"))
         return results
