@@ -40,6 +40,15 @@ def structured(schema) -> dict:
     return {"type": "text", "mime_type": "application/json", "schema": schema}
 
 
+def fan_out(levels: int) -> dict:
+    """A few hundred bytes whose `allOf`s of `$ref`s expand to 2**levels schemas."""
+    defs = {
+        f"a{i}": {"allOf": [{"$ref": f"#/$defs/a{i + 1}"}, {"$ref": f"#/$defs/a{i + 1}"}]}
+        for i in range(levels)
+    }
+    return {"$defs": {**defs, f"a{levels}": {"type": "string"}}, "$ref": "#/$defs/a0"}
+
+
 # -- the safe check --------------------------------------------------------------------------
 
 
@@ -72,13 +81,8 @@ def test_json_schema_unicode_escapes_work_on_re2():
 
 
 def test_a_schema_that_explodes_stops_at_the_deadline():
-    defs = {
-        f"a{i}": {"allOf": [{"$ref": f"#/$defs/a{i + 1}"}, {"$ref": f"#/$defs/a{i + 1}"}]}
-        for i in range(40)
-    }
-    defs["a40"] = {"type": "string"}
     started = time.monotonic()
-    verdict = safeschema.check("s", {"$defs": defs, "$ref": "#/$defs/a0"}, seconds=0.3)
+    verdict = safeschema.check("s", fan_out(40), seconds=0.3)
     assert verdict == {"valid": None, "problem": "checking took too long"}
     assert time.monotonic() - started < 10
 
@@ -140,6 +144,27 @@ def test_emulator_answers_400_invalid_argument_to_a_deeply_nested_body(emulator)
     error = response.json()["error"]
     assert error["status"] == "INVALID_ARGUMENT" and error["code"] == 400
     assert "nests too deeply" in error["message"]
+
+
+@pytest.mark.parametrize(
+    "schema",
+    [fan_out(30), {"$defs": {"a": {"allOf": [{"$ref": "#/$defs/a"}]}}, "$ref": "#/$defs/a"}],
+    ids=["allOf-fan-out", "allOf-refers-to-itself"],
+)
+def test_emulator_answers_400_to_a_schema_it_cannot_fill(emulator, schema):
+    response = httpx.post(
+        emulator.base_url + "/interactions",
+        json={
+            "model": "gemini-3.5-flash",
+            "input": "hi",
+            "response_format": structured(schema),
+        },
+        headers={"x-goog-api-key": "k"},
+        timeout=20,
+    )
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["status"] == "INVALID_ARGUMENT" and "too complex" in error["message"]
 
 
 # -- the verdict is stored once, pages only read it ------------------------------------------

@@ -408,6 +408,7 @@ class TurnRunner:
             if _shown(self.shown().values()) != before:
                 # The final snapshot is authoritative and differs from what streamed: redraw.
                 self.live.clear()
+                await self._check_answers()
                 self.outbox.html(assistant_frame(self.current_turn()))
             return
         self.assembler.feed(event)

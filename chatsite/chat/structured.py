@@ -12,9 +12,12 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import logging
 from collections.abc import Iterable
 
 from chatsite import safeschema
+
+log = logging.getLogger(__name__)
 
 
 def schema_of(response_format) -> dict | None:
@@ -65,7 +68,11 @@ async def check_answers(steps: Iterable[dict], response_format, known: dict | No
         if digest in known:
             verdicts[digest] = known[digest]
         elif digest not in verdicts:
-            verdict = await asyncio.to_thread(_check, text, schema)
+            try:
+                verdict = await asyncio.to_thread(_check, text, schema)
+            except Exception:  # e.g. no worker thread while the process stops: no verdict
+                log.exception("could not check a structured answer")
+                continue
             if verdict is not None:
                 verdicts[digest] = verdict
     return verdicts

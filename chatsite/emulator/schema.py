@@ -126,9 +126,19 @@ class SchemaValues:
 
     # --- refs and combinators ---------------------------------------------------------------
 
+    def _count(self) -> None:
+        # Every value, `$ref` hop and `allOf` part counts: `allOf`s of `$ref`s fan out
+        # exponentially in a few hundred bytes.
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            raise SchemaTooComplex("the schema is too complex")
+
     def _resolve(self, schema: dict[str, Any], depth: int) -> dict[str, Any]:
+        if depth > MAX_DEPTH:  # `allOf`s within `allOf`s (or one that refers to itself)
+            raise SchemaTooComplex("the schema nests too deeply")
         seen = 0
         while "$ref" in schema:
+            self._count()
             ref = schema["$ref"]
             seen += 1
             if not isinstance(ref, str) or seen > MAX_DEPTH:
@@ -139,8 +149,9 @@ class SchemaValues:
         if "allOf" in schema and isinstance(schema["allOf"], list):
             merged = {k: v for k, v in schema.items() if k != "allOf"}
             for part in schema["allOf"]:
+                self._count()
                 if isinstance(part, dict):
-                    part = self._resolve(part, depth)
+                    part = self._resolve(part, depth + 1)
                     merged = _merge(merged, part)
             schema = merged
         return schema
@@ -163,9 +174,7 @@ class SchemaValues:
     # --- values ------------------------------------------------------------------------------
 
     def value(self, schema: Any, name: str = "value", depth: int = 0) -> Any:
-        self.nodes += 1
-        if self.nodes > MAX_NODES:
-            raise SchemaTooComplex("the schema produces too many values")
+        self._count()
         if depth > MAX_DEPTH:
             raise SchemaTooComplex("the schema nests too deeply")
         if schema is True or schema is None or schema == {}:
