@@ -117,8 +117,9 @@ async def post_composer(async_client, user, schema_text):
         ("[" * 19_000, "too deeply nested"),
         ('{"items": ' * 40 + "{}" + "}" * 40, "too deeply nested"),
         (json.dumps({"description": "é" * 12_000}, ensure_ascii=False), "bytes"),  # 24,000 B
+        (json.dumps({"pattern": "(" * 5000 + ")" * 5000}), "too deeply nested"),
     ],
-    ids=["brackets-19000-deep", "items-40-deep", "over-20000-bytes"],
+    ids=["brackets-19000-deep", "items-40-deep", "over-20000-bytes", "pattern-groups-5000-deep"],
 )
 async def test_composer_refuses_a_schema_too_deep_or_too_big_with_a_clear_422(
     async_client, user, schema_text, says

@@ -162,6 +162,8 @@ class ComposerForm(forms.Form):
             raise forms.ValidationError(
                 f"That is not a valid JSON Schema: {exc.message}."
             ) from None
+        except RecursionError:  # a pattern's groups nested thousands deep
+            raise forms.ValidationError("The schema is too deeply nested.") from None
         return schema
 
     def clean(self):
