@@ -101,6 +101,12 @@ def test_nesting_is_measured_without_recursion(text, depth):
     assert safeschema.nesting_depth(text) == depth
 
 
+def test_nesting_of_text_full_of_escaped_quotes_is_measured_in_linear_time():
+    started = time.monotonic()
+    assert safeschema.nesting_depth("[[" + '"' + '\\"' * 100_000) == 2
+    assert time.monotonic() - started < 1.0  # a backtracking scan takes over a minute
+
+
 # -- the composer caps schemas ---------------------------------------------------------------
 
 
