@@ -133,3 +133,14 @@ def open_tab():
 
     yield open_
     # Closing is the test loop's job; communicators left open are cleaned up by channels.
+
+
+@pytest.fixture
+def builtin_tools_on(transactional_db):
+    """The built-in function tools switched on, as migration 0005 leaves a new site (a flushed
+    test database has lost the migration's rows); only tools switched on are sent and run."""
+    from chatsite.chat.models import FunctionTool
+    from chatsite.chat.tools import BUILTIN_TOOLS
+
+    for name in BUILTIN_TOOLS:
+        FunctionTool.objects.update_or_create(name=name, defaults={"enabled": True})

@@ -157,7 +157,9 @@ async def test_antigravity_agent_gets_a_remote_environment(user, open_tab, emula
     await tab.close()
 
 
-async def test_calculator_function_is_called_and_its_result_shown(user, open_tab, emulator):
+async def test_calculator_function_is_called_and_its_result_shown(
+    user, open_tab, emulator, builtin_tools_on
+):
     convo = await conversation_with(user, functions=["calculator"])
     tab, turn = await run_turn(open_tab, user, convo, "2*(3+4) [emulator:call=calculator]")
     types = step_types(turn)
@@ -174,13 +176,15 @@ async def test_calculator_function_is_called_and_its_result_shown(user, open_tab
 
 
 @pytest.fixture
-def exploding_tool():
+def exploding_tool(transactional_db):
+    from chatsite.chat.models import FunctionTool
     from chatsite.chat.tools import registry
 
     @registry.tool("explode", "Always fails.", {"type": "object", "properties": {}})
     def explode():
         raise RuntimeError("the tool broke")
 
+    FunctionTool.objects.create(name="explode", enabled=True)  # only tools switched on run
     yield "explode"
     registry.unregister("explode")
 

@@ -122,7 +122,7 @@ async def test_citations_appear_when_the_answer_step_stops(user, open_tab):
     assert "data-citation" in final and 'class="sources"' in final
 
 
-async def test_function_call_arguments_appear_when_complete(user, open_tab):
+async def test_function_call_arguments_appear_when_complete(user, open_tab, builtin_tools_on):
     frames, turn = await stream(user, open_tab, "6*7 [emulator:call=calculator]",
                                 functions=["calculator"])  # fmt: skip
     shell = element(frames, "function_call", "beforeend")

@@ -1,5 +1,6 @@
 """Server-side function tools: the registry (declarations, calls, errors, timeouts, result
-bounds) and the built-in current_time, calculator and convert_units tools. No database."""
+bounds), the built-in current_time, calculator and convert_units tools, and — through the turn
+runner and the real emulator — that only tools switched on are sent and run."""
 
 import datetime as dt
 import importlib
@@ -125,7 +126,7 @@ async def test_unknown_tool():
 
 async def test_tool_not_switched_on_is_refused():
     message = await error("calculator", {"expression": "1+1"}, allowed={"current_time"})
-    assert "Unknown tool 'calculator'" in message
+    assert "The tool 'calculator' is not switched on" in message
     assert "current_time" in message and "convert_units" not in message
     assert (await call("calculator", {"expression": "1+1"}, allowed={"calculator"}))["result"] == {
         "expression": "1+1",
@@ -288,6 +289,93 @@ async def test_function_result_step():
         "result": {"error": "division by zero"},
         "is_error": True,
     }
+
+
+# -- only tools switched on are sent and run (through the runner and the real emulator) ---------
+
+
+@pytest.fixture
+def tally(register, transactional_db):
+    """A throwaway tool that records its calls; its FunctionTool row starts switched off."""
+    from chatsite.chat.models import FunctionTool
+
+    calls = []
+    register("tally", lambda: calls.append("ran") or {"count": len(calls)})
+    FunctionTool.objects.create(name="tally", enabled=False)
+    return calls
+
+
+async def reply_to(user, open_tab, text, *, functions, until=None):
+    """Send `text` in a new conversation that chose `functions`; the tab and the final turn.
+    `until(tab)`, when given, runs once the reply has started."""
+    from chatsite.chat.models import Conversation, Turn
+
+    from .helpers import is_status, wait_for_turn
+
+    convo = await Conversation.objects.acreate(
+        owner=user, title="t", model="gemini-3.5-flash", settings={"functions": functions}
+    )
+    tab = await open_tab(user, convo.pk)
+    await tab.send({"action": "send", "message": text})
+    if until is not None:
+        await until(tab)
+    await tab.receive_until(lambda f: is_status(f, "completed"), timeout=30)
+    turn = await Turn.objects.filter(conversation=convo).alatest("pk")
+    return tab, await wait_for_turn(turn.pk)
+
+
+def sent_function_names(emulator, turn) -> set[str]:
+    names = set()
+    for interaction_id in [*turn.continuation_ids, turn.interaction_id]:
+        body = emulator.store.get(interaction_id).request
+        names |= {t.get("name") for t in body.get("tools") or [] if t.get("type") == "function"}
+    return names
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_switched_off_tool_is_neither_sent_nor_run(tally, user, open_tab, emulator):
+    # The conversation chose "tally" while it was on; an admin has switched it off since.
+    tab, turn = await reply_to(user, open_tab, "count [emulator:call=tally]", functions=["tally"])
+    assert "tally" not in sent_function_names(emulator, turn)
+    assert "tally" not in json.dumps(turn.request.get("tools", []))
+    assert tally == [], "the switched-off tool ran"
+    result = next(s for s in turn.steps if s["type"] == "function_result")
+    assert result["name"] == "tally" and result.get("is_error") is True
+    assert "not switched on" in result["result"]["error"]
+    assert turn.status == "completed"
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_tool_switched_off_while_the_reply_runs_is_not_run(tally, user, open_tab, emulator):
+    from chatsite.chat.models import FunctionTool
+
+    await FunctionTool.objects.filter(name="tally").aupdate(enabled=True)
+
+    async def switch_off_once_called(tab):
+        # The call's arguments stream at 1.5 s a fragment: the admin is quicker than that.
+        await tab.receive_until(lambda f: 'data-step-type="function_call"' in f, timeout=30)
+        await FunctionTool.objects.filter(name="tally").aupdate(enabled=False)
+
+    text = "count [emulator:call=tally] [emulator:pace=1500] [emulator:delta_words=1000]"
+    tab, turn = await reply_to(
+        user, open_tab, text, functions=["tally"], until=switch_off_once_called
+    )
+    assert "tally" in sent_function_names(emulator, turn)  # it was on when the reply began
+    assert tally == [], "the tool ran after it was switched off"
+    result = next(s for s in turn.steps if s["type"] == "function_result")
+    assert result.get("is_error") is True and "not switched on" in result["result"]["error"]
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_tool_switched_on_is_sent_and_run(tally, user, open_tab, emulator):
+    from chatsite.chat.models import FunctionTool
+
+    await FunctionTool.objects.filter(name="tally").aupdate(enabled=True)
+    tab, turn = await reply_to(user, open_tab, "count [emulator:call=tally]", functions=["tally"])
+    assert "tally" in sent_function_names(emulator, turn)
+    assert tally == ["ran"]
+    result = next(s for s in turn.steps if s["type"] == "function_result")
+    assert result["result"] == {"count": 1} and not result.get("is_error")
 
 
 # -- current_time --------------------------------------------------------------------------------

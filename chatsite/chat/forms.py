@@ -12,6 +12,8 @@ from django.conf import settings
 from jsonschema import SchemaError
 from jsonschema.validators import validator_for
 
+from chatsite import safeschema
+
 from .models import FunctionTool, McpServer
 
 API_TOOLS = [
@@ -34,6 +36,9 @@ SETTING_FIELDS = (
     "image_size", "voice",
 )  # fmt: skip
 MAX_SCHEMA_CHARS = 20_000
+# A schema is the person's own code run on every answer: bounded before it is accepted.
+MAX_SCHEMA_BYTES = 20_000
+MAX_SCHEMA_DEPTH = 32  # JSON nesting (an object's property's schema is two levels down)
 
 
 # The API refuses MCP server names with "-" (its guide asks for snake_case names).
@@ -174,8 +179,15 @@ class ComposerForm(forms.Form):
         raw = self.cleaned_data["response_schema"].strip()
         if not raw:
             return None
+        size = len(raw.encode())
+        if size > MAX_SCHEMA_BYTES:
+            raise forms.ValidationError(
+                f"The schema is {size:,} bytes; the limit is {MAX_SCHEMA_BYTES:,}."
+            )
         try:
-            schema = json.loads(raw)
+            schema = safeschema.loads(raw, max_depth=MAX_SCHEMA_DEPTH)
+        except safeschema.TooDeep as exc:
+            raise forms.ValidationError(f"The schema is too deeply nested: {exc}.") from None
         except ValueError as exc:
             raise forms.ValidationError(f"The schema is not valid JSON: {exc}.") from None
         if not isinstance(schema, dict):
@@ -186,6 +198,8 @@ class ComposerForm(forms.Form):
             raise forms.ValidationError(
                 f"That is not a valid JSON Schema: {exc.message}."
             ) from None
+        except RecursionError:  # a pattern's groups nested thousands deep
+            raise forms.ValidationError("The schema is too deeply nested.") from None
         return schema
 
     def clean(self):

@@ -74,6 +74,9 @@ class Turn(models.Model):
     # Earlier interactions of this reply when it was continued (`requires_continuation`);
     # `interaction_id` is the last one, which the next turn chains to.
     continuation_ids = models.JSONField(default=list, blank=True)
+    # Structured output: each answer's verdict against the schema (chat/structured.py), checked
+    # once when the answer stopped and only read by pages, keyed by a digest of its text.
+    schema_verdicts = models.JSONField(default=dict, blank=True)
     background = models.BooleanField(default=False)
     # Written once when the turn ends, for admin search and usage reports.
     search_text = models.TextField(blank=True, default="")

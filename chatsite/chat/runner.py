@@ -26,7 +26,7 @@ from chatsite.gemini import (
     StepAssembler,
 )
 
-from . import tools, upstream
+from . import structured, tools, upstream
 from .attachments import strip_echo
 from .hub import Outbox, hub
 from .models import Turn
@@ -301,16 +301,17 @@ class TurnRunner:
             t.get("name") for t in self.body.get("tools") or [] if t.get("type") == "function"
         }
         calls = [s for _, s in self._hop_steps() if s.get("type") == "function_call"]
+        if not calls:
+            return []
+        allowed = offered & await tools.enabled()  # an admin may switch one off mid-reply
         results = []
         for call in calls:
             if call.get("id") in self.answered:
                 continue
-            name = call.get("name")
-            if name in offered:
-                arguments = call.get("arguments")
-                outcome = await tools.call(name, arguments if isinstance(arguments, dict) else {})
-            else:
-                outcome = {"result": {"error": f"No function “{name}” here."}, "is_error": True}
+            arguments = call.get("arguments")
+            outcome = await tools.call(
+                call.get("name"), arguments if isinstance(arguments, dict) else {}, allowed=allowed
+            )
             results.append(tools.function_result_step(call, outcome))
             self.answered.add(call.get("id"))
         return results
@@ -373,7 +374,17 @@ class TurnRunner:
             index=element,
             live=live,
             response_format=(self.turn.request or {}).get("response_format"),
+            verdicts=self.turn.schema_verdicts,
             **self._call_of(step),
+        )
+
+    async def _check_answers(self) -> None:
+        """Structured output: check each new answer against the person's schema once, off the
+        loop (their regexes run there); pages only read the verdicts kept with the turn."""
+        self.turn.schema_verdicts = await structured.check_answers(
+            self.shown().values(),
+            (self.turn.request or {}).get("response_format"),
+            self.turn.schema_verdicts,
         )
 
     def _call_of(self, step: dict) -> dict:
@@ -394,6 +405,7 @@ class TurnRunner:
             if _shown(self.shown().values()) != before:
                 # The final snapshot is authoritative and differs from what streamed: redraw.
                 self.live.clear()
+                await self._check_answers()
                 self.outbox.html(assistant_frame(self.current_turn()))
             return
         self.assembler.feed(event)
@@ -420,12 +432,16 @@ class TurnRunner:
             self.live.discard(element)
             self.turn.steps = self.saved_steps()
             self.turn.last_event_id = self.assembler.last_event_id or ""
+            await self._check_answers()
             if element in self.shown():
                 final = _oob_replace(self._render(element))
                 # Shown once saved: its media URLs must answer when the browser asks.
-                self.writer.save("steps", "last_event_id", after=lambda: self.outbox.html(final))
+                self.writer.save(
+                    "steps", "last_event_id", "schema_verdicts",
+                    after=lambda: self.outbox.html(final),
+                )  # fmt: skip
             else:
-                self.writer.save("steps", "last_event_id")
+                self.writer.save("steps", "last_event_id", "schema_verdicts")
 
     async def _on_created(self) -> None:
         if self.turn.interaction_id == self.assembler.interaction_id and self.turn.status not in (
@@ -460,6 +476,7 @@ class TurnRunner:
         turn.steps = self.saved_steps() or turn.steps
         turn.usage = _add_usage(self.usage, self.assembler.usage or {}) or turn.usage
         turn.last_event_id = self.assembler.last_event_id or turn.last_event_id
+        await self._check_answers()
         if cancelled:
             turn.status = Turn.Status.CANCELLED
             turn.error = {"code": "cancelled", "message": "Stopped."}
@@ -483,7 +500,7 @@ class TurnRunner:
             await self.writer.drain()  # earlier writes first: the last one must win
             await self._save(
                 "steps", "usage", "last_event_id", "status", "error", "completed_at",
-                "continuation_ids", "search_text", "total_tokens",
+                "continuation_ids", "search_text", "total_tokens", "schema_verdicts",
             )  # fmt: skip
         finally:
             # Steps still open end in their final form, then the status line.

@@ -18,6 +18,7 @@ from .forms import is_agent, valid_mcp_name
 from .hub import hub
 from .models import Conversation, McpServer, Turn
 from .runner import TurnRunner, assistant_frame, status_frame, turn_added_frame
+from .tools import only_enabled
 
 log = logging.getLogger(__name__)
 
@@ -242,6 +243,7 @@ async def start_turn(
     if (conversation.settings or {}).get("mcp_servers"):
         servers = [s async for s in McpServer.objects.filter(enabled=True)]
     body = build_request(conversation, turn, previous, mcp_servers=servers)
+    body = await only_enabled(body)  # a function tool switched off since the settings were saved
     turn.request = public_request(body)
     await turn.asave()
     if any(isinstance(b, dict) and "attachment" in b for b in turn.user_input):

@@ -40,7 +40,7 @@ from .generator import (
     plan_reply_async,
 )
 from .store import KIND_TEXT_DELTA, InteractionRecord, RequestLog, Store, new_interaction_id
-from .validation import echoed_steps, validate_create
+from .validation import echoed_steps, parse_body, validate_create
 
 JSON_TYPE = "application/json; charset=UTF-8"
 SSE_HEADERS = [
@@ -121,7 +121,7 @@ class Emulator:
     async def create(self, request: Request) -> Any:
         raw = await request.body()
         try:
-            body: Any = json.loads(raw) if raw.strip() else None
+            body: Any = parse_body(raw)
         except ValueError as exc:
             self.log_request(request, raw)
             self.authorize(request)

@@ -19,7 +19,8 @@ ignored (so a typo never breaks a request); numbers are clamped to sane bounds.
 | unknown_step   | also emit a step of a type the API has not defined                       |
 | hostile        | every text field the emulator makes up carries XSS payloads (hostile.py) |
 | code_error     | the code of a code_execution step raises (the result has is_error: true) |
-| call=<name>    | with function tools: call this declared function                         |
+| call=<name>    | call this function, even one not declared (a model may name a tool it    |
+|                | was not offered)                                                         |
 | hop_words=<n>  | per-hop decode limit in words (server default 20000): longer foreground |
 |                | model replies end `requires_continuation` with a continuation_token      |
 |                | (background and agent runs are continued by the server itself)           |

@@ -3,10 +3,11 @@ arguments (a function tool's ``parameters``).
 
 Deterministic and schema-driven: objects get their ``required`` properties (and the others,
 unless asked for the required ones only), arrays honour ``minItems``/``maxItems``, strings
-``enum``/``const``/``format``/``minLength``/``maxLength``, numbers their bounds. ``$ref`` to
-``#/$defs/…`` or ``#/definitions/…`` is followed; ``anyOf``/``oneOf`` take the first usable
-branch, ``allOf`` is merged. Anything the generator cannot honour (a ``pattern`` no candidate
-matches, unresolvable or too deeply recursive refs, schemas too big) raises
+``enum``/``const``/``format``/``minLength``/``maxLength``/``pattern`` (run on RE2), numbers
+their bounds. ``$ref`` to ``#/$defs/…`` or ``#/definitions/…`` is followed; ``anyOf``/``oneOf``
+take the first usable branch, ``allOf`` is merged. Anything the generator cannot honour (a
+``pattern`` no candidate matches or RE2 cannot run, unresolvable or too deeply recursive refs,
+schemas too big) raises
 :class:`SchemaTooComplex`, which the API turns into 400 INVALID_ARGUMENT — as the real API
 does for "overly complex" schemas.
 """
@@ -18,6 +19,8 @@ import math
 import re
 from collections.abc import Callable
 from typing import Any
+
+from chatsite import safeschema
 
 MAX_DEPTH = 12
 MAX_NODES = 2_000
@@ -123,9 +126,19 @@ class SchemaValues:
 
     # --- refs and combinators ---------------------------------------------------------------
 
+    def _count(self) -> None:
+        # Every value, `$ref` hop and `allOf` part counts: `allOf`s of `$ref`s fan out
+        # exponentially in a few hundred bytes.
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            raise SchemaTooComplex("the schema is too complex")
+
     def _resolve(self, schema: dict[str, Any], depth: int) -> dict[str, Any]:
+        if depth > MAX_DEPTH:  # `allOf`s within `allOf`s (or one that refers to itself)
+            raise SchemaTooComplex("the schema nests too deeply")
         seen = 0
         while "$ref" in schema:
+            self._count()
             ref = schema["$ref"]
             seen += 1
             if not isinstance(ref, str) or seen > MAX_DEPTH:
@@ -136,8 +149,9 @@ class SchemaValues:
         if "allOf" in schema and isinstance(schema["allOf"], list):
             merged = {k: v for k, v in schema.items() if k != "allOf"}
             for part in schema["allOf"]:
+                self._count()
                 if isinstance(part, dict):
-                    part = self._resolve(part, depth)
+                    part = self._resolve(part, depth + 1)
                     merged = _merge(merged, part)
             schema = merged
         return schema
@@ -160,9 +174,7 @@ class SchemaValues:
     # --- values ------------------------------------------------------------------------------
 
     def value(self, schema: Any, name: str = "value", depth: int = 0) -> Any:
-        self.nodes += 1
-        if self.nodes > MAX_NODES:
-            raise SchemaTooComplex("the schema produces too many values")
+        self._count()
         if depth > MAX_DEPTH:
             raise SchemaTooComplex("the schema nests too deeply")
         if schema is True or schema is None or schema == {}:
@@ -348,10 +360,11 @@ def _vary(value: Any, i: int) -> Any:
 
 
 def _matching(pattern: str, value: str, low: int, high: int | None, name: str) -> str:
+    # The pattern is the caller's: RE2, never a backtracking engine (safeschema.py).
     try:
-        compiled = re.compile(pattern)
-    except re.error as exc:
-        raise SchemaTooComplex(f"invalid pattern for '{name}': {exc}") from exc
+        compiled = safeschema.compile_pattern(pattern)
+    except safeschema.UnsafePattern as exc:
+        raise SchemaTooComplex(f"'{name}': {exc}") from exc
     candidates = [value, "item-1", "abc", "ABC", "a1", "A1", "123", "1", "a", "x", "2026-06-09"]
     for candidate in candidates:
         fits = len(candidate) >= low and (high is None or len(candidate) <= high)

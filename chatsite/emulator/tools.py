@@ -815,9 +815,14 @@ def function_arguments(ctx: GenerationContext, function: dict[str, Any]) -> dict
 
 def function_family(ctx: GenerationContext) -> list[StepPlan]:
     functions = function_tools(ctx)
-    if not functions or not uses_tools(ctx):
+    forced = ctx.directives.call
+    if forced and uses_tools(ctx) and all(f["name"] != forced for f in functions):
+        # A real model may name a function it was not offered; callers must refuse it.
+        function = {"name": forced}
+    elif not functions or not uses_tools(ctx):
         return []
-    function = choose_function(ctx, functions)
+    else:
+        function = choose_function(ctx, functions)
     arguments = function_arguments(ctx, function)
     call_id = short_id(ctx, "call_", f"function:{function['name']}")
     encoded = json.dumps(arguments, ensure_ascii=False)

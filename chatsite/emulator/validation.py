@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from chatsite import safeschema
+
 from .errors import invalid_argument, type_error
 from .generator import CLIENT_STEP_TYPES, CONTENT_TYPES, STEP_TYPES
 
@@ -20,6 +22,18 @@ _STRING_FIELDS = (
 )
 _OBJECT_FIELDS = ("generation_config", "agent_config", "webhook_config", "labels")
 _LIST_FIELDS = ("tools", "safety_settings", "response_modalities")
+MAX_BODY_DEPTH = 100  # JSON nesting; the API's protobuf parser stops at 100 levels too
+
+
+def parse_body(raw: bytes) -> Any:
+    """A create body as JSON (None when empty). Raises ValueError, worded for the API's
+    "Invalid JSON payload received." message, also for nesting too deep to parse safely."""
+    if not raw.strip():
+        return None
+    try:
+        return safeschema.loads(raw, max_depth=MAX_BODY_DEPTH)
+    except safeschema.TooDeep as exc:
+        raise ValueError(f"The JSON nests too deeply: {exc}") from None
 
 
 def validate_create(body: Any) -> list[dict[str, Any]]:

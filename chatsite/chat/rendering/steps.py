@@ -16,8 +16,8 @@ from collections.abc import Iterable
 
 from django.template.loader import render_to_string
 from django.utils.safestring import SafeString, mark_safe
-from jsonschema.validators import validator_for
 
+from .. import structured
 from .blocks import MAX_JSON_CHARS, blocks_view, pretty_json
 from .cards import build_card, one_line, unknown
 from .citations import Citations
@@ -58,42 +58,33 @@ def _text_of(blocks) -> str:
     )
 
 
-def _structured(text: str, schema: dict) -> dict:
-    """A structured answer: pretty JSON, and whether it matches the schema it was asked for."""
+def _structured(text: str, verdict) -> dict:
+    """A structured answer: pretty JSON, and its verdict against the schema as stored when the
+    answer stopped (None: never checked). The schema's regexes never run here."""
     try:
         value = json.loads(text)
-    except ValueError as exc:
-        return {"valid": False, "parsed": False, "problem": str(exc), "text": text}
-    try:
-        problem = next(iter(validator_for(schema)(schema).iter_errors(value)), None)
-    except Exception:  # a schema the validator cannot use: show the JSON, say nothing false
-        problem = None
+    except (ValueError, RecursionError) as exc:
+        problem = str(exc) if isinstance(exc, ValueError) else "it nests too deeply"
+        return {"valid": False, "parsed": False, "problem": problem, "text": text}
     pretty = json.dumps(value, indent=2, ensure_ascii=False)
+    verdict = verdict if isinstance(verdict, dict) else {}
     return {
-        "valid": problem is None,
+        "valid": verdict.get("valid"),
+        "checked": "valid" in verdict,
         "parsed": True,
-        "problem": problem.message[:300] if problem else "",
+        "problem": str(verdict.get("problem") or "")[:300],
         "text": pretty[:MAX_JSON_CHARS],
     }
 
 
-def _schema_of(response_format) -> dict | None:
-    formats = response_format if isinstance(response_format, list) else [response_format]
-    for fmt in formats:
-        if isinstance(fmt, dict) and fmt.get("mime_type") == "application/json":
-            return fmt.get("schema") if isinstance(fmt.get("schema"), dict) else {}
-    return None
-
-
 def _model_output(step: dict, ctx: dict) -> str:
     content = step.get("content") if isinstance(step.get("content"), list) else []
-    schema = _schema_of(ctx.get("response_format"))
+    answer = structured.answer_text(step)
     if ctx["live"]:
         ctx["text"] = _text_of(content)
-    elif schema is not None and all(
-        isinstance(b, dict) and b.get("type") == "text" for b in content
-    ):
-        ctx["structured"] = _structured(_text_of(content), schema)
+    elif answer is not None and structured.schema_of(ctx.get("response_format")) is not None:
+        verdicts = ctx.get("verdicts") or {}
+        ctx["structured"] = _structured(answer, verdicts.get(structured.key(answer)))
     else:
         citations = Citations()
         ctx["blocks"] = blocks_view(content, turn_id=ctx["turn_id"], citations=citations)
@@ -157,16 +148,19 @@ def render_step(
     call: dict | None = None,
     call_index=None,
     response_format=None,
+    verdicts=None,
 ) -> SafeString:
     """One step as HTML.
 
     `live`: the step is still streaming (a shell: text so far, "working…" on cards).
     `call` / `call_index`: for a `*_result`, the step it answers and that step's index, when
-    known — the card then says what it answers (render_steps passes them)."""
+    known — the card then says what it answers (render_steps passes them).
+    `response_format` / `verdicts`: the turn's, for a structured answer (chat/structured.py)."""
     if not isinstance(step, dict):
         step = {"type": "unknown", "value": step}
     ctx = _context(step, turn_id, index, live)
     ctx["response_format"] = response_format
+    ctx["verdicts"] = verdicts if isinstance(verdicts, dict) else {}
     try:
         if ctx["type"] == "model_output":
             partial = _model_output(step, ctx)
@@ -231,6 +225,7 @@ def render_steps(
     turn_id,
     live_indices: Iterable[int] = (),
     response_format=None,
+    verdicts=None,
 ) -> SafeString:
     """Render a turn's steps. `steps` is a list, or a dict keyed by the stream's step index
     (while a turn streams, element ids follow the stream's indices; the runner has already
@@ -261,6 +256,7 @@ def render_steps(
                 call=call,
                 call_index=call_index,
                 response_format=response_format,
+                verdicts=verdicts,
             )
         )
     return mark_safe("".join(html))  # noqa: S308 - each part rendered by a template

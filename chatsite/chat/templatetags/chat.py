@@ -17,6 +17,7 @@ def turn_steps(turn):
         turn_id=turn.pk,
         live_indices=getattr(turn, "live_indices", ()),
         response_format=(turn.request or {}).get("response_format"),
+        verdicts=turn.schema_verdicts,
     )
 
 

@@ -6,6 +6,7 @@ Importing this package registers the built-in tools. The API:
 - ``await call(name, arguments, timeout=..., allowed=...)``: run a ``function_call`` step,
   returning ``{"result": ..., "is_error": bool}`` (never raises);
 - ``function_result_step(call_step, outcome)``: the ``function_result`` step to send back;
+- ``await enabled()`` / ``await only_enabled(body)``: the tools admins switched on (switches.py);
 - ``@tool(name, description, parameters)``: register another tool.
 """
 
@@ -21,6 +22,7 @@ from .registry import (
     tool,
     unregister,
 )
+from .switches import enabled, only_enabled
 
 BUILTIN_TOOLS = ("calculator", "convert_units", "current_time")
 
@@ -32,7 +34,9 @@ __all__ = [
     "ToolError",
     "call",
     "declarations",
+    "enabled",
     "function_result_step",
+    "only_enabled",
     "tool",
     "unregister",
 ]

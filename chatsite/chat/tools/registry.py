@@ -210,7 +210,7 @@ async def call(
     """Run tool ``name`` with ``arguments``; return ``{"result": ..., "is_error": bool}``.
 
     ``allowed``, when given, is the set of tool names switched on; any other name is refused
-    as if unknown (a model may name a tool it was not offered). The function runs in a worker
+    with an error result (a model may name a tool it was not offered). The function runs in a worker
     thread; after ``timeout`` seconds the call answers with an error (Python cannot stop the
     thread, so tools must bound their own work). Never raises, except when the caller's own
     task is cancelled.
@@ -222,6 +222,11 @@ async def call(
     ):
         known = sorted(REGISTRY if allowed is None else set(allowed) & REGISTRY.keys())
         listing = ", ".join(known) if known else "none"
+        if isinstance(name, str) and name in REGISTRY:  # there, but not for this call
+            return _error(
+                f"The tool {name!r} is not switched on for this conversation. "
+                f"Available tools: {listing}."
+            )
         return _error(f"Unknown tool {str(name)[:100]!r}. Available tools: {listing}.")
     spec = REGISTRY[name]
     if arguments is None:
