@@ -1,0 +1,171 @@
+"""Who runs a turn: a lease on the turn's row, so that of several processes exactly one streams a
+reply, and a reply whose process died is picked up again by exactly one other.
+
+- A new turn is saved already leased to the process that starts it (`stamp`).
+- While a process runs replies, one task renews all their leases in one UPDATE every third of
+  the lease (`Keeper`). A runner whose lease another process took (this one stalled past the
+  expiry), or could not renew before it expired, stops without writing: the taker owns it now.
+- A lease past its expiry is taken with one conditional UPDATE (`take_over`): when several
+  processes try at once, the database lets exactly one of them match the row.
+- The taker re-attaches by stream replay (`GET …?stream=true&last_event_id=…`, TurnRunner with
+  no body). Who tries: a tab connecting to a process shows the turn (services.catch_up), and,
+  with several processes, every process looks for lapsed leases twice per lease (`watch`).
+
+The database is the one place every process already shares, so this works the same on SQLite
+with one process and on PostgreSQL with many. Times are the processes' clocks (kept by NTP);
+a lease is many seconds, skews are milliseconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from datetime import timedelta
+
+from django.conf import settings
+from django.db.models import Q
+from django.utils import timezone
+
+from .hub import hub
+from .models import Turn
+from .relay import PROCESS_ID
+
+log = logging.getLogger(__name__)
+
+
+def seconds() -> float:
+    return float(settings.TURN_LEASE_SECONDS)
+
+
+def _until():
+    return timezone.now() + timedelta(seconds=seconds())
+
+
+def _lapsed(now) -> Q:
+    return Q(lease_expires_at__lt=now) | Q(lease_expires_at__isnull=True)
+
+
+def stamp(turn: Turn) -> None:
+    """Lease a turn about to be saved to this process."""
+    turn.lease_owner = PROCESS_ID
+    turn.lease_expires_at = _until()
+
+
+async def take_over(turn_id: int) -> bool:
+    """Take the lease of an unfinished turn nobody renews. True for exactly one taker."""
+    now = timezone.now()
+    taken = await (
+        Turn.objects.filter(_lapsed(now), pk=turn_id)
+        .exclude(status__in=Turn.FINAL)
+        .aupdate(lease_owner=PROCESS_ID, lease_expires_at=now + timedelta(seconds=seconds()))
+    )
+    return taken == 1
+
+
+async def release(turn_id: int) -> None:
+    """The runner ended: if the turn is somehow not final, another process may take it at once."""
+    await Turn.objects.filter(pk=turn_id, lease_owner=PROCESS_ID).aupdate(
+        lease_expires_at=timezone.now()
+    )
+
+
+async def adopt(turn_id: int):
+    """Take over a turn whose owner is gone and re-attach to it here. The runner, or None."""
+    from .runner import TurnRunner
+
+    if hub.runner(turn_id) is not None or not await take_over(turn_id):
+        return None
+    turn = await Turn.objects.aget(pk=turn_id)
+    log.info("turn %s: no process renews it; re-attaching here (%s)", turn_id, PROCESS_ID)
+    runner = TurnRunner(turn, body=None)
+    runner.start()
+    return runner
+
+
+def adopt_when_lapsed(turn: Turn) -> None:
+    """Try `adopt` once this turn's lease has run out (its owner may be dead, or slow)."""
+    if turn.lease_expires_at is None:
+        return
+    wait = (turn.lease_expires_at - timezone.now()).total_seconds() + 0.1
+
+    async def later():
+        await asyncio.sleep(max(wait, 0))
+        try:
+            await adopt(turn.pk)
+        except Exception:
+            log.exception("turn %s: could not re-attach", turn.pk)
+
+    asyncio.get_running_loop().create_task(later(), name=f"adopt-{turn.pk}")
+
+
+class Keeper:
+    """Renews the leases of this process's runners; one task per event loop, only while it
+    runs replies."""
+
+    def __init__(self):
+        self.task: asyncio.Task | None = None
+
+    def ensure_running(self) -> None:
+        if self.task is None or self.task.done():
+            self.task = asyncio.get_running_loop().create_task(self._run(), name="lease-keeper")
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        good_until = loop.time() + seconds()
+        while True:
+            await asyncio.sleep(seconds() / 3)
+            runners = [r for r in hub.runners.values() if r.task is not None and not r.task.done()]
+            if not runners:
+                return
+            try:
+                lost = await self._renew([r.turn_id for r in runners])
+                good_until = loop.time() + seconds()
+            except Exception:
+                log.warning("could not renew turn leases", exc_info=True)
+                if loop.time() < good_until:
+                    continue
+                lost = {r.turn_id for r in runners}  # ours may have lapsed: stop, don't race
+            for runner in runners:
+                if runner.turn_id in lost:
+                    log.warning("turn %s: lease lost; another process runs it", runner.turn_id)
+                    runner.abandon()
+
+    @staticmethod
+    async def _renew(turn_ids: list[int]) -> set[int]:
+        """Renew in one UPDATE; the turns whose lease another process holds now."""
+        renewed = await Turn.objects.filter(pk__in=turn_ids, lease_owner=PROCESS_ID).aupdate(
+            lease_expires_at=_until()
+        )
+        if renewed == len(turn_ids):
+            return set()
+        mine = {
+            pk
+            async for pk in Turn.objects.filter(
+                pk__in=turn_ids, lease_owner=PROCESS_ID
+            ).values_list("pk", flat=True)
+        }
+        return set(turn_ids) - mine
+
+
+keeper = Keeper()
+
+
+async def watch() -> None:
+    """With several processes: re-attach, here, replies whose process stopped renewing them.
+    Runs beside the relay listener; each process looks twice per lease, at jittered times."""
+    while True:
+        await asyncio.sleep(seconds() * random.uniform(0.4, 0.6))
+        try:
+            now = timezone.now()
+            # A turn saved without a lease (before leases existed) counts once it is idle.
+            lapsed = Q(lease_expires_at__lt=now) | Q(
+                lease_expires_at__isnull=True, updated_at__lt=now - timedelta(seconds=seconds())
+            )
+            orphans = Turn.objects.filter(lapsed).exclude(status__in=Turn.FINAL)
+            for turn_id in [pk async for pk in orphans.values_list("pk", flat=True)[:50]]:
+                await adopt(turn_id)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.warning("could not look for replies to re-attach", exc_info=True)
