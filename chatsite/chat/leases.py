@@ -19,6 +19,7 @@ a lease is many seconds, skews are milliseconds.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import random
 from datetime import timedelta
@@ -96,7 +97,14 @@ def adopt_when_lapsed(turn: Turn) -> None:
         except Exception:
             log.exception("turn %s: could not re-attach", turn.pk)
 
-    asyncio.get_running_loop().create_task(later(), name=f"adopt-{turn.pk}")
+    background(later(), f"adopt-{turn.pk}")
+
+
+def background(coroutine, name: str) -> asyncio.Task:
+    """A task of the process, not of the request or socket that happened to start it: a fresh
+    context, or its database calls would go to that request's executor, shut when it ends."""
+    loop = asyncio.get_running_loop()
+    return loop.create_task(coroutine, name=name, context=contextvars.Context())
 
 
 class Keeper:
@@ -108,7 +116,7 @@ class Keeper:
 
     def ensure_running(self) -> None:
         if self.task is None or self.task.done():
-            self.task = asyncio.get_running_loop().create_task(self._run(), name="lease-keeper")
+            self.task = background(self._run(), "lease-keeper")
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()

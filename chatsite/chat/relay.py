@@ -73,7 +73,7 @@ class Relay:
             loop.create_task(self._listen(layer, self.channel), name="relay-listen"),
             loop.create_task(self._send_batches(layer), name="relay-send"),
             # Several processes: pick up the replies of one that died (chat/leases.py).
-            loop.create_task(leases.watch(), name="lease-watch"),
+            leases.background(leases.watch(), "lease-watch"),
         ]
         return True
 
