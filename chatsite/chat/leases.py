@@ -115,7 +115,8 @@ class Keeper:
         self.task: asyncio.Task | None = None
 
     def ensure_running(self) -> None:
-        if self.task is None or self.task.done():
+        task = self.task
+        if task is None or task.done() or task.get_loop() is not asyncio.get_running_loop():
             self.task = background(self._run(), "lease-keeper")
 
     async def _run(self) -> None:
@@ -123,7 +124,11 @@ class Keeper:
         good_until = loop.time() + seconds()
         while True:
             await asyncio.sleep(seconds() / 3)
-            runners = [r for r in hub.runners.values() if r.task is not None and not r.task.done()]
+            runners = [
+                r
+                for r in hub.runners.values()
+                if r.task is not None and not r.task.done() and r.task.get_loop() is loop
+            ]
             if not runners:
                 return
             try:
