@@ -226,6 +226,18 @@ async def test_the_message_rate_is_counted_once_across_processes(apart, people):
         assert "4 messages this minute" in refused.text
 
 
+async def test_an_idle_socket_stays_open_on_the_redis_channel_layer(apart, people):
+    """redis-py's default 5 s read timeout once closed every idle socket with 1011."""
+    on_a = await people(apart[0], "person07")
+    conversation = await on_a.new_conversation("short [emulator:words=5]")
+    tab = await on_a.tab(conversation)
+    await tab.read_until(lambda f: "data-turn-id" in f)
+    await asyncio.sleep(7)
+    await tab.send({"action": "resume", "turns": [], "after": 0})
+    await tab.read_until(lambda f: "data-turn-id" in f, timeout=5)  # still open, still answers
+    await tab.close()
+
+
 def turn_row(app, turn_id):
     with psycopg.connect(app.env["DATABASE_URL"]) as conn:
         return conn.execute(
