@@ -82,6 +82,11 @@ async def test_a_finished_turn_is_never_taken_over(user, emulator):
     _, turn = await running_turn(user, emulator, owner="a-dead-process", expires_in=-1)
     await Turn.objects.filter(pk=turn.pk).aupdate(status="completed")
     assert not await leases.take_over(turn.pk)
+    # A runner that ended on a resting status (nothing left to call) is not run again either.
+    await Turn.objects.filter(pk=turn.pk).aupdate(
+        status="requires_action", completed_at=timezone.now()
+    )
+    assert not await leases.take_over(turn.pk)
 
 
 async def test_a_runner_renews_its_lease_and_stops_silently_once_another_took_it(user, open_tab):

@@ -47,6 +47,15 @@ def _lapsed(now) -> Q:
     return Q(lease_expires_at__lt=now) | Q(lease_expires_at__isnull=True)
 
 
+# A runner that ended wrote `completed_at`, even when the status it ended on is not final
+# (`requires_action` with nothing left to call): nothing to take over.
+ENDED = Q(status__in=Turn.FINAL) | Q(completed_at__isnull=False)
+
+
+def left_running(turn: Turn) -> bool:
+    return not turn.is_final and turn.completed_at is None
+
+
 def stamp(turn: Turn) -> None:
     """Lease a turn about to be saved to this process."""
     turn.lease_owner = PROCESS_ID
@@ -58,7 +67,7 @@ async def take_over(turn_id: int) -> bool:
     now = timezone.now()
     taken = await (
         Turn.objects.filter(_lapsed(now), pk=turn_id)
-        .exclude(status__in=Turn.FINAL)
+        .exclude(ENDED)
         .aupdate(lease_owner=PROCESS_ID, lease_expires_at=now + timedelta(seconds=seconds()))
     )
     return taken == 1
@@ -175,7 +184,7 @@ async def watch() -> None:
             lapsed = Q(lease_expires_at__lt=now) | Q(
                 lease_expires_at__isnull=True, updated_at__lt=now - timedelta(seconds=seconds())
             )
-            orphans = Turn.objects.filter(lapsed).exclude(status__in=Turn.FINAL)
+            orphans = Turn.objects.filter(lapsed).exclude(ENDED)
             for turn_id in [pk async for pk in orphans.values_list("pk", flat=True)[:50]]:
                 await adopt(turn_id)
         except asyncio.CancelledError:

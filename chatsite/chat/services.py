@@ -274,7 +274,7 @@ async def catch_up(conversation: Conversation, sub, known: list[int], after: int
     for turn in rows:
         whole = turn.pk > after
         runner = hub.runner(turn.pk)
-        if runner is None and not turn.is_final:
+        if runner is None and leases.left_running(turn):
             # Nobody holds its lease (its process died, or the server restarted): re-attach
             # here, by stream replay. Else its owner sends what it has so far.
             runner = await leases.adopt(turn.pk)
@@ -291,7 +291,7 @@ async def catch_up(conversation: Conversation, sub, known: list[int], after: int
                 # re-attaches once the lease runs out. Never a second runner while it holds.
                 turn = await Turn.objects.aget(pk=turn.pk)
                 runner = hub.runner(turn.pk)
-                if runner is None and not turn.is_final:
+                if runner is None and leases.left_running(turn):
                     leases.adopt_when_lapsed(turn)
         if runner is not None:
             frames, _ = runner.snapshot(whole_turn=whole)
