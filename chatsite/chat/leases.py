@@ -8,8 +8,9 @@ reply, and a reply whose process died is picked up again by exactly one other.
 - A lease past its expiry is taken with one conditional UPDATE (`take_over`): when several
   processes try at once, the database lets exactly one of them match the row.
 - The taker re-attaches by stream replay (`GET …?stream=true&last_event_id=…`, TurnRunner with
-  no body). Who tries: a tab connecting to a process shows the turn (services.catch_up), and,
-  with several processes, every process looks for lapsed leases twice per lease (`watch`).
+  no body). Who tries: the process a tab connects to, for the turns that tab shows
+  (services.catch_up), and, with several processes, every process, which looks for lapsed
+  leases twice per lease (`watch`).
 
 The database is the one place every process already shares, so this works the same on SQLite
 with one process and on PostgreSQL with many. Times are the processes' clocks (kept by NTP);
