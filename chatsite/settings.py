@@ -127,6 +127,9 @@ CACHES = {
 }
 # Several processes share replies through the channel layer (chatsite/chat/relay.py).
 CHATSITE_RELAY = env.bool("CHATSITE_RELAY", bool(REDIS_URL))
+# A running reply is leased to its process for this long and renewed; a crashed process's
+# replies are re-attached by another one once their lease runs out (chatsite/chat/leases.py).
+TURN_LEASE_SECONDS = env.float("TURN_LEASE_SECONDS", 10.0, validate=Range(min=1, max=600))
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

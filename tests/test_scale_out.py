@@ -1,144 +1,288 @@
-"""Two daphne processes sharing PostgreSQL and the Redis channel layer: a reply started through
-process A streams to a tab on process B, and Stop pressed on B cancels it on A.
+"""Several daphne processes of one site, on PostgreSQL and Redis, act as one — tried the way a
+team runs it, one person with tabs on different processes.
 
-Runs where DATABASE_URL points at PostgreSQL and REDIS_URL at Redis (CI's second run);
-skipped, with the reason printed, elsewhere.
+Most tests run two processes that each start their own emulator, as `make run` does with no
+GEMINI_API_KEY: a reply exists only in the process that runs it, so what a tab on the other
+process sees can only have come through the relay (no second runner can fake it). The
+owner-kill test runs three processes on one shared emulator: there the reply lives upstream
+and the point is which process picks it up.
+
+Skipped, with the reason, without PostgreSQL and Redis (see tests/cluster.py).
 """
 
 import asyncio
 import json
-import os
 import re
+import signal
+import threading
+import time
 
 import httpx
+import psycopg
 import pytest
-import websockets
 
 from chatsite.emulator.server import EmulatorServer
 
-from .helpers import PageText, delta_frames, is_status
-from .servers import PASSWORD, AppProcess, app_env, fresh_postgres_database, set_up_site
+from .cluster import Person, services_or_skip, site
+from .helpers import PageText, delta_frames, is_status, model_text
 
 pytestmark = pytest.mark.services
 
-HAVE_SERVICES = os.environ.get("DATABASE_URL", "").startswith("postgres") and os.environ.get(
-    "REDIS_URL"
-)
-if not HAVE_SERVICES:
-    reason = "needs DATABASE_URL=postgres://… and REDIS_URL=redis://… (CI's second run sets them)"
-    if os.environ.get("CHATSITE_REQUIRE_SERVICES") == "1":
-        raise RuntimeError(reason)
-    pytest.skip(reason, allow_module_level=True)
+services_or_skip()
+
+SLOW = "[emulator:pace=25]"  # a reply of n words takes n × 25 ms
 
 
 @pytest.fixture(scope="module")
-def two_processes(tmp_path_factory):
-    var = tmp_path_factory.mktemp("scale")
-    with EmulatorServer(host="127.0.0.1", port=0, pace_ms=15) as emulator:
-        env = app_env(
-            var,
-            emulator.base_url,
-            DATABASE_URL=fresh_postgres_database("chatsite_scale"),
-            REDIS_URL=os.environ["REDIS_URL"].rsplit("/", 1)[0] + "/3",
-        )
-        set_up_site(env)
-        a = AppProcess(env, var / "a.log")
-        b = AppProcess(env, var / "b.log")
-        yield a, b, emulator
-        a.stop()
-        b.stop()
+def apart(tmp_path_factory):
+    """Two processes, A and B, each with its own embedded emulator."""
+    var = tmp_path_factory.mktemp("apart")
+    with site(var, "chatsite_scale_apart", 11, processes=2, EMULATOR_PACE_MS="20",
+              RATE_LIMIT_MESSAGES="4/m") as apps:  # fmt: skip
+        yield apps
 
 
-async def sign_in(base_url) -> httpx.AsyncClient:
-    client = httpx.AsyncClient(base_url=base_url, follow_redirects=False)
-    page = await client.get("/accounts/login/")
-    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
-    response = await client.post(
-        "/accounts/login/", data={"username": "ada", "password": PASSWORD,
-                                  "csrfmiddlewaretoken": token},
-        headers={"Referer": f"{base_url}/accounts/login/"},
-    )  # fmt: skip
-    assert response.status_code == 302
-    return client
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory):
+    """Three processes on one emulator (the test's), with a short turn lease."""
+    var = tmp_path_factory.mktemp("shared")
+    emulator = EmulatorServer(host="127.0.0.1", port=0, pace_ms=20)
+    emulator.start()
+    try:
+        with site(var, "chatsite_scale_shared", 12, processes=3, upstream=emulator.base_url,
+                  TURN_LEASE_SECONDS="4") as apps:  # fmt: skip
+            yield apps, emulator
+    finally:
+        emulator.stop()
 
 
-async def open_socket(app, client, conversation_id):
-    cookie = "; ".join(f"{k}={v}" for k, v in client.cookies.items())
-    return await websockets.connect(
-        f"ws://127.0.0.1:{app.port}/ws/c/{conversation_id}/",
-        additional_headers={"Cookie": cookie, "Origin": app.url},
-    )
+@pytest.fixture
+async def people():
+    made = []
+
+    async def person(app, name):
+        made.append(await Person(app, name).sign_in())
+        return made[-1]
+
+    yield person
+    for one in made:
+        await one.close()
 
 
-async def start_reply_on(app, client, text) -> int:
-    page = await client.get("/")
-    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
-    response = await client.post(
-        "/c/new/", data={"message": text, "csrfmiddlewaretoken": token},
-        headers={"Referer": f"{app.url}/"},
-    )  # fmt: skip
-    assert response.status_code == 302, response.text
-    return int(response.headers["Location"].strip("/").rsplit("/", 1)[1])
+def status_of(frames, turn_id=None):
+    for frame in reversed(frames):
+        if frame.startswith('{"status"'):
+            turn, status = json.loads(frame)["status"]
+            if turn_id is None or turn == turn_id:
+                return status
+    return None
 
 
-async def read_until(ws, predicate, frames, timeout=20):
-    async with asyncio.timeout(timeout):
-        while True:
-            frame = await ws.recv()
-            frames.append(frame)
-            if predicate(frame):
-                return frame
-
-
-async def test_reply_started_on_a_streams_to_a_tab_on_b(two_processes):
-    a, b, emulator = two_processes
-    client_a = await sign_in(a.url)
-    client_b = await sign_in(b.url)
-    conversation = await start_reply_on(a, client_a, "across processes [emulator:words=150]")
-    ws = await open_socket(b, client_b, conversation)
-    await ws.send(json.dumps({"action": "resume", "turns": [], "after": 0}))
-    frames: list[str] = []
-    await read_until(ws, lambda f: is_status(f, "completed"), frames)
+def shown_words(frames) -> list[str]:
+    """The words the live reply shows (finished replies are drawn whole, not streamed)."""
     page = PageText()
     for frame in frames:
         page.apply(frame)
-    assert len(delta_frames(frames)) >= 3, "B saw the reply grow, not only its end"
-    shown = " ".join(page.text.values()).split()
-    interaction = emulator.store.last_interaction()
-    assert len(shown) == 150  # the text so far, then the rest: nothing lost or doubled
-    assert interaction.status == "completed"
-    await ws.close()
-    await client_a.aclose()
-    await client_b.aclose()
+    return " ".join(page.text.values()).split()
 
 
-async def test_stop_pressed_on_b_cancels_the_reply_running_on_a(two_processes):
-    a, b, emulator = two_processes
-    client_a = await sign_in(a.url)
-    client_b = await sign_in(b.url)
-    conversation = await start_reply_on(a, client_a, "stop me [emulator:words=3000]")
-    ws = await open_socket(b, client_b, conversation)
-    await ws.send(json.dumps({"action": "resume", "turns": [], "after": 0}))
-    frames: list[str] = []
-    await read_until(ws, lambda f: f.startswith('{"d"'), frames)
-    await ws.send(json.dumps({"action": "stop"}))
-    await read_until(ws, lambda f: is_status(f, "cancelled"), frames, timeout=5)
-    interaction = emulator.store.last_interaction()
-    assert emulator.store.wait_disconnect(interaction.id, 5)  # A closed the upstream stream
-    await ws.close()
-    await client_a.aclose()
-    await client_b.aclose()
+async def page_status(person, conversation_id) -> str:
+    """The status the conversation's page shows for its last reply (what a reload shows)."""
+    page = await person.http.get(f"/c/{conversation_id}/")
+    return re.findall(r'data-role="assistant"[^>]*data-status="([a-z_]+)"', page.text)[-1]
 
 
-async def test_an_idle_socket_stays_open_on_the_redis_channel_layer(two_processes):
+async def finished(person, conversation_id):
+    for _ in range(200):
+        if await page_status(person, conversation_id) not in ("pending", "in_progress"):
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError("the reply did not finish")
+
+
+def turn_id_of(frames) -> int:
+    return next(json.loads(f)["status"][0] for f in frames if f.startswith('{"status"'))
+
+
+async def test_a_reply_sent_on_a_streams_to_tabs_on_b_while_it_runs(apart, people):
+    a, b = apart
+    on_a = await people(a, "person00")
+    on_b = on_a.on(b)
+    conversation = await on_a.new_conversation("hello [emulator:words=3]")
+    await finished(on_a, conversation)
+    tabs = [await on_b.tab(conversation), await on_b.tab(conversation)]  # a second tab too
+    response = await on_a.send(conversation, f"tell me more [emulator:words=200]{SLOW}")
+    assert response.status_code == 302
+    first = tabs[0]
+    await first.read_until(lambda f: f.startswith('{"d"'))
+    # The reply grows on B while A still runs it, not only at its end.
+    assert await page_status(on_a, conversation) == "in_progress"
+    for tab in tabs:
+        await tab.read_until(lambda f: is_status(f, "completed"))
+    for tab in tabs:
+        assert len(delta_frames(tab.frames)) >= 5, "B saw the reply grow"
+        assert not [f for f in tab.frames if "NOT_FOUND" in f or "404" in f]
+        assert len(shown_words(tab.frames)) == 200  # nothing lost or doubled
+        await tab.close()
+
+
+async def test_a_tab_opened_on_b_mid_reply_shows_the_text_so_far_then_the_rest(apart, people):
+    """What a reload on B does: the page, then the socket's resume for the unfinished turn."""
+    a, b = apart
+    on_a = await people(a, "person01")
+    watching = None
+    conversation = await on_a.new_conversation(f"a long one [emulator:words=240]{SLOW}")
+    watching = await on_a.tab(conversation)
+    await watching.read_until(lambda f: len(delta_frames(watching.frames)) >= 10)
+    turn = turn_id_of(watching.frames)
+    reloaded = await on_a.on(b).tab(conversation, turns=[turn], after=turn)
+    snapshot = await reloaded.read_until(lambda f: "stream-text" in f, timeout=10)
+    so_far = shown_words([snapshot])
+    assert 0 < len(so_far) < 240  # the text so far, at once
+    await reloaded.read_until(lambda f: is_status(f, "completed"))
+    await watching.read_until(lambda f: is_status(f, "completed"))
+    assert shown_words(reloaded.frames) == shown_words(watching.frames)
+    assert len(shown_words(reloaded.frames)) == 240
+    await reloaded.close()
+    await watching.close()
+
+
+async def test_stop_pressed_on_b_cancels_the_reply_running_on_a(apart, people):
+    a, b = apart
+    on_a = await people(a, "person02")
+    conversation = await on_a.new_conversation("short [emulator:words=2]")
+    await finished(on_a, conversation)
+    tab = await on_a.on(b).tab(conversation)
+    await on_a.send(conversation, f"stop me [emulator:words=3000]{SLOW}")
+    await tab.read_until(lambda f: f.startswith('{"d"'))
+    await tab.send({"action": "stop"})
+    await tab.read_until(lambda f: is_status(f, "cancelled"), timeout=10)
+    assert await page_status(on_a, conversation) == "cancelled"  # A's runner ended it
+    assert len(shown_words(tab.frames)) < 3000
+    await tab.close()
+
+
+async def test_healthz_answers_at_once_on_both_processes_while_sockets_are_open(apart, people):
+    """A receive on the Redis channel layer waits behind the process's sockets: the health
+    check must not use one (it said 503 `channel_layer: TimeoutError` with a socket open)."""
+    on_a = await people(apart[0], "person03")
+    conversation = await on_a.new_conversation(f"keep busy [emulator:words=400]{SLOW}")
+    tabs = [await on_a.on(app).tab(conversation) for app in apart for _ in range(3)]
+    worst = 0.0
+    async with httpx.AsyncClient(timeout=10) as http:
+        for _ in range(10):
+            for app in apart:
+                started = time.monotonic()
+                response = await http.get(f"{app.url}/healthz")
+                worst = max(worst, time.monotonic() - started)
+                assert response.status_code == 200, response.text
+                assert response.json()["channel_layer"] == "ok"
+            await asyncio.sleep(0.05)
+    assert worst < 1.0  # generous: a loaded machine; a blocked check took its 2 s timeout
+    for tab in tabs:
+        await tab.close()
+
+
+async def test_signing_out_on_a_closes_the_persons_sockets_on_every_process(apart, people):
+    a, b = apart
+    on_a = await people(a, "person04")
+    conversation = await on_a.new_conversation("hi [emulator:words=2]")
+    tabs = [await on_a.tab(conversation), await on_a.on(b).tab(conversation)]
+    await asyncio.sleep(0.3)  # the sockets have joined the person's group
+    response = await on_a.post("/accounts/logout/")
+    assert response.status_code == 302
+    for tab in tabs:
+        with pytest.raises(Exception) as closed:  # noqa: B017 - websockets' ConnectionClosed
+            await tab.read_until(lambda f: False, timeout=10)
+        assert getattr(closed.value, "rcvd", None) is not None, closed.value
+        assert closed.value.rcvd.code == 4401
+
+
+async def test_a_conversation_started_on_a_is_listed_with_its_title_on_b(apart, people):
+    a, b = apart
+    on_a = await people(a, "person05")
+    conversation = await on_a.new_conversation("Quarterly numbers for the north office")
+    for path in ("/", "/c/"):
+        page = await on_a.on(b).http.get(path)
+        assert f"/c/{conversation}/" in page.text
+        assert "Quarterly numbers for the north office" in page.text
+
+
+async def test_the_message_rate_is_counted_once_across_processes(apart, people):
+    """RATE_LIMIT_MESSAGES=4/m here: four messages, sent on either process, use it up."""
+    a, b = apart
+    on_a = await people(a, "person06")
+    on_b = on_a.on(b)
+    for person in (on_a, on_b, on_a, on_b):
+        await person.new_conversation("count me [emulator:words=2]")
+    for person in (on_a, on_b):
+        page = await person.http.get("/")
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
+        refused = await person.http.post(
+            "/c/new/", data={"message": "one more", "csrfmiddlewaretoken": token},
+            headers={"Referer": f"{person.app.url}/"},
+        )  # fmt: skip
+        assert refused.status_code == 429
+        assert "4 messages this minute" in refused.text
+
+
+async def test_an_idle_socket_stays_open_on_the_redis_channel_layer(apart, people):
     """redis-py's default 5 s read timeout once closed every idle socket with 1011."""
-    a, _, _ = two_processes
-    client = await sign_in(a.url)
-    conversation = await start_reply_on(a, client, "short [emulator:words=5]")
-    ws = await open_socket(a, client, conversation)
+    on_a = await people(apart[0], "person07")
+    conversation = await on_a.new_conversation("short [emulator:words=5]")
+    tab = await on_a.tab(conversation)
+    await tab.read_until(lambda f: "data-turn-id" in f)
     await asyncio.sleep(7)
-    await ws.send(json.dumps({"action": "resume", "turns": [], "after": 0}))
-    frames: list[str] = []
-    await read_until(ws, lambda f: "data-turn-id" in f, frames, timeout=5)
-    await ws.close()
-    await client.aclose()
+    await tab.send({"action": "resume", "turns": [], "after": 0})
+    await tab.read_until(lambda f: "data-turn-id" in f, timeout=5)  # still open, still answers
+    await tab.close()
+
+
+def turn_row(app, turn_id):
+    with psycopg.connect(app.env["DATABASE_URL"]) as conn:
+        return conn.execute(
+            "SELECT status, steps FROM chat_turn WHERE id = %s", [turn_id]
+        ).fetchone()
+
+
+async def test_killing_the_owner_mid_reply_hands_it_to_exactly_one_other_process(shared, people):
+    (a, b, c), emulator = shared
+    on_a = await people(a, "person10")
+    conversation = await on_a.new_conversation("first [emulator:words=2]")
+    await finished(on_a, conversation)
+    tabs = [await on_a.on(b).tab(conversation), await on_a.on(c).tab(conversation)]
+    await on_a.send(conversation, "a long answer [emulator:words=400]")
+    watching = tabs[0]
+    await watching.read_until(lambda f: len(delta_frames(watching.frames)) >= 20)
+    turn = turn_id_of(watching.frames)
+    interaction = emulator.store.last_interaction()
+    cut = {}
+    waiter = threading.Thread(
+        target=lambda: (
+            emulator.store.wait_disconnect(interaction.id, 30) and cut.setdefault("at", time.time())
+        )
+    )
+    waiter.start()
+    a.proc.send_signal(signal.SIGKILL)  # A dies mid-reply: no cleanup, no last word
+    a.proc.wait(10)
+    for tab in tabs:
+        await tab.read_until(lambda f: is_status(f, "completed"), timeout=60)
+    waiter.join(5)
+
+    # The upstream saw one stream at a time: A's create, then exactly one replay, after it.
+    streams = [
+        r for r in emulator.store.all_requests()
+        if r.method == "GET" and r.path.endswith(interaction.id) and "stream=true" in r.query
+    ]  # fmt: skip
+    assert len(streams) == 1, [r.query for r in streams]
+    assert streams[0].time > cut["at"]
+    logs = [app.log_path.read_text() for app in (b, c)]
+    assert sum(log.count(f"turn {turn}: no process renews it") for log in logs) == 1
+    # Neither lost nor doubled: in the database, and on both tabs.
+    status, steps = turn_row(b, turn)
+    upstream = model_text(interaction.all_steps())
+    assert status == "completed"
+    assert model_text(steps) == upstream
+    for tab in tabs:
+        assert shown_words(tab.frames) == upstream.split()
+        await tab.close()

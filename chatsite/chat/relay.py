@@ -9,6 +9,8 @@ process joins one group and:
   the reply so far (frames carry a per-turn sequence number; the asking tab ignores relayed
   frames the snapshot already contains, so no text is doubled);
 - stops its runners when Stop is pressed on a tab connected elsewhere.
+
+Which process runs a turn is settled by its lease (leases.py), not here.
 """
 
 from __future__ import annotations
@@ -58,12 +60,20 @@ class Relay:
         self._timer = None
         self._waiting = {}
         self._outbox = asyncio.Queue()
+        from . import leases
+
         layer = get_channel_layer()
-        self.channel = await layer.new_channel("relay.")
+        # The default prefix, as the sockets' channels have: channels_redis lets one receive
+        # per process at a time wait on Redis, on the key of *its* channel's prefix, and hands
+        # what arrives to the other channels of that key. A channel with its own prefix would
+        # block every socket of the process (and they it) until a message came for it.
+        self.channel = await layer.new_channel()
         await layer.group_add(GROUP, self.channel)
         self._tasks = [
             loop.create_task(self._listen(layer, self.channel), name="relay-listen"),
             loop.create_task(self._send_batches(layer), name="relay-send"),
+            # Several processes: pick up the replies of one that died (chat/leases.py).
+            leases.background(leases.watch(), "lease-watch"),
         ]
         return True
 

@@ -13,6 +13,7 @@ import contextvars
 import copy
 import json
 import logging
+import time
 
 from django.conf import settings
 from django.template.loader import render_to_string
@@ -26,7 +27,7 @@ from chatsite.gemini import (
     StepAssembler,
 )
 
-from . import structured, tools, upstream
+from . import leases, structured, tools, upstream
 from .attachments import strip_echo
 from .hub import Outbox, hub
 from .models import Turn
@@ -118,7 +119,10 @@ class TurnRunner:
         self.live: set[int] = set()  # element indices of steps still streaming
         self.outbox = Outbox(self._deliver, settings.STREAM_FLUSH_MS / 1000)
         self.task: asyncio.Task | None = None
-        self.seq = 0  # rises with every flush; lets another process's tab skip what it has
+        # Rises with every flush; lets another process's tab skip what it has. Starts from the
+        # clock, so a runner that takes a turn over counts on above the one it replaces.
+        self.seq = time.time_ns() // 1000
+        self.abandoned = False  # another process took the lease: stop without writing
         # A long answer arrives in several interactions ("hops", `requires_continuation`):
         self.hop = 0
         self.prior_steps: list[dict] = []  # saved form of the finished hops' steps
@@ -132,6 +136,7 @@ class TurnRunner:
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
         hub.add_runner(self.turn_id, self)
+        leases.keeper.ensure_running()
         asyncio.get_running_loop().create_task(hub.relay.ensure_running())
         # A fresh context: started from a request, the task would otherwise inherit that
         # request's thread-sensitive executor, which asgiref shuts when the response is sent.
@@ -143,12 +148,17 @@ class TurnRunner:
         if self.task is not None and not self.task.done():
             self.task.cancel()
 
+    def abandon(self) -> None:
+        self.abandoned = True
+        self.stop()
+
     async def run(self) -> None:
         try:
             await self._drive()
             await self._finish()
         except asyncio.CancelledError:
-            await self._finish(cancelled=True)
+            if not self.abandoned:
+                await self._finish(cancelled=True)
         except StreamInterrupted as exc:
             await self._finish(error={"code": "interrupted", "message": str(exc)})
         except APIError as exc:
@@ -165,6 +175,10 @@ class TurnRunner:
             )
         finally:
             hub.remove_runner(self.turn_id)
+            try:
+                await leases.release(self.turn_id)
+            except Exception:
+                log.warning("turn %s: could not release its lease", self.turn_id, exc_info=True)
 
     # -- the upstream stream ---------------------------------------------------------------
     async def _drive(self) -> None:
@@ -177,6 +191,9 @@ class TurnRunner:
             self.assembler.restore(
                 list(self.turn.steps), last_event_id=self.turn.last_event_id or None
             )
+            # Tabs that watched a process which died show its unsaved text: back to what was
+            # saved, then the replay streams the rest.
+            self.outbox.html(assistant_frame(self.current_turn()))
             opening = client.stream_get(
                 self.turn.interaction_id, last_event_id=self.turn.last_event_id or None
             )

@@ -13,7 +13,7 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
-from . import attachments, limits, relay
+from . import attachments, leases, limits, relay
 from .forms import is_agent, valid_mcp_name
 from .hub import hub
 from .models import Conversation, McpServer, Turn
@@ -245,6 +245,7 @@ async def start_turn(
     body = build_request(conversation, turn, previous, mcp_servers=servers)
     body = await only_enabled(body)  # a function tool switched off since the settings were saved
     turn.request = public_request(body)
+    leases.stamp(turn)  # saved already owned: no other process may take it up
     await turn.asave()
     if any(isinstance(b, dict) and "attachment" in b for b in turn.user_input):
         try:  # the files' bytes go inline; the turn keeps only references
@@ -267,13 +268,15 @@ async def stop(conversation: Conversation) -> None:
     """Stop every reply running in this conversation, in this process or another."""
     for runner in hub.runners_for(conversation.pk):
         runner.stop()
-    if relay.enabled():
+    several = relay.enabled()
+    if several:
         await hub.relay.stop_elsewhere(conversation.pk)
-        return
-    # One process: a turn still marked running with no runner (a crash) is closed too.
+    # A turn still marked running that no process runs (a crash) is closed too: with one
+    # process, any not running here; with several, those whose lease nobody renews.
     running = list(hub.runners)
     async for turn in conversation.turns.exclude(status__in=Turn.FINAL).exclude(pk__in=running):
-        await TurnRunner.fail_orphan(turn, "Stopped.", status=Turn.Status.CANCELLED)
+        if not several or await leases.take_over(turn.pk):
+            await TurnRunner.fail_orphan(turn, "Stopped.", status=Turn.Status.CANCELLED)
 
 
 async def catch_up(conversation: Conversation, sub, known: list[int], after: int) -> None:
@@ -292,21 +295,25 @@ async def catch_up(conversation: Conversation, sub, known: list[int], after: int
     for turn in rows:
         whole = turn.pk > after
         runner = hub.runner(turn.pk)
-        if runner is None and not turn.is_final:
-            remote = await hub.relay.request_snapshot(turn.pk, whole)
-            if remote is not None:
-                frames, turn_id, seq = remote
-                sub.floors[turn_id] = seq
-                for frame in frames:
-                    sub.put(frame)
-                continue
-            # It ended between our read and now (a runner saves before it leaves the hub), or
-            # nothing runs it any more (the server restarted): read again, and re-attach.
-            turn = await Turn.objects.aget(pk=turn.pk)
-            runner = hub.runner(turn.pk)
-            if runner is None and not turn.is_final:
-                runner = TurnRunner(turn, body=None)
-                runner.start()
+        if runner is None and leases.left_running(turn):
+            # Nobody holds its lease (its process died, or the server restarted): re-attach
+            # here, by stream replay. Else its owner sends what it has so far.
+            runner = await leases.adopt(turn.pk)
+            if runner is None:
+                remote = await hub.relay.request_snapshot(turn.pk, whole)
+                if remote is not None:
+                    frames, turn_id, seq = remote
+                    sub.floors[turn_id] = seq
+                    for frame in frames:
+                        sub.put(frame)
+                    continue
+                # It ended meanwhile, or its owner is slow (or gone, its lease not run out
+                # yet): show what is saved; the owner's frames follow, or this process
+                # re-attaches once the lease runs out. Never a second runner while it holds.
+                turn = await Turn.objects.aget(pk=turn.pk)
+                runner = hub.runner(turn.pk)
+                if runner is None and leases.left_running(turn):
+                    leases.adopt_when_lapsed(turn)
         if runner is not None:
             frames, _ = runner.snapshot(whole_turn=whole)
         elif whole:
