@@ -46,7 +46,32 @@
     if (el && stickToBottom) el.scrollTop = el.scrollHeight;
   }
 
+  // A turn too large for one socket frame comes as {"load": [[turn id, url], ...]}: fetch it
+  // over HTTP in its place (appended when this tab does not show it yet).
+  var loaded = {};
+  var ended = {};
+  function loadTurn(id, url) {
+    var el = document.getElementById("turn-" + id);
+    if (!el) {
+      el = document.createElement("article");
+      el.className = "turn";
+      el.id = "turn-" + id;
+      el.dataset.turnId = id;
+      transcript().appendChild(el);
+    }
+    loaded[id] = url;
+    htmx.ajax("GET", url, { target: el, swap: "outerHTML" }).then(function () {
+      var part = document.getElementById("a-" + id);
+      // Drawn before the reply's last save, and it has ended since: load the final form.
+      if (ended[id] && part && !isFinal(part.dataset.status)) loadTurn(id, url);
+      refreshBusy();
+    });
+  }
+
   function applyFrame(frame) {
+    if (frame.load) {
+      for (var j = 0; j < frame.load.length; j++) loadTurn(frame.load[j][0], frame.load[j][1]);
+    }
     if (frame.d) {
       for (var i = 0; i < frame.d.length; i++) {
         var target = document.getElementById(frame.d[i][0]);
@@ -57,6 +82,10 @@
     if (frame.status) {
       var part = document.getElementById("a-" + frame.status[0]);
       if (part) part.dataset.status = frame.status[1];
+      if (isFinal(frame.status[1])) {
+        ended[frame.status[0]] = true;
+        if (loaded[frame.status[0]]) loadTurn(frame.status[0], loaded[frame.status[0]]);
+      }
     }
     if (frame.error) {
       var box = document.getElementById("composer-error");
