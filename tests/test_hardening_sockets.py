@@ -213,3 +213,241 @@ async def test_every_message_checks_the_sign_in_again(user, open_signed_in_tab, 
     await stale.send({"action": "send", "message": "still me?"})
     assert await closed_with(stale, 3) == 4401
     assert not await Turn.objects.filter(conversation=convo).aexists()
+
+
+# -- a real daphne process: items 2 and 8 ----------------------------------------------------
+SEED_TURNS = 200
+SEED = f"""
+from django.contrib.auth.models import User
+from chatsite.chat.models import Conversation, Turn
+from chatsite.emulator.prose import filler_words
+ada = User.objects.get(username="ada")
+convo = Conversation.objects.create(owner=ada, title="long", model="gemini-3.5-flash")
+text = filler_words(1500)
+Turn.objects.bulk_create(
+    Turn(conversation=convo, model="gemini-3.5-flash", status="completed",
+         user_input=[{{"type": "text", "text": f"question {{i}}"}}],
+         steps=[{{"type": "model_output", "content": [{{"type": "text", "text": text}}]}}])
+    for i in range({SEED_TURNS})
+)
+print(convo.pk)
+"""
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    """One daphne process (as `make run` starts it) with a conversation of 200 long turns."""
+    import os
+
+    from chatsite.emulator.server import EmulatorServer
+
+    from .servers import AppProcess, app_env, fresh_postgres_database, manage, set_up_site
+
+    var = tmp_path_factory.mktemp("hardening")
+    with EmulatorServer(host="127.0.0.1", port=0, pace_ms=0) as emulator:
+        extra = {"RATE_LIMIT_MESSAGES": ""}
+        database = fresh_postgres_database("chatsite_hardening")
+        if database:
+            extra["DATABASE_URL"] = database
+        if os.environ.get("REDIS_URL"):
+            extra["REDIS_URL"] = os.environ["REDIS_URL"].rsplit("/", 1)[0] + "/4"
+        env = app_env(var, emulator.base_url, **extra)
+        set_up_site(env)
+        long_conversation = int(manage(env, "shell", "-c", SEED).strip().splitlines()[-1])
+        app = AppProcess(env, var / "daphne.log")
+        app.long_conversation = long_conversation
+        yield app
+        app.stop()
+
+
+def sign_in(base_url):
+    import re
+
+    import httpx
+
+    from .servers import PASSWORD
+
+    client = httpx.Client(base_url=base_url, follow_redirects=False, timeout=30)
+    page = client.get("/accounts/login/")
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
+    response = client.post(
+        "/accounts/login/",
+        data={"username": "ada", "password": PASSWORD, "csrfmiddlewaretoken": token},
+        headers={"Referer": f"{base_url}/accounts/login/"},
+    )
+    assert response.status_code == 302
+    return client
+
+
+def cookie_of(client) -> str:
+    return "; ".join(f"{k}={v}" for k, v in client.cookies.items())
+
+
+async def open_socket(app, client, conversation_id):
+    import websockets
+
+    return await websockets.connect(
+        f"ws://127.0.0.1:{app.port}/ws/c/{conversation_id}/",
+        additional_headers={"Cookie": cookie_of(client), "Origin": app.url},
+        max_size=None,
+    )
+
+
+def rss_bytes(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    raise AssertionError("no VmRSS")
+
+
+RESUME_ALL = json.dumps({"action": "resume", "turns": [], "after": 0})
+
+
+@pytest.mark.timeout(240)
+async def test_a_resume_flood_from_several_sockets_does_not_stall_healthz(site):
+    import httpx
+
+    client = await sync_to_async(sign_in)(site.url)
+    sockets = [await open_socket(site, client, site.long_conversation) for _ in range(4)]
+    turns_shown, refused = [0], [0]
+
+    async def flood(ws):
+        for _ in range(10):
+            await ws.send(RESUME_ALL)
+        with pytest.raises(TimeoutError):  # reads until the server has nothing more to say
+            async with asyncio.timeout(90):
+                while True:
+                    frame = await asyncio.wait_for(ws.recv(), 3)
+                    turns_shown[0] += frame.count("data-turn-id=")
+                    refused[0] += "Too many resume" in frame
+
+    latencies = []
+
+    async def ping(done):
+        async with httpx.AsyncClient(base_url=site.url, timeout=30) as http:
+            while not done.is_set():
+                started = asyncio.get_running_loop().time()
+                assert (await http.get("/healthz")).status_code == 200
+                latencies.append(asyncio.get_running_loop().time() - started)
+                await asyncio.sleep(0.05)
+
+    done = asyncio.Event()
+    pinger = asyncio.create_task(ping(done))
+    await asyncio.gather(*(flood(ws) for ws in sockets))
+    done.set()
+    await pinger
+    for ws in sockets:
+        await ws.close()
+    # Each socket was answered in full at least once, the rest of its burst was refused, and
+    # /healthz kept answering at once throughout (it took 4-10 s before).
+    assert turns_shown[0] >= 4 * SEED_TURNS and refused[0] >= 4
+    assert len(latencies) >= 20
+    assert max(latencies) < 1.0, sorted(latencies)[-5:]
+
+
+def raw_socket_that_never_reads(app, client, conversation_id):
+    """A websocket client that opens, then never reads: a tiny receive buffer, no recv."""
+    import base64
+    import os
+    import socket
+
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", app.port))
+    key = base64.b64encode(os.urandom(16)).decode()
+    sock.sendall(
+        (
+            f"GET /ws/c/{conversation_id}/ HTTP/1.1\r\nHost: 127.0.0.1:{app.port}\r\n"
+            "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+            f"Sec-WebSocket-Key: {key}\r\nOrigin: {app.url}\r\nCookie: {cookie_of(client)}\r\n\r\n"
+        ).encode()
+    )
+    head = b""
+    while b"\r\n\r\n" not in head:
+        head += sock.recv(1)
+    assert head.startswith(b"HTTP/1.1 101"), head
+    return sock
+
+
+def client_frame(text: str) -> bytes:
+    import os
+
+    payload, mask = text.encode(), os.urandom(4)
+    size = len(payload)
+    head = bytes([0x81, 0x80 | size]) if size < 126 else bytes([0x81, 0xFE]) + size.to_bytes(2)
+    return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+
+
+@pytest.mark.timeout(240)
+def test_a_socket_that_never_reads_is_closed_and_the_server_does_not_grow(site):
+    import time
+
+    client = sign_in(site.url)
+    before = rss_bytes(site.proc.pid)
+    sock = raw_socket_that_never_reads(site, client, site.long_conversation)
+    # Each resume answers ~2 MB; sent for 20 s, far more than any buffer should hold.
+    deadline = time.monotonic() + 20
+    sent = 0
+    try:
+        while time.monotonic() < deadline:
+            sock.sendall(client_frame(RESUME_ALL))
+            sent += 1
+            time.sleep(0.5)
+    except OSError:
+        pass  # the server closed it: what we wanted
+    grown = rss_bytes(site.proc.pid) - before
+    # The server closed the socket: reading what the kernel kept ends in EOF or a reset.
+    sock.settimeout(10)
+    received, ended = 0, False
+    try:
+        while chunk := sock.recv(1 << 16):
+            received += len(chunk)
+        ended = True
+    except ConnectionResetError:
+        ended = True
+    except TimeoutError:
+        pass
+    sock.close()
+    assert ended, f"still open after {received:,} bytes"
+    assert grown < 40 * 1024 * 1024, f"the server grew by {grown:,} bytes for {sent} resumes"
+    assert (client.get("/healthz")).status_code == 200
+
+
+@pytest.mark.timeout(240)
+async def test_a_turn_larger_than_a_socket_frame_reaches_the_tab_as_a_frame_it_can_use(site):
+    client = await sync_to_async(sign_in)(site.url)
+    ws = await open_socket(site, client, site.long_conversation)
+    await ws.send(
+        json.dumps(
+            {
+                "action": "send",
+                "message": "all of it [emulator:words=200000] [emulator:delta_words=4000] "
+                "[emulator:hop_words=200000]",
+            }
+        )
+    )
+    frames = []
+    async with asyncio.timeout(120):
+        while True:
+            frame = await ws.recv()
+            frames.append(frame)
+            if frame.startswith('{"status"') and json.loads(frame)["status"][1] == "completed":
+                break
+    await ws.close()
+    turn_id = json.loads(frames[-1])["status"][0]
+    loads = [json.loads(f)["load"] for f in frames if f.startswith('{"load"')]
+    assert loads and [turn_id, f"/c/{site.long_conversation}/turns/{turn_id}/"] in loads[-1]
+    # What the tab fetches is the whole finished turn, larger than any socket frame.
+    url = loads[-1][0][1]
+    page = await sync_to_async(client.get)(url)
+    assert page.status_code == 200
+    assert len(page.content) > 1024 * 1024 and 'data-status="completed"' in page.text
+
+    # A tab that opens later gets the same from its resume.
+    later = await open_socket(site, client, site.long_conversation)
+    await later.send(json.dumps({"action": "resume", "turns": [], "after": turn_id - 1}))
+    async with asyncio.timeout(60):
+        frame = await later.recv()
+    assert json.loads(frame)["load"] == [[turn_id, url]]
+    await later.close()

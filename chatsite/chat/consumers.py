@@ -28,7 +28,9 @@ RESUME_EVERY = 2.0
 
 CLOSE_FORBIDDEN = 4403
 CLOSE_SIGNED_OUT = 4401
-CLOSE_TOO_SLOW = 1013  # "try again later": htmx's ws extension reconnects and resumes
+# Fell too far behind: chat.js reconnects and resumes from what the tab has. (1013 would say
+# so too, but a server may only send 1000 or 3000-4999: autobahn refuses to send 1013.)
+CLOSE_TOO_SLOW = 4408
 
 TURN_ID = re.compile(r'\bid="[a-z]+-(\d+)')
 

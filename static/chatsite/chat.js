@@ -113,6 +113,14 @@
     e.detail.socketWrapper.send(JSON.stringify({ action: "resume", turns: pending, after: last }));
   });
 
+  // The server closes a socket that fell too far behind (4408, the peer not reading fast
+  // enough): reconnect after a pause; the open above resumes from what this tab has.
+  document.addEventListener("htmx:wsClose", function (e) {
+    if (!e.detail.event || e.detail.event.code !== 4408) return;
+    var socket = e.detail.socketWrapper;
+    setTimeout(function () { socket.reconnect(); }, 500 + Math.random() * 1500);
+  });
+
   // Keyboard: Enter sends, Shift+Enter is a new line, Escape stops the reply.
   document.addEventListener("keydown", function (e) {
     var composer = document.getElementById("composer");
