@@ -341,9 +341,9 @@ async def test_a_resume_flood_from_several_sockets_does_not_stall_healthz(site):
         await ws.close()
     # Each socket was answered in full at least once, the rest of its burst was refused, and
     # /healthz kept answering at once throughout (it took 4-10 s before).
-    assert turns_shown[0] >= 4 * SEED_TURNS and refused[0] >= 4
     assert len(latencies) >= 20
     assert max(latencies) < 1.0, sorted(latencies)[-5:]
+    assert turns_shown[0] >= 4 * SEED_TURNS and refused[0] >= 4
 
 
 def raw_socket_that_never_reads(app, client, conversation_id):
