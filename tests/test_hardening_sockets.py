@@ -304,7 +304,7 @@ def rss_bytes(pid: int) -> int:
 RESUME_ALL = json.dumps({"action": "resume", "turns": [], "after": 0})
 
 
-@pytest.mark.timeout(240)
+@pytest.mark.timeout(300)
 async def test_a_resume_flood_from_several_sockets_does_not_stall_healthz(site):
     import httpx
 
@@ -316,7 +316,7 @@ async def test_a_resume_flood_from_several_sockets_does_not_stall_healthz(site):
         for _ in range(10):
             await ws.send(RESUME_ALL)
         with pytest.raises(TimeoutError):  # reads until the server has nothing more to say
-            async with asyncio.timeout(90):
+            async with asyncio.timeout(200):
                 while True:
                     frame = await asyncio.wait_for(ws.recv(), 3)
                     turns_shown[0] += frame.count("data-turn-id=")
@@ -340,11 +340,13 @@ async def test_a_resume_flood_from_several_sockets_does_not_stall_healthz(site):
     await pinger
     for ws in sockets:
         await ws.close()
-    # Each socket was answered in full at least once, the rest of its burst was refused, and
     # /healthz kept answering at once throughout (it took 4-10 s before).
     assert len(latencies) >= 20
     assert max(latencies) < 1.0, sorted(latencies)[-5:]
-    assert turns_shown[0] >= 4 * SEED_TURNS and refused[0] >= 4
+    # Every resume was either answered in full or refused with a clear error (how many of each
+    # depends on how fast the machine is: refusals are for resumes that come too fast).
+    assert turns_shown[0] + refused[0] * SEED_TURNS == 4 * 10 * SEED_TURNS
+    assert turns_shown[0] >= 4 * SEED_TURNS
 
 
 def raw_socket_that_never_reads(app, client, conversation_id):
