@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.db import close_old_connections
 from django.db.models import Q
 from django.utils import timezone
 
@@ -296,6 +297,7 @@ _render_pool = ThreadPoolExecutor(1, thread_name_prefix="catch-up")
 
 
 def _saved_frames(turn: Turn, whole: bool) -> list[str]:
+    close_old_connections()  # this thread's own connection, as a request would
     if whole:
         return [turn_added_frame(turn)]
     return [assistant_frame(turn), status_frame(turn)]
