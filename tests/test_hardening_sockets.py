@@ -170,6 +170,19 @@ async def test_deleting_the_session_closes_its_socket_only(user, open_signed_in_
     await other.close()
 
 
+async def test_signing_out_closes_that_sign_ins_sockets(user, open_signed_in_tab):
+    convo = await make_conversation(user)
+    tab, key = await open_signed_in_tab(user, convo.pk)
+
+    def sign_out():
+        client = Client()
+        client.cookies[settings.SESSION_COOKIE_NAME] = key
+        assert client.post("/accounts/logout/").status_code == 302
+
+    await sync_to_async(sign_out)()
+    assert await closed_with(tab, WITHIN) == 4401
+
+
 async def test_a_session_that_expires_closes_its_socket(user, open_signed_in_tab):
     convo = await make_conversation(user)
     tab, _ = await open_signed_in_tab(user, convo.pk, expiry=2)
