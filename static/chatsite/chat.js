@@ -47,10 +47,18 @@
   }
 
   // A turn too large for one socket frame comes as {"load": [[turn id, url], ...]}: fetch it
-  // over HTTP in its place (appended when this tab does not show it yet).
+  // over HTTP in its place (appended when this tab does not show it yet). One fetch per turn
+  // at a time; asked again meanwhile, or drawn before the reply ended, it loads once more.
   var loaded = {};
   var ended = {};
+  var loading = {};
+  var loads = {};
   function loadTurn(id, url) {
+    loaded[id] = url;
+    if (loading[id]) { loading[id] = "again"; return; }
+    loads[id] = (loads[id] || 0) + 1;
+    if (loads[id] > 20) return; // the server keeps failing: a reload will show it
+    loading[id] = true;
     var el = document.getElementById("turn-" + id);
     if (!el) {
       el = document.createElement("article");
@@ -59,13 +67,14 @@
       el.dataset.turnId = id;
       transcript().appendChild(el);
     }
-    loaded[id] = url;
-    htmx.ajax("GET", url, { target: el, swap: "outerHTML" }).then(function () {
+    function done() {
+      var again = loading[id] === "again";
+      loading[id] = false;
       var part = document.getElementById("a-" + id);
-      // Drawn before the reply's last save, and it has ended since: load the final form.
-      if (ended[id] && part && !isFinal(part.dataset.status)) loadTurn(id, url);
+      if (again || (ended[id] && part && !isFinal(part.dataset.status))) loadTurn(id, url);
       refreshBusy();
-    });
+    }
+    htmx.ajax("GET", url, { target: el, swap: "outerHTML" }).then(done, done);
   }
 
   function applyFrame(frame) {
