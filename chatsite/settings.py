@@ -154,6 +154,8 @@ ALLOW_SIGNUP = env.bool("ALLOW_SIGNUP", True)
 # Per person: messages per period ("30/m", "500/h"; empty for none) and tokens per day (0: none).
 RATE_LIMIT_MESSAGES = env.str("RATE_LIMIT_MESSAGES", "30/m")
 DAILY_TOKEN_BUDGET = env.int("DAILY_TOKEN_BUDGET", 0, validate=Range(min=0))
+# What a running reply holds of that budget when it sets no max_output_tokens (settled at its end).
+BUDGET_RESERVE_TOKENS = env.int("BUDGET_RESERVE_TOKENS", 8192, validate=Range(min=1))
 INVITE_DAYS = env.int("INVITE_DAYS", 7, validate=Range(min=1, max=365))
 # Who may read other people's conversations in the admin (every read is logged).
 ADMIN_TRANSCRIPT_READERS = env.str(

@@ -1,31 +1,47 @@
-"""The conversation socket: thin. It checks ownership (at connect and on every message), joins
-the hub, and hands actions to the services layer. It never loops over an upstream stream."""
+"""The conversation socket: thin. It checks ownership and the sign-in (at connect and on every
+message), joins the hub, and hands actions to the services layer. It never loops over an
+upstream stream."""
 
 import asyncio
 import json
 import logging
+import re
+import time
 
+from asgiref.sync import sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.urls import reverse
+from django.utils import timezone
 
-from . import services
+from . import backlog, services, sessions
 from .hub import Subscriber, hub
 
 log = logging.getLogger(__name__)
 
 MAX_FRAME_CHARS = 200_000
 MAX_RESUME_TURNS = 500
+# Daphne refuses to send a websocket message over 1 MiB (it raises, and the frame is lost).
+MAX_SEND_BYTES = 1_000_000
+# Resumes: a burst for a few quick reconnects, then one every RESUME_EVERY seconds.
+RESUME_BURST = 3
+RESUME_EVERY = 2.0
 
 CLOSE_FORBIDDEN = 4403
 CLOSE_SIGNED_OUT = 4401
-CLOSE_TOO_SLOW = 1013  # "try again later": htmx's ws extension reconnects and resumes
+# Fell too far behind: chat.js reconnects and resumes from what the tab has. (1013 would say
+# so too, but a server may only send 1000 or 3000-4999: autobahn refuses to send 1013.)
+CLOSE_TOO_SLOW = 4408
+
+TURN_ID = re.compile(r'\bid="[a-z]+-(\d+)')
 
 
 def user_group(user_id) -> str:
-    return f"user.{user_id}"
+    return sessions.user_group(user_id)
 
 
 class ConversationConsumer(AsyncWebsocketConsumer):
     sub: Subscriber | None = None
+    _expiry: asyncio.TimerHandle | None = None
 
     async def connect(self):
         self.conversation_id = self.scope["url_route"]["kwargs"]["pk"]
@@ -34,13 +50,23 @@ class ConversationConsumer(AsyncWebsocketConsumer):
             await self.close(code=CLOSE_FORBIDDEN)
             return
         self.user_id = user.pk
+        session = self.scope.get("session")
+        self.session_key = getattr(session, "session_key", None)
+        self._resume_tokens, self._resume_at = float(RESUME_BURST), time.monotonic()
         await self.accept()
         await self.channel_layer.group_add(user_group(self.user_id), self.channel_name)
-        self.sub = Subscriber(self._send_frame, self._too_slow)
+        if not await self._session_holds():
+            return
+        transport = backlog.transport_of(self.base_send)
+        self.sub = Subscriber(
+            self._send_frame, self._too_slow, lambda: backlog.pending_bytes(transport)
+        )
         hub.join(self.conversation_id, self.sub)
         await hub.relay.ensure_running()
 
     async def disconnect(self, code):
+        if self._expiry is not None:
+            self._expiry.cancel()
         if self.sub is not None:
             hub.leave(self.conversation_id, self.sub)
             self.sub = None
@@ -52,17 +78,19 @@ class ConversationConsumer(AsyncWebsocketConsumer):
             return await self._error("Messages must be JSON text under 200 kB.")
         try:
             message = json.loads(text_data)
-        except ValueError:
+        except (ValueError, RecursionError):  # deep nesting overflows the parser's stack
             return await self._error("That message was not valid JSON.")
         if not isinstance(message, dict):
             return await self._error("That message was not a JSON object.")
-        # Ownership is checked again for every message: an account disabled or a conversation
-        # deleted since the socket opened loses access at once.
+        # Ownership and the sign-in are checked again for every message: an account disabled,
+        # a conversation deleted or a session ended since the socket opened loses access at once.
         conversation = await services.get_conversation_for_socket(
             self.user_id, self.conversation_id
         )
         if conversation is None:
             await self.close(code=CLOSE_FORBIDDEN)
+            return
+        if not await self._session_holds():
             return
         action = message.get("action")
         if self.sub is None:
@@ -81,6 +109,18 @@ class ConversationConsumer(AsyncWebsocketConsumer):
         else:
             await self._error("Unknown action.")
 
+    def _may_resume(self) -> bool:
+        """A token bucket: each resume renders up to a few hundred turns."""
+        now = time.monotonic()
+        self._resume_tokens = min(
+            RESUME_BURST, self._resume_tokens + (now - self._resume_at) / RESUME_EVERY
+        )
+        self._resume_at = now
+        if self._resume_tokens < 1:
+            return False
+        self._resume_tokens -= 1
+        return True
+
     async def _resume(self, conversation, message):
         turns = message.get("turns") or []
         after = message.get("after") or 0
@@ -91,14 +131,63 @@ class ConversationConsumer(AsyncWebsocketConsumer):
             or not isinstance(after, int)
         ):
             return await self._error("Bad resume message.")
+        if not self._may_resume():
+            return await self._error("Too many resume requests; wait a moment and reload.")
         await services.catch_up(conversation, self.sub, turns, after)
 
-    async def session_revoked(self, event):
-        """Sent to every socket of a user who signed out or was disabled."""
+    # -- the sign-in -------------------------------------------------------------------------
+    async def _session_holds(self) -> bool:
+        """Close (4401) unless the sign-in this socket opened with still holds; else look
+        again when it is due to expire."""
+        ends = await sync_to_async(sessions.valid_until)(self.session_key, self.user_id)
+        if ends is None:
+            await self._signed_out()
+            return False
+        if self._expiry is not None:
+            self._expiry.cancel()
+        wait = min(max((ends - timezone.now()).total_seconds(), 0), sessions.FAR)
+        loop = asyncio.get_running_loop()
+        self._expiry = loop.call_later(wait, lambda: loop.create_task(self._session_holds()))
+        return True
+
+    async def _signed_out(self):
+        if self._expiry is not None:
+            self._expiry.cancel()
+            self._expiry = None
+        if self.sub is not None:
+            hub.leave(self.conversation_id, self.sub)
+            self.sub = None
         await self.close(code=CLOSE_SIGNED_OUT)
 
+    async def session_check(self, event):
+        """Sent to every socket of a person whose sign-ins changed (see signals.py)."""
+        if event.get("ended") and event["ended"] == self.session_key:
+            await self._signed_out()
+        else:
+            await self._session_holds()
+
+    async def session_revoked(self, event):
+        await self._signed_out()
+
+    # -- sending -----------------------------------------------------------------------------
     async def _send_frame(self, frame: str):
+        if len(frame) * 4 > MAX_SEND_BYTES and len(frame.encode()) > MAX_SEND_BYTES:
+            for part in self._too_big(frame):
+                await self.send(text_data=part)
+            return
         await self.send(text_data=frame)
+
+    def _too_big(self, frame: str) -> list[str]:
+        """A frame daphne would refuse to send: text deltas go in pieces; HTML becomes a small
+        frame asking the tab to load the turns it shows over HTTP."""
+        if frame.startswith('{"d"'):
+            return _split_deltas(json.loads(frame)["d"])
+        turns = list(dict.fromkeys(int(t) for t in TURN_ID.findall(frame)))
+        if not turns:
+            log.error("dropping a %d-character frame that names no turn", len(frame))
+            return [json.dumps({"error": "Part of this page is too large to show; reload."})]
+        load = [[t, reverse("turn", args=[self.conversation_id, t])] for t in turns]
+        return [json.dumps({"load": load}, separators=(",", ":"))]
 
     def _too_slow(self):
         log.info("closing a socket that fell behind (conversation %s)", self.conversation_id)
@@ -109,3 +198,21 @@ class ConversationConsumer(AsyncWebsocketConsumer):
 
     async def _error(self, text: str):
         await self.send(text_data=json.dumps({"error": text}))
+
+
+def _split_deltas(deltas: list, size: int = MAX_SEND_BYTES // 8) -> list[str]:
+    """Text deltas as several frames of at most `size` characters of text each."""
+    from .hub import delta_frame
+
+    frames, batch, room = [], [], size
+    for target, text in deltas:
+        while text:
+            piece, text = text[:room], text[room:]
+            batch.append([target, piece])
+            room -= len(piece)
+            if room == 0:
+                frames.append(delta_frame(batch))
+                batch, room = [], size
+    if batch:
+        frames.append(delta_frame(batch))
+    return frames

@@ -31,15 +31,22 @@ class Subscriber:
     there is something to send, so an idle socket costs no task."""
 
     # A tab that cannot keep up is closed and reconnects with a fresh snapshot, rather than
-    # making the runner wait or letting memory grow without bound.
+    # making the runner wait or letting memory grow without bound: past MAX_QUEUED frames, or
+    # past MAX_BUFFER_BYTES waiting here and in the connection's own send buffer (`backlog`).
     MAX_QUEUED = 2000
+    MAX_BUFFER_BYTES = 2 * 1024 * 1024
 
-    __slots__ = ("_send", "_on_overflow", "_queue", "_writer", "overflowed", "closed", "floors")
+    __slots__ = (
+        "_send", "_on_overflow", "_queue", "_queued_chars", "_writer", "_backlog",
+        "overflowed", "closed", "floors",
+    )  # fmt: skip
 
-    def __init__(self, send: Callable, on_overflow: Callable):
+    def __init__(self, send: Callable, on_overflow: Callable, backlog: Callable[[], int] = None):
         self._send = send
         self._on_overflow = on_overflow
+        self._backlog = backlog or (lambda: 0)
         self._queue: deque[str] = deque()
+        self._queued_chars = 0
         self._writer: asyncio.Task | None = None
         self.overflowed = False
         self.closed = False
@@ -47,32 +54,47 @@ class Subscriber:
         # relayed frames up to it are already in the snapshot.
         self.floors: dict[int, int] = {}
 
+    def pending(self) -> int:
+        """Bytes (about: characters queued here) not yet taken by the peer."""
+        return self._queued_chars + self._backlog()
+
     def put(self, frame: str) -> None:
         if self.overflowed or self.closed:
             return
-        if len(self._queue) >= self.MAX_QUEUED:
-            self.overflowed = True
-            self._queue.clear()
-            self._on_overflow()
+        if len(self._queue) >= self.MAX_QUEUED or self.pending() > self.MAX_BUFFER_BYTES:
+            self._overflow()
             return
         self._queue.append(frame)
+        self._queued_chars += len(frame)
         if self._writer is None:
             self._writer = asyncio.get_running_loop().create_task(self._drain())
+
+    def _overflow(self) -> None:
+        self.overflowed = True
+        self._queue.clear()
+        self._queued_chars = 0
+        self._on_overflow()
 
     async def _drain(self) -> None:
         try:
             while self._queue and not self.closed:
+                frame = self._queue.popleft()
+                self._queued_chars -= len(frame)
                 try:
-                    await self._send(self._queue.popleft())
+                    await self._send(frame)
                 except Exception:  # the socket went away; the consumer's disconnect cleans up
                     log.debug("dropping frames for a closed socket", exc_info=True)
                     self._queue.clear()
+                    self._queued_chars = 0
+                if self._backlog() > self.MAX_BUFFER_BYTES and not self.overflowed:
+                    self._overflow()  # the peer is not reading
         finally:
             self._writer = None
 
     def close(self) -> None:
         self.closed = True
         self._queue.clear()
+        self._queued_chars = 0
 
 
 def delta_frame(deltas: list[list[str]]) -> str:

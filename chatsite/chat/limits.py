@@ -50,12 +50,25 @@ def check_rate(user) -> None:
         )
 
 
+def reserve_for(turn: Turn) -> int:
+    """What a running reply holds of the budget until it settles: its output limit, else
+    BUDGET_RESERVE_TOKENS. Counted so concurrent replies cannot all start against one budget."""
+    generation = (turn.request or {}).get("generation_config") or {}
+    limit = generation.get("max_output_tokens")
+    if isinstance(limit, int) and limit > 0:
+        return limit
+    return settings.BUDGET_RESERVE_TOKENS
+
+
 def tokens_used_today(user) -> int:
+    """Tokens of today's finished turns, plus a reservation for each running one (settled, i.e.
+    replaced by what it used, when it finishes)."""
     midnight = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
-    used = Turn.objects.filter(conversation__owner=user, created_at__gte=midnight).aggregate(
-        total=Sum("total_tokens")
-    )["total"]
-    return used or 0
+    today = Turn.objects.filter(conversation__owner=user, created_at__gte=midnight)
+    used = today.filter(status__in=Turn.FINAL).aggregate(total=Sum("total_tokens"))["total"]
+    running = today.exclude(status__in=Turn.FINAL).only("request", "total_tokens")
+    reserved = sum(max(turn.total_tokens, reserve_for(turn)) for turn in running)
+    return (used or 0) + reserved
 
 
 def check_budget(user) -> None:
@@ -72,6 +85,11 @@ def check_can_send(user, model: str) -> None:
     check_model(model)
     check_budget(user)
     check_rate(user)
+
+
+async def acheck_budget(user) -> None:
+    if settings.DAILY_TOKEN_BUDGET:
+        await sync_to_async(check_budget)(user)
 
 
 async def acheck_can_send(user, model: str) -> None:

@@ -6,10 +6,14 @@ the ownership check.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import weakref
+from concurrent.futures import ThreadPoolExecutor
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.db import close_old_connections
 from django.db.models import Q
 from django.utils import timezone
 
@@ -32,6 +36,30 @@ class InvalidInput(ValueError):
 
 
 LimitReached = limits.LimitReached
+BUSY = "Wait for the reply to finish, or press Stop."
+
+
+class ConversationBusy(InvalidInput):
+    """A reply is still being written in this conversation: one at a time, on every path."""
+
+    def __init__(self, message: str = BUSY):
+        super().__init__(message)
+
+
+# One start at a time per person in this process: the busy and budget checks and the INSERT of
+# the turn that makes them true happen together, so concurrent sends cannot all pass them.
+_start_locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
+
+
+def _start_lock(user_id: int) -> asyncio.Lock:
+    lock = _start_locks.get(user_id)
+    if lock is None:
+        lock = _start_locks[user_id] = asyncio.Lock()
+    return lock
+
+
+async def is_busy(conversation: Conversation) -> bool:
+    return await conversation.turns.exclude(status__in=Turn.FINAL).aexists()
 
 
 def clean_message(text, *, with_files: bool = False) -> str:
@@ -204,18 +232,23 @@ async def send_message(
     `files`: Attachments already stored (attachments.save_uploads).
     Raises InvalidInput or LimitReached (nothing saved) with a message for the person."""
     text = clean_message(text, with_files=bool(files))
-    if not checked:
-        await limits.acheck_can_send(user, conversation.model)
-    parent = await _chain_parent(conversation)
-    turn = Turn(
-        conversation=conversation,
-        parent=parent,
-        model=conversation.model,
-        user_input=([{"type": "text", "text": text}] if text else [])
-        + attachments.input_blocks(files),
-        background=background or is_agent(conversation.model),
-    )
-    await start_turn(conversation, turn, parent)
+    async with _start_lock(user.pk):
+        if await is_busy(conversation):
+            raise ConversationBusy()
+        if checked:  # checked before the files were stored; running replies may have begun since
+            await limits.acheck_budget(user)
+        else:
+            await limits.acheck_can_send(user, conversation.model)
+        parent = await _chain_parent(conversation)
+        turn = Turn(
+            conversation=conversation,
+            parent=parent,
+            model=conversation.model,
+            user_input=([{"type": "text", "text": text}] if text else [])
+            + attachments.input_blocks(files),
+            background=background or is_agent(conversation.model),
+        )
+        await start_turn(conversation, turn, parent)
     return turn
 
 
@@ -223,13 +256,16 @@ async def retry_turn(user, conversation: Conversation, turn_id) -> Turn | None:
     old = await conversation.turns.filter(pk=turn_id).afirst()
     if old is None or not old.is_final:
         return None
-    await limits.acheck_can_send(user, conversation.model)
-    parent = await _chain_parent(conversation)
-    turn = Turn(
-        conversation=conversation, parent=parent, model=conversation.model,
-        user_input=old.user_input, background=old.background or is_agent(conversation.model),
-    )  # fmt: skip
-    await start_turn(conversation, turn, parent)
+    async with _start_lock(user.pk):
+        if await is_busy(conversation):
+            raise ConversationBusy()
+        await limits.acheck_can_send(user, conversation.model)
+        parent = await _chain_parent(conversation)
+        turn = Turn(
+            conversation=conversation, parent=parent, model=conversation.model,
+            user_input=old.user_input, background=old.background or is_agent(conversation.model),
+        )  # fmt: skip
+        await start_turn(conversation, turn, parent)
     return turn
 
 
@@ -279,6 +315,24 @@ async def stop(conversation: Conversation) -> None:
             await TurnRunner.fail_orphan(turn, "Stopped.", status=Turn.Status.CANCELLED)
 
 
+# Saved turns are drawn off the event loop, one at a time for the whole process: a tab that
+# catches up on hundreds of turns must not stall every other request.
+_render_pool = ThreadPoolExecutor(1, thread_name_prefix="catch-up")
+
+
+def _saved_frames(turn: Turn, whole: bool) -> list[str]:
+    close_old_connections()  # this thread's own connection, as a request would
+    if whole:
+        return [turn_added_frame(turn)]
+    return [assistant_frame(turn), status_frame(turn)]
+
+
+async def _render_saved(turn: Turn, whole: bool) -> list[str]:
+    return await sync_to_async(_saved_frames, thread_sensitive=False, executor=_render_pool)(
+        turn, whole
+    )
+
+
 async def catch_up(conversation: Conversation, sub, known: list[int], after: int) -> None:
     """Bring a (re)connecting tab up to date: the turns it shows as unfinished, and turns created
     after the last one it has (another tab sent them while it was away).
@@ -316,9 +370,7 @@ async def catch_up(conversation: Conversation, sub, known: list[int], after: int
                     leases.adopt_when_lapsed(turn)
         if runner is not None:
             frames, _ = runner.snapshot(whole_turn=whole)
-        elif whole:
-            frames = [turn_added_frame(turn)]
         else:
-            frames = [assistant_frame(turn), status_frame(turn)]
+            frames = await _render_saved(turn, whole)
         for frame in frames:
             sub.put(frame)

@@ -9,6 +9,7 @@ urlpatterns = [
     path("c/new/", views.new_conversation, name="new"),
     path("c/<int:pk>/", views.conversation, name="conversation"),
     path("c/<int:pk>/earlier/", views.earlier_turns, name="earlier"),
+    path("c/<int:pk>/turns/<int:turn_id>/", views.turn, name="turn"),
     path("c/<int:pk>/send/", views.send, name="send"),
     path("c/<int:pk>/stop/", views.stop, name="stop"),
     path("c/<int:pk>/turns/<int:turn_id>/retry/", views.retry, name="retry"),
@@ -26,5 +27,6 @@ urlpatterns = [
     ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/signup/", views.signup, name="signup"),
+    path("accounts/sign-out-everywhere/", views.sign_out_everywhere, name="sign-out-everywhere"),
     path("accounts/invite/<str:token>/", views.signup, name="invite"),
 ]

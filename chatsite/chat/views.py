@@ -2,7 +2,7 @@
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.contrib.auth import login
+from django.contrib.auth import login, logout
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import UserCreationForm
 from django.db import transaction
@@ -12,7 +12,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.views.decorators.http import require_POST
 
-from . import attachments, limits, services
+from . import attachments, limits, services, sessions
 from .forms import ComposerForm
 from .models import Invite, Turn
 
@@ -78,6 +78,23 @@ def earlier_turns(request, pk):
 def conversation(request, pk):
     convo = get_object_or_404(services.owned_conversations(request.user), pk=pk)
     return render(request, PAGE, _page_context(request.user, convo))
+
+
+@login_required
+def turn(request, pk, turn_id):
+    """One turn, whole: a tab loads it this way when it is too large for a socket frame."""
+    convo = get_object_or_404(services.owned_conversations(request.user), pk=pk)
+    return render(request, f"{PAGE}#turn", {"turn": get_object_or_404(convo.turns, pk=turn_id)})
+
+
+@login_required
+@require_POST
+def sign_out_everywhere(request):
+    """End every sign-in of this person, this one included; their open sockets close."""
+    user = request.user
+    logout(request)
+    sessions.end_all(user)
+    return redirect("login")
 
 
 def _composer_error(message: str, status=422) -> HttpResponse:
@@ -146,9 +163,13 @@ async def new_conversation(request):
     convo = await services.create_conversation(
         user, text or files[0].name, model=data["model"], options=form.conversation_settings()
     )
-    await services.send_message(
-        user, convo, text, files=files, checked=True, background=data["background"]
-    )
+    try:
+        await services.send_message(
+            user, convo, text, files=files, checked=True, background=data["background"]
+        )
+    except limits.LimitReached as exc:  # running replies hold part of the budget
+        await convo.adelete()
+        return _composer_error(str(exc), status=429)
     if not request.htmx:
         return redirect(convo)
     response = HttpResponse(await sync_to_async(_render_app)(request, user, convo))
@@ -173,9 +194,14 @@ async def send(request, pk):
         return refused.response
     data = form.cleaned_data
     await services.update_settings(convo, data["model"], form.conversation_settings())
-    await services.send_message(
-        user, convo, text, files=files, checked=True, background=data["background"]
-    )
+    try:
+        await services.send_message(
+            user, convo, text, files=files, checked=True, background=data["background"]
+        )
+    except services.ConversationBusy as exc:  # another tab started one meanwhile
+        return _composer_error(str(exc), status=409)
+    except limits.LimitReached as exc:  # running replies hold part of the budget
+        return _composer_error(str(exc), status=429)
     if not request.htmx:
         return redirect(convo)
     # The new turn reaches this tab, like every other tab, through the socket.
@@ -209,6 +235,8 @@ async def retry(request, pk, turn_id):
     try:
         if await services.retry_turn(user, convo, turn_id) is None:
             raise Http404
+    except services.ConversationBusy as exc:
+        return _composer_error(str(exc), status=409)
     except limits.LimitReached as exc:
         return _composer_error(str(exc), status=429)
     return HttpResponse(status=204) if request.htmx else redirect(convo)

@@ -46,7 +46,41 @@
     if (el && stickToBottom) el.scrollTop = el.scrollHeight;
   }
 
+  // A turn too large for one socket frame comes as {"load": [[turn id, url], ...]}: fetch it
+  // over HTTP in its place (appended when this tab does not show it yet). One fetch per turn
+  // at a time; asked again meanwhile, or drawn before the reply ended, it loads once more.
+  var loaded = {};
+  var ended = {};
+  var loading = {};
+  var loads = {};
+  function loadTurn(id, url) {
+    loaded[id] = url;
+    if (loading[id]) { loading[id] = "again"; return; }
+    loads[id] = (loads[id] || 0) + 1;
+    if (loads[id] > 20) return; // the server keeps failing: a reload will show it
+    loading[id] = true;
+    var el = document.getElementById("turn-" + id);
+    if (!el) {
+      el = document.createElement("article");
+      el.className = "turn";
+      el.id = "turn-" + id;
+      el.dataset.turnId = id;
+      transcript().appendChild(el);
+    }
+    function done() {
+      var again = loading[id] === "again";
+      loading[id] = false;
+      var part = document.getElementById("a-" + id);
+      if (again || (ended[id] && part && !isFinal(part.dataset.status))) loadTurn(id, url);
+      refreshBusy();
+    }
+    htmx.ajax("GET", url, { target: el, swap: "outerHTML" }).then(done, done);
+  }
+
   function applyFrame(frame) {
+    if (frame.load) {
+      for (var j = 0; j < frame.load.length; j++) loadTurn(frame.load[j][0], frame.load[j][1]);
+    }
     if (frame.d) {
       for (var i = 0; i < frame.d.length; i++) {
         var target = document.getElementById(frame.d[i][0]);
@@ -57,6 +91,10 @@
     if (frame.status) {
       var part = document.getElementById("a-" + frame.status[0]);
       if (part) part.dataset.status = frame.status[1];
+      if (isFinal(frame.status[1])) {
+        ended[frame.status[0]] = true;
+        if (loaded[frame.status[0]]) loadTurn(frame.status[0], loaded[frame.status[0]]);
+      }
     }
     if (frame.error) {
       var box = document.getElementById("composer-error");
@@ -82,6 +120,14 @@
     var last = turns.length ? parseInt(turns[turns.length - 1].dataset.turnId, 10) : 0;
     var pending = unfinishedTurns().map(function (el) { return parseInt(el.id.slice(2), 10); });
     e.detail.socketWrapper.send(JSON.stringify({ action: "resume", turns: pending, after: last }));
+  });
+
+  // The server closes a socket that fell too far behind (4408, the peer not reading fast
+  // enough): reconnect after a pause; the open above resumes from what this tab has.
+  document.addEventListener("htmx:wsClose", function (e) {
+    if (!e.detail.event || e.detail.event.code !== 4408) return;
+    var socket = e.detail.socketWrapper;
+    setTimeout(function () { socket.reconnect(); }, 500 + Math.random() * 1500);
   });
 
   // Keyboard: Enter sends, Shift+Enter is a new line, Escape stops the reply.

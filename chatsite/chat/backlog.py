@@ -1,0 +1,50 @@
+"""How many bytes a socket has written that its peer has not taken yet.
+
+Daphne writes every websocket message straight into the connection's Twisted transport, which
+buffers without limit: a peer that never reads makes the server grow. ASGI gives the app no
+way to see that buffer, so we find it: daphne hands the app `partial(server.handle_reply,
+protocol)` as `send` (middleware may wrap it in bound methods that keep it as `real_send`), and
+the protocol's transport counts what is still unsent. Anywhere else (the test communicator)
+the answer is 0 and the hub's own queue bound still applies.
+"""
+
+from __future__ import annotations
+
+import functools
+
+_WRAPPED = ("real_send", "send", "_send", "inner_send")
+
+
+def transport_of(send, depth: int = 8):
+    """The Twisted transport under an ASGI `send` callable, or None."""
+    for _ in range(depth):
+        if send is None:
+            return None
+        if isinstance(send, functools.partial):
+            for arg in send.args:
+                transport = getattr(arg, "transport", None)
+                if transport is not None and hasattr(transport, "dataBuffer"):
+                    return transport
+            send = send.func
+            continue
+        owner = getattr(send, "__self__", None)
+        if owner is None:
+            return None
+        inner = None
+        for name in _WRAPPED:
+            candidate = getattr(owner, name, None)
+            if callable(candidate) and candidate != send:
+                inner = candidate
+                break
+        send = inner
+    return None
+
+
+def pending_bytes(transport) -> int:
+    """Bytes written to a Twisted FileDescriptor transport and not yet sent to the peer."""
+    if transport is None:
+        return 0
+    try:
+        return len(transport.dataBuffer) - transport.offset + transport._tempDataLen
+    except (AttributeError, TypeError):
+        return 0
