@@ -49,6 +49,7 @@ def open_signed_in_tab():
         client = await sync_to_async(signed_in_client)(user, expiry=expiry)
         key = client.cookies[settings.SESSION_COOKIE_NAME].value
         headers = [
+            (b"host", b"localhost"),
             (b"origin", b"http://localhost"),
             (b"cookie", f"{settings.SESSION_COOKIE_NAME}={key}".encode()),
         ]
