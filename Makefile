@@ -58,7 +58,18 @@ browser:
 	    $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium fonts-noto-color-emoji >/dev/null; \
 	  else echo "No apt-get here: browser tests will be skipped."; fi; }
 
-test: $(VENV)/.installed-test browser
+# Debian's container engine, compose and debootstrap for the image test (tests/test_docker_image.py,
+# which starts the engine itself when it is not running), installed with apt when missing.
+docker:
+	@{ command -v dockerd >/dev/null 2>&1 && command -v debootstrap >/dev/null 2>&1 \
+	   && command -v docker-compose >/dev/null 2>&1; } || { \
+	  echo "Installing Debian's docker.io, docker-compose and debootstrap for the image test…"; \
+	  if command -v apt-get >/dev/null 2>&1; then \
+	    SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	    $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq docker.io docker-compose debootstrap >/dev/null; \
+	  else echo "No apt-get here: the image test will be skipped."; fi; }
+
+test: $(VENV)/.installed-test browser docker
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test-fast: $(VENV)/.installed-test
