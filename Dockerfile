@@ -18,7 +18,7 @@ ARG PIP_INDEX_URL
 COPY requirements.lock /tmp/
 RUN --mount=type=secret,id=pip-ca \
     if [ -s /run/secrets/pip-ca ]; then export PIP_CERT=/run/secrets/pip-ca; fi \
- && pip install --require-hashes --only-binary=:all: -r /tmp/requirements.lock \
+ && pip install --require-hashes -r /tmp/requirements.lock \
  && pip uninstall -y pip setuptools
 WORKDIR /app
 COPY manage.py ./
