@@ -6,20 +6,41 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test test-fast bench lint format emulator superuser browser clean
+.PHONY: run test test-fast bench lint format emulator superuser browser docker lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-# Reinstall only when pyproject.toml changes.
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e .
+# Installs are reproducible: every package, direct or not, comes from a lock file with its hashes
+# (`make lock` writes them from pyproject.toml); the project itself goes in without dependencies.
+# Reinstall only when a lock file or pyproject.toml changes.
+$(VENV)/.installed: requirements.lock pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet --require-hashes -r requirements.lock
+	$(BIN)/pip install --quiet --no-deps -e .
 	touch $@
 
-$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[test]'
+$(VENV)/.installed-test: requirements-test.lock pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet --require-hashes -r requirements-test.lock
+	$(BIN)/pip install --quiet --no-deps -e .
 	touch $(VENV)/.installed $@
+
+# The lock files, resolved by uv (pinned, in a throwaway venv of its own) for Python 3.11 on every
+# platform. Versions already locked are kept; only what pyproject.toml changed is re-resolved
+# (`make lock LOCK_ARGS=--upgrade` moves everything to the newest allowed). The test lock is
+# constrained by the runtime one, so both install the same versions of what they share.
+LOCKTOOLS := .locktools
+UV_VERSION := 0.13.8
+UV_COMPILE = $(LOCKTOOLS)/bin/uv pip compile pyproject.toml --quiet --generate-hashes --universal \
+	--python-version 3.11 --custom-compile-command "make lock" $(LOCK_ARGS)
+
+$(LOCKTOOLS)/bin/uv:
+	$(PYTHON) -m venv $(LOCKTOOLS)
+	$(LOCKTOOLS)/bin/pip install --quiet uv==$(UV_VERSION)
+
+lock: $(LOCKTOOLS)/bin/uv
+	$(UV_COMPILE) -o requirements.lock
+	$(UV_COMPILE) --extra test -c requirements.lock -o requirements-test.lock
 
 run: $(VENV)/.installed
 	$(BIN)/python manage.py migrate --noinput
@@ -37,7 +58,19 @@ browser:
 	    $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium fonts-noto-color-emoji >/dev/null; \
 	  else echo "No apt-get here: browser tests will be skipped."; fi; }
 
-test: $(VENV)/.installed-test browser
+# Debian's container engine, compose and debootstrap for the image test (tests/test_docker_image.py,
+# which starts the engine itself when it is not running), installed with apt when missing.
+docker:
+	@{ command -v dockerd >/dev/null 2>&1 && command -v debootstrap >/dev/null 2>&1 \
+	   && command -v docker-compose >/dev/null 2>&1; } || { \
+	  echo "Installing Debian's docker.io, docker-compose and debootstrap for the image test…"; \
+	  if command -v apt-get >/dev/null 2>&1; then \
+	    SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	    { $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq docker.io docker-compose debootstrap >/dev/null; } \
+	      || echo "Could not install them: the image test will be skipped."; \
+	  else echo "No apt-get here: the image test will be skipped."; fi; }
+
+test: $(VENV)/.installed-test browser docker
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test-fast: $(VENV)/.installed-test
