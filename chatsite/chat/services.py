@@ -13,7 +13,7 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
-from . import attachments, limits, relay
+from . import attachments, conversations, limits, relay
 from .forms import is_agent
 from .hub import hub
 from .models import Conversation, McpServer, Turn
@@ -66,8 +66,8 @@ async def get_conversation_for_socket(user_id, conversation_id) -> Conversation 
 
 
 def title_for(text: str) -> str:
-    line = " ".join(text.split())
-    return line if len(line) <= TITLE_CHARS else line[: TITLE_CHARS - 1].rstrip() + "…"
+    # Until the model writes one: the message's first words, never an emulator directive.
+    return conversations.clean_title(text, TITLE_CHARS) or "New conversation"
 
 
 async def create_conversation(user, text: str, *, model=None, options=None) -> Conversation:

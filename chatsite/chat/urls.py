@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from . import attachment_views, media, views
+from . import attachment_views, conversation_views, media, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -12,6 +12,10 @@ urlpatterns = [
     path("c/<int:pk>/send/", views.send, name="send"),
     path("c/<int:pk>/stop/", views.stop, name="stop"),
     path("c/<int:pk>/turns/<int:turn_id>/retry/", views.retry, name="retry"),
+    path("c/<int:pk>/rename/", conversation_views.rename, name="rename"),
+    path("c/<int:pk>/pin/", conversation_views.pin, name="pin"),
+    path("c/<int:pk>/archive/", conversation_views.archive, name="archive"),
+    path("c/<int:pk>/delete/", conversation_views.delete, name="delete"),
     path("media/t/<int:turn_id>/<str:digest>/", media.step_media, name="step-media"),
     path("a/<str:sha256>/", attachment_views.attachment, name="attachment"),
     path(

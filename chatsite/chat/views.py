@@ -12,7 +12,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.views.decorators.http import require_POST
 
-from . import attachments, limits, services
+from . import attachments, conversations, limits, services
 from .forms import ComposerForm
 from .models import Invite, Turn
 
@@ -21,7 +21,7 @@ PAGE_TURNS = 30  # turns on a page; earlier ones load on demand
 
 
 def _sidebar(user):
-    return list(services.owned_conversations(user).only("pk", "title", "updated_at")[:100])
+    return conversations.sidebar_groups(user)
 
 
 def _latest_turns(conversation, before=None):
@@ -34,18 +34,19 @@ def _latest_turns(conversation, before=None):
     return page[:PAGE_TURNS][::-1], len(page) > PAGE_TURNS
 
 
-def _page_context(user, conversation=None, form=None):
+def _page_context(user, conversation=None, form=None, *, with_turns=True):
     turns, earlier = [], False
     tokens = 0
     if conversation is not None:
-        turns, earlier = _latest_turns(conversation)
+        if with_turns:
+            turns, earlier = _latest_turns(conversation)
         tokens = conversation.turns.aggregate(total=Sum("total_tokens"))["total"] or 0
     return {
         "conversation": conversation,
         "turns": turns,
         "earlier": earlier,
         "tokens": tokens,
-        "conversations": _sidebar(user),
+        "groups": _sidebar(user),
         "default_model": settings.GEMINI_MODEL,
         "form": form or ComposerForm.for_conversation(conversation),
     }
@@ -58,7 +59,14 @@ def home(request):
 
 @login_required
 def conversation_list(request):
-    return render(request, "chat/conversations.html", {"conversations": _sidebar(request.user)})
+    """All the person's conversations by date; `?archived=1`: the archived ones."""
+    archived = request.GET.get("archived") == "1"
+    context = {
+        "groups": _sidebar(request.user),
+        "listed": conversations.sidebar_groups(request.user, archived=archived),
+        "archived": archived,
+    }
+    return render(request, "chat/conversations.html", context)
 
 
 @login_required

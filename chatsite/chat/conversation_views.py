@@ -1,0 +1,89 @@
+"""The conversation header's actions: rename, pin, archive, delete. Each is a POST (CSRF) on
+one of the person's own conversations (404 for anyone else's); htmx gets the new header and
+sidebar, a browser without JavaScript a redirect."""
+
+from asgiref.sync import sync_to_async
+from django.contrib.auth.decorators import login_required
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
+
+from . import conversations, services, views
+
+PAGE = views.PAGE
+
+
+def _mine(request, pk):
+    return get_object_or_404(services.owned_conversations(request.user), pk=pk)
+
+
+def _next(request, convo):
+    """Back where the form was (the archived list), else the conversation."""
+    target = request.POST.get("next", "")
+    if target and url_has_allowed_host_and_scheme(target, {request.get_host()}):
+        return redirect(target)
+    return redirect(convo)
+
+
+def _head_and_sidebar(request, convo, **extra) -> HttpResponse:
+    """The header (the request's target) and the sidebar, swapped out of band."""
+    context = views._page_context(request.user, convo, with_turns=False)
+    context.update(extra)
+    html = render_to_string(f"{PAGE}#main-head", context, request=request)
+    html += render_to_string(f"{PAGE}#sidebar", {**context, "oob": True}, request=request)
+    return HttpResponse(html)
+
+
+@login_required
+def rename(request, pk):
+    convo = _mine(request, pk)
+    if request.method == "POST":
+        try:
+            conversations.rename(convo, request.POST.get("title", ""))
+        except conversations.InvalidTitle as exc:
+            if request.htmx:
+                return _head_and_sidebar(request, convo, renaming=True, rename_error=str(exc))
+            context = views._page_context(request.user, convo)
+            context.update(renaming=True, rename_error=str(exc))
+            return render(request, PAGE, context, status=422)
+        return _head_and_sidebar(request, convo) if request.htmx else redirect(convo)
+    # GET: the header with the title as a field (a full page without JavaScript).
+    if request.htmx:
+        return _head_and_sidebar(request, convo, renaming=True)
+    context = views._page_context(request.user, convo)
+    context["renaming"] = True
+    return render(request, PAGE, context)
+
+
+def _flag(name):
+    @login_required
+    @require_POST
+    def view(request, pk):
+        convo = _mine(request, pk)
+        conversations.set_flag(convo, name, request.POST.get("on") == "1")
+        return _head_and_sidebar(request, convo) if request.htmx else _next(request, convo)
+
+    view.__name__ = name
+    return view
+
+
+pin = _flag("pinned")
+archive = _flag("archived")
+
+
+@login_required
+async def delete(request, pk):
+    """GET: the confirmation as a page (without JavaScript the header's Delete comes here).
+    POST: delete it, and its interactions upstream in the background; then to `/`."""
+    _, convo = await views._owned(request, pk)
+    if request.method != "POST":
+        context = {"conversation": convo}
+        return await sync_to_async(render)(request, "chat/delete.html", context)
+    await conversations.delete_everything(convo)
+    if request.htmx:
+        response = HttpResponse(status=204)
+        response["HX-Redirect"] = "/"
+        return response
+    return redirect("home")

@@ -1,0 +1,70 @@
+// The sidebar and the conversation header: the phone drawer, Ctrl+K, the delete <dialog>,
+// Escape out of Rename, and the tab title following the conversation's. Everything here has a
+// plain-HTML fallback (links and forms), so the page works without it.
+(function () {
+  "use strict";
+
+  function app() { return document.getElementById("app"); }
+
+  function setDrawer(open) {
+    var root = app();
+    if (!root) return;
+    root.classList.toggle("drawer-open", open);
+    document.querySelectorAll("[data-drawer-open]").forEach(function (b) {
+      b.setAttribute("aria-expanded", String(open));
+    });
+    document.querySelectorAll(".drawer-backdrop").forEach(function (b) { b.hidden = !open; });
+    if (open) {
+      var first = document.querySelector("#sidebar input[type=search], #sidebar a");
+      if (first) first.focus();
+    }
+  }
+
+  document.addEventListener("click", function (e) {
+    var el = e.target.closest ? e.target : null;
+    if (!el) return;
+    if (el.closest("[data-drawer-open]")) { e.preventDefault(); setDrawer(true); return; }
+    if (el.closest("[data-drawer-close]")) { e.preventDefault(); setDrawer(false); return; }
+    var opener = el.closest("[data-open-dialog]");
+    if (opener) {
+      var dialog = document.getElementById(opener.dataset.openDialog);
+      if (dialog && dialog.showModal) { e.preventDefault(); dialog.showModal(); }
+      return;
+    }
+    var closer = el.closest("[data-close-dialog]");
+    if (closer && closer.closest("dialog")) { e.preventDefault(); closer.closest("dialog").close(); }
+  });
+
+  document.addEventListener("keydown", function (e) {
+    if ((e.ctrlKey || e.metaKey) && !e.altKey && (e.key === "k" || e.key === "K")) {
+      var box = document.querySelector("#sidebar input[type=search][name=q]");
+      if (box) {
+        e.preventDefault();
+        if (window.matchMedia("(max-width: 720px)").matches) setDrawer(true);
+        box.focus();
+        box.select();
+      }
+    } else if (e.key === "Escape") {
+      if (e.target.matches && e.target.matches("input[data-rename]")) {
+        var cancel = document.querySelector("[data-rename-cancel]");
+        if (cancel) { e.preventDefault(); cancel.click(); }
+      } else if (app() && app().classList.contains("drawer-open")) {
+        setDrawer(false);
+      }
+    }
+  });
+
+  // The tab's title is the conversation's, also after a rename or a new title arrives.
+  function followTitle() {
+    var heading = document.getElementById("conversation-title");
+    if (heading) document.title = heading.textContent.trim() + " · chatsite";
+  }
+  document.addEventListener("htmx:load", followTitle);
+  document.addEventListener("htmx:oobAfterSwap", followTitle);
+  document.addEventListener("htmx:afterSettle", function () {
+    followTitle();
+    var field = document.querySelector("input[data-rename]");
+    if (field && document.activeElement !== field) { field.focus(); field.select(); }
+  });
+  document.addEventListener("DOMContentLoaded", followTitle);
+})();

@@ -1,0 +1,267 @@
+"""Conversations people manage: the sidebar by date, rename, pin, archive and delete."""
+
+import asyncio
+import hashlib
+import html
+import re
+from datetime import timedelta
+
+import pytest
+from django.core.files.storage import default_storage
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+from django.utils import timezone
+
+from chatsite.chat.models import Attachment, Conversation, Turn
+
+from .helpers import wait_for_turn
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c6360f8cf00000301010018dd8db00000000049454e44ae426082"
+)
+HX = {"HX-Request": "true"}
+
+
+@pytest.fixture(autouse=True)
+def _media_root(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
+def convo_of(user, title, *, days_ago=0, **fields):
+    convo = Conversation.objects.create(owner=user, title=title, model="gemini-3.5-flash", **fields)
+    when = timezone.now() - timedelta(days=days_ago)
+    Conversation.objects.filter(pk=convo.pk).update(updated_at=when)
+    return convo
+
+
+def sidebar(page: str) -> str:
+    return page[page.index('id="sidebar"') : page.index("</nav>", page.index('id="sidebar"'))]
+
+
+def sidebar_titles(page: str) -> list[str]:
+    link = r"data-conversation-id=\"\d+\"[^>]*>(?:<span[^>]*>[^<]*</span>)?([^<]*)<"
+    return [html.unescape(t) for t in re.findall(link, page)]
+
+
+def headings(page: str) -> list[str]:
+    return re.findall(r'<h2 class="group-label">([^<]*)</h2>', sidebar(page))
+
+
+# -- the sidebar ---------------------------------------------------------------------------
+
+
+def test_sidebar_lists_pinned_first_then_groups_by_date(client, user):
+    convo_of(user, "old news", days_ago=70)
+    convo_of(user, "this month", days_ago=12)
+    convo_of(user, "this week", days_ago=4)
+    convo_of(user, "yesterday's", days_ago=1)
+    convo_of(user, "today's")
+    convo_of(user, "kept close", days_ago=40, pinned=True)
+    client.force_login(user)
+    page = client.get("/").content.decode()
+    month = (timezone.localdate() - timedelta(days=70)).strftime("%B %Y")
+    assert headings(page) == [
+        "Pinned", "Today", "Yesterday", "Previous 7 days", "Previous 30 days", month,
+    ]  # fmt: skip
+    assert sidebar_titles(page) == [
+        "kept close", "today's", "yesterday's", "this week", "this month", "old news",
+    ]  # fmt: skip
+
+
+def test_every_signed_in_page_has_the_sidebar_and_the_drawer_button(client, user):
+    convo = convo_of(user, "mine")
+    client.force_login(user)
+    for url in ("/", "/c/", "/c/?archived=1", f"/c/{convo.pk}/"):
+        page = client.get(url).content.decode()
+        assert 'id="sidebar"' in page and "data-drawer-open" in page, url
+        assert f'data-conversation-id="{convo.pk}"' in page, url
+
+
+def test_sidebar_shows_only_my_conversations(client, user, other_user):
+    convo_of(user, "mine")
+    theirs = convo_of(other_user, "theirs")
+    client.force_login(user)
+    page = client.get("/").content.decode()
+    assert sidebar_titles(page) == ["mine"] and f'data-conversation-id="{theirs.pk}"' not in page
+
+
+# -- rename ---------------------------------------------------------------------------------
+
+
+def test_rename_shows_a_title_field_and_saves_it(client, user):
+    convo = convo_of(user, "hello there")
+    client.force_login(user)
+    form = client.get(f"/c/{convo.pk}/rename/", headers=HX).content.decode()
+    assert re.search(r'<input id="rename-title" name="title" value="hello there"', form)
+    response = client.post(f"/c/{convo.pk}/rename/", {"title": "  Trip   plans "}, headers=HX)
+    body = response.content.decode()
+    assert response.status_code == 200 and ">Trip plans</h1>" in body
+    assert 'id="sidebar" aria-label="Conversations" hx-swap-oob="true"' in body
+    convo.refresh_from_db()
+    assert convo.title == "Trip plans" and convo.title_by == "person"
+    page = client.get(f"/c/{convo.pk}/").content.decode()
+    assert "<title>Trip plans · chatsite</title>" in page
+
+
+def test_rename_without_javascript_is_a_page_and_a_redirect(client, user):
+    convo = convo_of(user, "hello")
+    client.force_login(user)
+    assert 'name="title"' in client.get(f"/c/{convo.pk}/rename/").content.decode()
+    response = client.post(f"/c/{convo.pk}/rename/", {"title": "New name"})
+    assert response.status_code == 302 and response["Location"] == f"/c/{convo.pk}/"
+
+
+def test_an_empty_title_is_refused_with_a_message(client, user):
+    convo = convo_of(user, "keep me")
+    client.force_login(user)
+    body = client.post(f"/c/{convo.pk}/rename/", {"title": "   "}, headers=HX).content.decode()
+    assert "at least one character" in body
+    convo.refresh_from_db()
+    assert convo.title == "keep me"
+
+
+def test_renaming_does_not_move_the_conversation(client, user):
+    older = convo_of(user, "older", days_ago=3)
+    convo_of(user, "newer")
+    client.force_login(user)
+    client.post(f"/c/{older.pk}/rename/", {"title": "older, renamed"})
+    assert sidebar_titles(client.get("/").content.decode()) == ["newer", "older, renamed"]
+
+
+# -- pin and archive ------------------------------------------------------------------------
+
+
+def test_pin_moves_it_under_pinned_and_unpin_back(client, user):
+    convo_of(user, "first")
+    second = convo_of(user, "second", days_ago=2)
+    client.force_login(user)
+    body = client.post(f"/c/{second.pk}/pin/", {"on": "1"}, headers=HX).content.decode()
+    assert ">Unpin</button>" in body
+    page = client.get("/").content.decode()
+    assert headings(page)[0] == "Pinned" and sidebar_titles(page) == ["second", "first"]
+    body = client.post(f"/c/{second.pk}/pin/", {"on": "0"}, headers=HX).content.decode()
+    assert ">Pin</button>" in body
+    assert "Pinned" not in headings(client.get("/").content.decode())
+
+
+def test_archive_hides_it_and_the_archived_list_unarchives_it(client, user):
+    convo = convo_of(user, "done with this")
+    client.force_login(user)
+    body = client.post(f"/c/{convo.pk}/archive/", {"on": "1"}, headers=HX).content.decode()
+    assert ">Unarchive</button>" in body
+    assert "done with this" not in sidebar(client.get("/").content.decode())
+    archived = client.get("/c/?archived=1").content.decode()
+    listing = archived[archived.index('class="list-body"') :]
+    assert "done with this" in listing and ">Unarchive</button>" in listing
+    assert "done with this" not in client.get("/c/").content.decode().split('class="list-body"')[1]
+    response = client.post(
+        f"/c/{convo.pk}/archive/", {"on": "0", "next": "/c/?archived=1"}
+    )  # without JavaScript: back to the list
+    assert response.status_code == 302 and response["Location"] == "/c/?archived=1"
+    assert "done with this" in sidebar(client.get("/").content.decode())
+
+
+def test_actions_are_post_only_and_need_the_csrf_token(user):
+    convo = convo_of(user, "guarded")
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(user)
+    for action in ("pin", "archive", "delete"):
+        assert client.post(f"/c/{convo.pk}/{action}/", {"on": "1"}).status_code == 403
+    assert client.post(f"/c/{convo.pk}/rename/", {"title": "x"}).status_code == 403
+    assert client.get(f"/c/{convo.pk}/pin/").status_code == 405
+    assert Conversation.objects.filter(pk=convo.pk, pinned=False, title="guarded").exists()
+
+
+def test_someone_elses_conversation_cannot_be_managed(client, user, other_user):
+    convo = convo_of(user, "private")
+    client.force_login(other_user)
+    for action in ("pin", "archive", "delete", "rename"):
+        assert client.post(f"/c/{convo.pk}/{action}/", {"on": "1", "title": "x"}).status_code == 404
+    assert client.get(f"/c/{convo.pk}/delete/").status_code == 404
+    convo.refresh_from_db()
+    assert (convo.title, convo.pinned, convo.archived) == ("private", False, False)
+
+
+# -- delete ---------------------------------------------------------------------------------
+
+
+async def _chat(client, message, files=(), convo=None):
+    data = {"message": message}
+    if files:
+        data["attachments"] = list(files)
+    url = f"/c/{convo.pk}/send/" if convo else "/c/new/"
+    await client.post(url, data)
+    convo = convo or await Conversation.objects.order_by("-pk").afirst()
+    turn = await Turn.objects.filter(conversation=convo).order_by("-pk").afirst()
+    return convo, await wait_for_turn(turn.pk)
+
+
+async def _until(predicate, timeout=10.0):
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        assert loop.time() < deadline, "condition not met in time"
+        await asyncio.sleep(0.05)
+
+
+async def test_delete_removes_turns_media_files_and_the_upstream_interactions(
+    async_client, user, emulator
+):
+    await async_client.aforce_login(user)
+    png = SimpleUploadedFile("dot.png", PNG, content_type="image/png")
+    convo, first = await _chat(async_client, "look at this", [png])
+    await Conversation.objects.filter(pk=convo.pk).aupdate(model="gemini-3.1-flash-image")
+    convo = await Conversation.objects.aget(pk=convo.pk)
+    _, second = await _chat(async_client, "draw a cat", convo=convo)
+    media = re.search(r'src="(/media/t/\d+/[0-9a-f]+/)"', (
+        await async_client.get(f"/c/{convo.pk}/")).content.decode()).group(1)  # fmt: skip
+    sha = hashlib.sha256(PNG).hexdigest()
+    row = await Attachment.objects.aget(owner=user, sha256=sha)
+    urls = [f"/c/{convo.pk}/", media, f"/a/{sha}/", f"/c/{convo.pk}/earlier/?before=999999"]
+    for url in urls:
+        assert (await async_client.get(url)).status_code == 200, url
+    ids = [first.interaction_id, second.interaction_id]
+    assert all(emulator.store.get(i) is not None for i in ids)
+
+    response = await async_client.post(f"/c/{convo.pk}/delete/", headers=HX)
+    assert response["HX-Redirect"] == "/"
+    for url in urls:
+        assert (await async_client.get(url)).status_code == 404, url
+    assert not await Turn.objects.filter(pk__in=[first.pk, second.pk]).aexists()
+    assert not default_storage.exists(row.file.name)
+    await _until(lambda: all(emulator.store.get(i) is None for i in ids))
+
+
+async def test_delete_keeps_a_file_another_conversation_still_uses(async_client, user):
+    await async_client.aforce_login(user)
+    doomed, _ = await _chat(async_client, "one", [SimpleUploadedFile("a.png", PNG, "image/png")])
+    await _chat(async_client, "two", [SimpleUploadedFile("b.png", PNG, "image/png")])
+    sha = hashlib.sha256(PNG).hexdigest()
+    response = await async_client.post(f"/c/{doomed.pk}/delete/")
+    assert response.status_code == 302 and response["Location"] == "/"
+    assert (await async_client.get(f"/a/{sha}/")).status_code == 200
+
+
+def test_the_delete_confirmation_is_a_dialog_that_says_what_goes(client, user):
+    convo = convo_of(user, "to go")
+    client.force_login(user)
+    page = client.get(f"/c/{convo.pk}/").content.decode()
+    dialog = page[page.index('<dialog id="delete-dialog"') : page.index("</dialog>")]
+    assert '<button type="submit" class="button danger">Delete</button>' in dialog
+    assert "deleted from the Gemini API, in the background" in dialog
+    assert "window.confirm" not in page
+
+
+# -- titles -----------------------------------------------------------------------------------
+
+
+async def test_the_first_title_never_shows_emulator_directives(async_client, user):
+    await async_client.aforce_login(user)
+    message = "[emulator:pace=5] plan a trip [emulator:error]"
+    await async_client.post("/c/new/", {"message": message})
+    convo = await Conversation.objects.aget(owner=user)
+    assert convo.title in ("plan a trip", "Plan a trip")
+    await wait_for_turn((await Turn.objects.aget(conversation=convo)).pk)
