@@ -1,0 +1,90 @@
+"""Managing conversations in the browser: the sidebar and its phone drawer, Rename, Pin,
+Archive and Delete in the header, the archived list."""
+
+import re
+
+from playwright.sync_api import expect
+
+from .conftest import screenshot
+from .ui import start, wait_for_reply
+
+SIDEBAR_LINKS = "#sidebar a[data-conversation-id]"
+
+
+def chat(page, server, text):
+    page.goto(f"{server.url}/")
+    start(page, text)
+    wait_for_reply(page)
+    return page.url
+
+
+def looks(page, name):
+    """Screenshots in light and dark, for a person to look at (test-artifacts/)."""
+    page.wait_for_timeout(300)  # let the drawer finish sliding: this is a picture, not a check
+    for scheme in ("light", "dark"):
+        page.emulate_media(color_scheme=scheme)
+        screenshot(page, f"{name}-{scheme}")
+    page.emulate_media(color_scheme="light")
+
+
+def test_rename_pin_archive_and_delete_from_the_header(new_page, fresh_user, server):
+    page = new_page(fresh_user)
+    first = chat(page, server, "first one about apples")
+    second = chat(page, server, "second one about pears")
+    expect(page.locator(SIDEBAR_LINKS)).to_have_count(2)
+
+    page.get_by_role("button", name="Rename").click()
+    title = page.locator("input[name=title]")
+    expect(title).to_be_focused()
+    title.fill("Pear notes")
+    title.press("Enter")
+    expect(page.locator("#conversation-title")).to_have_text("Pear notes")
+    expect(page).to_have_title(re.compile("^Pear notes"))
+    expect(page.locator(f"{SIDEBAR_LINKS}[aria-current=page]")).to_have_text("Pear notes")
+
+    page.goto(first)
+    page.get_by_role("button", name="Pin").click()
+    expect(page.get_by_role("button", name="Unpin")).to_be_visible()
+    pinned = page.locator("#sidebar section", has=page.get_by_role("heading", name="Pinned"))
+    expect(pinned.locator("a[data-conversation-id]")).to_have_count(1)
+    expect(page.locator(SIDEBAR_LINKS).first).to_contain_text("apples")
+    looks(page, "conversations-header-desktop")
+
+    page.goto(second)
+    page.get_by_role("button", name="Archive").click()
+    expect(page.get_by_role("button", name="Unarchive")).to_be_visible()
+    expect(page.locator(SIDEBAR_LINKS)).to_have_count(1)
+    page.goto(f"{server.url}/c/?archived=1")
+    looks(page, "conversations-archived-desktop")
+    page.get_by_role("button", name="Unarchive").click()
+    expect(page.locator(SIDEBAR_LINKS)).to_have_count(2)
+
+    page.goto(first)
+    page.get_by_role("button", name="Delete").click()
+    dialog = page.locator("dialog[open]")
+    expect(dialog).to_contain_text("in the background")
+    looks(page, "conversations-delete-dialog-desktop")
+    dialog.get_by_role("button", name="Delete").click()
+    page.wait_for_url(f"{server.url}/")
+    expect(page.locator(SIDEBAR_LINKS)).to_have_count(1)
+    assert page.request.get(first).status == 404
+
+
+def test_on_a_phone_the_list_is_a_drawer_on_every_page(new_page, fresh_user, server):
+    page = new_page(fresh_user, width=390, height=844)
+    url = chat(page, server, "a phone conversation with a rather long first message to wrap")
+    for where in (url, f"{server.url}/", f"{server.url}/c/"):
+        page.goto(where)
+        expect(page.locator(SIDEBAR_LINKS)).not_to_be_visible()
+        opener = page.get_by_role("button", name="Conversations")
+        opener.click()
+        expect(page.locator(SIDEBAR_LINKS).first).to_be_visible()
+        expect(opener).to_have_attribute("aria-expanded", "true")
+        if where == url:
+            looks(page, "conversations-drawer-phone")
+        page.keyboard.press("Escape")
+        expect(page.locator(SIDEBAR_LINKS)).not_to_be_visible()
+    page.goto(url)
+    looks(page, "conversations-header-phone")
+    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0, "the page scrolls sideways on a phone"
