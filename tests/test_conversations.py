@@ -12,6 +12,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.utils import timezone
 
+from chatsite.chat import titles
 from chatsite.chat.models import Attachment, Conversation, Turn
 
 from .helpers import wait_for_turn
@@ -265,3 +266,67 @@ async def test_the_first_title_never_shows_emulator_directives(async_client, use
     convo = await Conversation.objects.aget(owner=user)
     assert convo.title in ("plan a trip", "Plan a trip")
     await wait_for_turn((await Turn.objects.aget(conversation=convo)).pk)
+
+
+TITLE_MODEL = "gemini-3.1-flash-lite-preview"
+
+
+@pytest.fixture
+def titles_on(settings):
+    settings.GEMINI_TITLE_MODEL = TITLE_MODEL
+
+
+async def _first_reply(client, message):
+    await client.post("/c/new/", {"message": message})
+    convo = await Conversation.objects.order_by("-pk").afirst()
+    turn = await wait_for_turn((await Turn.objects.aget(conversation=convo)).pk)
+    return convo, turn
+
+
+async def test_the_model_titles_a_new_conversation_after_its_first_reply(
+    async_client, user, emulator, titles_on
+):
+    await async_client.aforce_login(user)
+    message = "[emulator:pace=1] tell me about the history of tea in china, please"
+    convo, turn = await _first_reply(async_client, message)
+    await titles.settled()
+    convo = await Conversation.objects.aget(pk=convo.pk)
+    assert (convo.title, convo.title_by) == ("Tell me about the history of", "model")
+    request = next(b for b in reversed(emulator.store.create_bodies()) if b["model"] == TITLE_MODEL)
+    assert request["system_instruction"] == titles.INSTRUCTION and request["store"] is False
+    assert "[emulator" not in str(request["input"]) and "history of tea" in str(request["input"])
+    counted = (await Turn.objects.aget(pk=turn.pk)).total_tokens
+    assert counted > turn.usage["total_tokens"]  # the title's tokens count in usage
+
+
+async def test_only_the_first_reply_brings_a_title(async_client, user, emulator, titles_on):
+    await async_client.aforce_login(user)
+    convo, _ = await _first_reply(async_client, "first words here")
+    await titles.settled()
+    await Conversation.objects.filter(pk=convo.pk).aupdate(title="kept")
+    await async_client.post(f"/c/{convo.pk}/send/", {"message": "second words"})
+    await wait_for_turn((await convo.turns.order_by("-pk").afirst()).pk)
+    await titles.settled()
+    assert (await Conversation.objects.aget(pk=convo.pk)).title == "kept"
+
+
+async def test_a_renamed_conversation_is_never_retitled(async_client, user, titles_on):
+    await async_client.aforce_login(user)
+    await async_client.post("/c/new/", {"message": "slow one [emulator:pace=20]"})
+    convo = await Conversation.objects.aget(owner=user)
+    await async_client.post(f"/c/{convo.pk}/rename/", {"title": "Mine, not the model's"})
+    await wait_for_turn((await Turn.objects.aget(conversation=convo)).pk)
+    await titles.settled()
+    convo = await Conversation.objects.aget(pk=convo.pk)
+    assert (convo.title, convo.title_by) == ("Mine, not the model's", "person")
+
+
+async def test_the_title_reaches_the_open_tab(async_client, user, open_tab, titles_on):
+    await async_client.aforce_login(user)
+    await async_client.post("/c/new/", {"message": "[emulator:pace=30] a question about rivers"})
+    convo = await Conversation.objects.aget(owner=user)
+    tab = await open_tab(user, convo.pk)
+    frame = await tab.receive_until(lambda f: 'id="conversation-title"' in f)
+    assert ">A question about rivers</h1>" in frame
+    assert f'data-conversation-id="{convo.pk}"' in frame and 'hx-swap-oob="true"' in frame
+    await titles.settled()
