@@ -10,7 +10,7 @@ from django.template.loader import render_to_string
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from . import conversations, services, views
+from . import conversations, search, services, views
 
 PAGE = views.PAGE
 
@@ -87,3 +87,16 @@ async def delete(request, pk):
         response["HX-Redirect"] = "/"
         return response
     return redirect("home")
+
+
+@login_required
+def find(request):
+    """The sidebar's search: its list (htmx), or a page of results (without JavaScript)."""
+    q = request.GET.get("q", "").strip()[:200]
+    context = {"q": q, "hits": search.search(request.user, q) if q else None}
+    if request.htmx:
+        if not q:
+            context["groups"] = views._sidebar(request.user)
+        return render(request, f"{PAGE}#conversation-list", context)
+    context.update(groups=views._sidebar(request.user), listed=[], archived=False)
+    return render(request, "chat/conversations.html", context)

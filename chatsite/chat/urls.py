@@ -7,6 +7,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("c/", views.conversation_list, name="conversations"),
     path("c/new/", views.new_conversation, name="new"),
+    path("c/search/", conversation_views.find, name="search"),
     path("c/<int:pk>/", views.conversation, name="conversation"),
     path("c/<int:pk>/earlier/", views.earlier_turns, name="earlier"),
     path("c/<int:pk>/send/", views.send, name="send"),

@@ -18,28 +18,33 @@ from .models import Invite, Turn
 
 PAGE = "chat/conversation.html"
 PAGE_TURNS = 30  # turns on a page; earlier ones load on demand
+MAX_REACH = 500
 
 
 def _sidebar(user):
     return conversations.sidebar_groups(user)
 
 
-def _latest_turns(conversation, before=None):
+def _latest_turns(conversation, before=None, reach=None):
     """A page of turns, oldest first, and whether there are earlier ones. Pages cost the same
-    however long the conversation is."""
+    however long the conversation is. `reach`: a turn to open at (a search result) that the
+    page must include, however far back (up to MAX_REACH turns)."""
     turns = conversation.turns.order_by("-created_at", "-pk")
     if before is not None:
         turns = turns.filter(pk__lt=before)
-    page = list(turns[: PAGE_TURNS + 1])
-    return page[:PAGE_TURNS][::-1], len(page) > PAGE_TURNS
+    size = PAGE_TURNS
+    if reach is not None:
+        size = max(size, min(turns.filter(pk__gte=reach).count(), MAX_REACH))
+    page = list(turns[: size + 1])
+    return page[:size][::-1], len(page) > size
 
 
-def _page_context(user, conversation=None, form=None, *, with_turns=True):
+def _page_context(user, conversation=None, form=None, *, with_turns=True, reach=None):
     turns, earlier = [], False
     tokens = 0
     if conversation is not None:
         if with_turns:
-            turns, earlier = _latest_turns(conversation)
+            turns, earlier = _latest_turns(conversation, reach=reach)
         tokens = conversation.turns.aggregate(total=Sum("total_tokens"))["total"] or 0
     return {
         "conversation": conversation,
@@ -85,7 +90,9 @@ def earlier_turns(request, pk):
 @login_required
 def conversation(request, pk):
     convo = get_object_or_404(services.owned_conversations(request.user), pk=pk)
-    return render(request, PAGE, _page_context(request.user, convo))
+    reach = request.GET.get("turn", "")
+    reach = int(reach) if reach.isdigit() else None
+    return render(request, PAGE, _page_context(request.user, convo, reach=reach))
 
 
 def _composer_error(message: str, status=422) -> HttpResponse:
