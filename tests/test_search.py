@@ -123,9 +123,7 @@ def test_search_works_without_javascript(client, user, library):
 
 
 def test_the_page_opens_far_back_at_the_matching_turn(client, user):
-    convo = conversation(
-        user, "long", *[(f"question {i}", "answer") for i in range(40)]
-    )
+    convo = conversation(user, "long", *[(f"question {i}", "answer") for i in range(40)])
     first = convo.turns.order_by("pk").first()
     client.force_login(user)
     assert f'id="turn-{first.pk}"' not in client.get(f"/c/{convo.pk}/").content.decode()

@@ -9,6 +9,7 @@ for both engines.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 
@@ -64,9 +65,8 @@ def search(user, query: str, limit: int = MAX_RESULTS) -> list[Hit]:
     hits = []
     for convo in rows:
         turn_id, text = best.get(convo.pk, (None, ""))
-        hits.append(
-            Hit(convo, turn_id, highlight(str(convo), words), highlight(snippet(text, words), words))
-        )
+        marked = highlight(snippet(text, words), words)
+        hits.append(Hit(convo, turn_id, highlight(str(convo), words), marked))
     return hits
 
 
@@ -133,14 +133,13 @@ class _SQLite:
     def turns_with_any(self, conversation_ids, words):
         if not conversation_ids:
             return []
-        marks = ", ".join(["%s"] * len(conversation_ids))
         sql = (
             "SELECT t.id, t.conversation_id, t.search_text FROM chat_turn_fts f "
-            "JOIN chat_turn t ON t.id = f.rowid "
-            f"WHERE chat_turn_fts MATCH %s AND t.conversation_id IN ({marks}) ORDER BY t.id"
+            "JOIN chat_turn t ON t.id = f.rowid WHERE chat_turn_fts MATCH %s "
+            "AND t.conversation_id IN (SELECT value FROM json_each(%s)) ORDER BY t.id"
         )
         with connection.cursor() as cursor:
-            cursor.execute(sql, [self._query(words, " OR "), *conversation_ids])
+            cursor.execute(sql, [self._query(words, " OR "), json.dumps(conversation_ids)])
             return cursor.fetchall()
 
 
@@ -154,9 +153,9 @@ class _Postgres:
         query = SearchQuery(
             joiner.join(f"{w}:*" for w in words), search_type="raw", config="simple"
         )
-        return Turn.objects.annotate(
-            document=SearchVector("search_text", config="simple")
-        ).filter(document=query)
+        return Turn.objects.annotate(document=SearchVector("search_text", config="simple")).filter(
+            document=query
+        )
 
     def conversations_with(self, user, word) -> set[int]:
         rows = self._matching([word], " & ").filter(conversation__owner=user)
