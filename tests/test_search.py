@@ -138,3 +138,8 @@ async def test_a_finished_reply_is_searchable(async_client, user):
     await wait_for_turn(turn.pk)
     hits = await sync_to_async(search.search)(user, "zanzibar")
     assert [h.turn_id for h in hits] == [turn.pk]
+
+
+def test_snippets_read_as_text_not_markdown():
+    text = "**Turn 2.** You said: _rye_ and snake_case `code`"
+    assert search.snippet(text, ["rye"]) == "Turn 2. You said: rye and snake_case code"

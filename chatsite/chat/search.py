@@ -23,6 +23,7 @@ MAX_WORDS = 8
 MAX_RESULTS = 30
 SNIPPET_CHARS = 140
 WORD = re.compile(r"\w+")
+MARKUP = re.compile(r"(?<!\S)[*_`#>]+(?=\S)|(?<=\S)[*_`]+(?!\w)")  # markdown emphasis, not words
 
 
 @dataclass
@@ -88,7 +89,7 @@ def _pattern(words) -> re.Pattern:
 
 def snippet(text: str, words, size: int = SNIPPET_CHARS) -> str:
     """The part of the text around the first matching word, on one line."""
-    text = " ".join((text or "").split())
+    text = " ".join(MARKUP.sub("", text or "").split())
     match = _pattern(words).search(text) if words else None
     if match is None:
         return text[:size]

@@ -88,3 +88,30 @@ def test_on_a_phone_the_list_is_a_drawer_on_every_page(new_page, fresh_user, ser
     looks(page, "conversations-header-phone")
     overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 0, "the page scrolls sideways on a phone"
+
+
+def test_search_narrows_the_list_and_opens_at_the_matching_turn(new_page, fresh_user, server):
+    page = new_page(fresh_user)
+    chat(page, server, "tell me about kayaks")
+    url = chat(page, server, "first about sourdough bread")
+    page.fill("#composer textarea[name=message]", "now about rye flour")
+    page.locator("#composer textarea[name=message]").press("Enter")
+    wait_for_reply(page, turns=2)
+
+    page.goto(f"{server.url}/")
+    page.keyboard.press("Control+k")
+    box = page.locator("input[type=search][name=q]")
+    expect(box).to_be_focused()
+    box.type("rye flo")
+    expect(page.locator(SIDEBAR_LINKS)).to_have_count(1)
+    expect(page.locator("#sidebar mark").first).to_have_text(re.compile("rye", re.IGNORECASE))
+    looks(page, "conversations-search-desktop")
+    page.locator(SIDEBAR_LINKS).click()
+    page.wait_for_url(re.compile(r"\?turn=\d+#turn-\d+$"))
+    assert page.url.startswith(url)
+    turn = page.url.rsplit("#turn-", 1)[1]
+    expect(page.locator(f"#turn-{turn} [data-role=user]")).to_contain_text("rye flour")
+    box.fill("")
+    box.type("kayak bread")  # the words are in two different conversations
+    expect(page.locator("#sidebar")).to_contain_text("Nothing found")
+    expect(page.locator(SIDEBAR_LINKS)).to_have_count(0)
