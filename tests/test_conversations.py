@@ -3,6 +3,7 @@
 import asyncio
 import hashlib
 import html
+import json
 import re
 from datetime import timedelta
 
@@ -330,3 +331,108 @@ async def test_the_title_reaches_the_open_tab(async_client, user, open_tab, titl
     assert ">A question about rivers</h1>" in frame
     assert f'data-conversation-id="{convo.pk}"' in frame and 'hx-swap-oob="true"' in frame
     await titles.settled()
+
+
+# -- share ------------------------------------------------------------------------------------
+
+
+async def _shared_link(client, convo):
+    response = await client.post(f"/c/{convo.pk}/share/", headers=HX)
+    body = response.content.decode()
+    match = re.search(r'name="share_url" value="(http://testserver/s/([\w-]{20,})/)"', body)
+    assert match, body
+    assert "Stop sharing</button>" in body
+    return match.group(1).removeprefix("http://testserver"), match.group(2)
+
+
+async def test_a_shared_link_shows_the_snapshot_to_anyone_and_nothing_else(
+    async_client, user, other_user
+):
+    await async_client.aforce_login(user)
+    png = SimpleUploadedFile("dot.png", PNG, content_type="image/png")
+    convo, first = await _chat(async_client, "shared words", [png])
+    await Conversation.objects.filter(pk=convo.pk).aupdate(model="gemini-3.1-flash-image")
+    convo = await Conversation.objects.aget(pk=convo.pk)
+    _, drawn = await _chat(async_client, "draw a shared cat", convo=convo)
+    other, _ = await _chat(async_client, "a private other conversation")
+    url, token = await _shared_link(async_client, convo)
+    _, later = await _chat(async_client, "said after sharing", convo=convo)
+
+    from django.test import AsyncClient
+
+    anyone = AsyncClient()
+    response = await anyone.get(url)
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert response["Referrer-Policy"] == "no-referrer" and "noindex" in response["X-Robots-Tag"]
+    assert '<meta name="robots" content="noindex' in page
+    assert "shared words" in page and 'data-step-type="model_output"' in page
+    assert "said after sharing" not in page and f'data-turn-id="{later.pk}"' not in page
+    assert "a private other conversation" not in page
+    assert 'id="composer"' not in page and 'id="sidebar"' not in page and "Retry" not in page
+    assert "/media/t/" not in page.replace(f"/s/{token}/media/t/", "")  # no owner URLs
+    assert 'href="/a/' not in page and 'src="/a/' not in page
+    media = re.findall(rf'src="(/s/{token}/media/t/{drawn.pk}/[0-9a-f]+/)"', page)
+    files = re.findall(rf'(?:src|href)="(/s/{token}/a/[0-9a-f]{{64}}/)"', page)
+    assert media and files
+    for link in media + files:
+        assert (await anyone.get(link)).status_code == 200, link
+    # Media of a turn the snapshot does not show is not served through the token.
+    digest = media[0].rstrip("/").rsplit("/", 1)[1]
+    assert (await anyone.get(f"/s/{token}/media/t/{later.pk}/{digest}/")).status_code == 404
+    assert (await anyone.get(f"/s/{token}/a/{'0' * 64}/")).status_code == 404
+    signed_in = AsyncClient()
+    await signed_in.aforce_login(other_user)
+    assert (await signed_in.get(url)).status_code == 200
+
+    stop = await async_client.post(f"/c/{convo.pk}/share/stop/", headers=HX)
+    assert ">Share</button>" in stop.content.decode()
+    for link in [url, *media, *files]:
+        assert (await anyone.get(link)).status_code == 404, link
+    again, new_token = await _shared_link(async_client, convo)
+    assert new_token != token and (await anyone.get(again)).status_code == 200
+    assert (await anyone.get(url)).status_code == 404
+
+
+def test_only_the_owner_shares_or_stops_sharing(client, user, other_user):
+    convo = convo_of(user, "mine")
+    client.force_login(other_user)
+    assert client.post(f"/c/{convo.pk}/share/").status_code == 404
+    assert client.post(f"/c/{convo.pk}/share/stop/").status_code == 404
+    assert client.get(f"/c/{convo.pk}/share/").status_code == 405
+    convo.refresh_from_db()
+    assert convo.share_token is None
+    assert client.get("/s/not-a-real-token-at-all-000000/").status_code == 404
+
+
+def test_share_without_javascript_shows_the_link_on_the_page(client, user):
+    convo = convo_of(user, "plain")
+    client.force_login(user)
+    response = client.post(f"/c/{convo.pk}/share/")
+    assert response["Location"] == f"/c/{convo.pk}/?share=1"
+    page = client.get(response["Location"]).content.decode()
+    assert re.search(r'name="share_url" value="http://testserver/s/[\w-]+/" readonly', page)
+
+
+# -- export -----------------------------------------------------------------------------------
+
+
+async def test_export_downloads_markdown_and_json_of_my_conversation(
+    async_client, user, other_user
+):
+    await async_client.aforce_login(user)
+    convo, turn = await _chat(async_client, "export me please")
+    page = (await async_client.get(f"/c/{convo.pk}/")).content.decode()
+    assert f'href="/c/{convo.pk}/export/markdown/" download>Markdown</a>' in page
+    assert f'href="/c/{convo.pk}/export/json/" download>JSON</a>' in page
+    md = await async_client.get(f"/c/{convo.pk}/export/markdown/")
+    assert md["Content-Disposition"].startswith("attachment;") and "export me please" in (
+        md.content.decode()
+    )
+    data = json.loads((await async_client.get(f"/c/{convo.pk}/export/json/")).content)
+    assert data["format"] == "chatsite.conversation.v1"
+    assert data["turns"][0]["steps"] == turn.steps  # verbatim
+    assert (await async_client.get(f"/c/{convo.pk}/export/pdf/")).status_code == 404
+    await async_client.aforce_login(other_user)
+    for kind in ("markdown", "json"):
+        assert (await async_client.get(f"/c/{convo.pk}/export/{kind}/")).status_code == 404

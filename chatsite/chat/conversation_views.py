@@ -4,13 +4,13 @@ sidebar, a browser without JavaScript a redirect."""
 
 from asgiref.sync import sync_to_async
 from django.contrib.auth.decorators import login_required
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from . import conversations, search, services, views
+from . import conversations, exports, search, services, views
 
 PAGE = views.PAGE
 
@@ -100,3 +100,30 @@ def find(request):
         return render(request, f"{PAGE}#conversation-list", context)
     context.update(groups=views._sidebar(request.user), listed=[], archived=False)
     return render(request, "chat/conversations.html", context)
+
+
+@login_required
+def export(request, pk):
+    """Without JavaScript, the header's Export comes here: the two downloads."""
+    convo = _mine(request, pk)
+    return render(request, "chat/export.html", {"conversation": convo})
+
+
+@login_required
+def export_file(request, pk, kind):
+    """One conversation as Markdown (to read) or JSON (every turn's steps verbatim; Import
+    takes it back)."""
+    convo = _mine(request, pk)
+    if kind not in ("markdown", "json"):
+        raise Http404
+    turns = list(convo.turns.order_by("created_at", "pk"))
+    if kind == "json":
+        body, mime = exports.json_bytes(exports.conversation_json(convo, turns)), "application/json"
+    else:
+        body, mime = exports.conversation_markdown(convo, turns).encode(), "text/markdown"
+    response = HttpResponse(body, content_type=f"{mime}; charset=utf-8")
+    name = f"conversation-{convo.pk}.{'json' if kind == 'json' else 'md'}"
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "no-store"
+    return response

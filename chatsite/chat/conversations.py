@@ -125,7 +125,7 @@ def interaction_ids(convo: Conversation) -> list[str]:
     return ids
 
 
-def _attachment_hashes(turns) -> set[str]:
+def attachment_hashes(turns) -> set[str]:
     return {
         block["attachment"]
         for user_input in turns
@@ -139,7 +139,7 @@ def delete(convo: Conversation) -> list[str]:
     attached that no other turn of the owner's refers to. Returns the interaction ids to delete
     upstream. Sync: call via sync_to_async."""
     ids = interaction_ids(convo)
-    hashes = _attachment_hashes(convo.turns.values_list("user_input", flat=True))
+    hashes = attachment_hashes(convo.turns.values_list("user_input", flat=True))
     with transaction.atomic():
         convo.delete()  # turns cascade
         others = Turn.objects.filter(conversation__owner_id=convo.owner_id).annotate(

@@ -74,10 +74,15 @@ def etag_matches(header: str, etag: str) -> bool:
 @require_safe
 @login_required
 def step_media(request, turn_id: int, digest: str):
+    # The owner, or a reviewer allowed to read others' transcripts (the admin logs that read).
+    return serve_step_media(request, readable_turns(request.user), turn_id, digest)
+
+
+def serve_step_media(request, turns, turn_id: int, digest: str):
+    """A media block of turn `turn_id`, found among `turns` (the ones this reader may see)."""
     if not DIGEST.fullmatch(digest):
         raise Http404("No such media.")
-    # The owner, or a reviewer allowed to read others' transcripts (the admin logs that read).
-    turn = readable_turns(request.user).filter(pk=turn_id).only("steps", "user_input").first()
+    turn = turns.filter(pk=turn_id).only("steps", "user_input").first()
     if turn is None:
         raise Http404("No such media.")
     block = next(
@@ -126,9 +131,13 @@ SUGGESTIONS_HEAD = (
 @xframe_options_sameorigin
 def search_suggestions(request, turn_id: int, digest: str):
     """The search-suggestions snippet of one of the owner's turns, for a sandboxed iframe."""
+    return serve_suggestions(readable_turns(request.user), turn_id, digest)
+
+
+def serve_suggestions(turns, turn_id: int, digest: str):
     if not DIGEST.fullmatch(digest):
         raise Http404("No such snippet.")
-    turn = readable_turns(request.user).filter(pk=turn_id).only("steps").first()
+    turn = turns.filter(pk=turn_id).only("steps").first()
     snippet = next(
         (
             item["search_suggestions"]

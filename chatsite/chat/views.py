@@ -10,6 +10,7 @@ from django.db.models import Sum
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from . import attachments, conversations, limits, services
@@ -92,7 +93,11 @@ def conversation(request, pk):
     convo = get_object_or_404(services.owned_conversations(request.user), pk=pk)
     reach = request.GET.get("turn", "")
     reach = int(reach) if reach.isdigit() else None
-    return render(request, PAGE, _page_context(request.user, convo, reach=reach))
+    context = _page_context(request.user, convo, reach=reach)
+    if request.GET.get("share") and convo.share_token:  # after Share, without JavaScript
+        url = request.build_absolute_uri(reverse("shared", args=[convo.share_token]))
+        context.update(sharing=True, share_url=url)
+    return render(request, PAGE, context)
 
 
 def _composer_error(message: str, status=422) -> HttpResponse:

@@ -31,6 +31,35 @@
       if (dialog && dialog.showModal) { e.preventDefault(); dialog.showModal(); }
       return;
     }
+    var toggle = el.closest("[data-toggle-menu]");
+    if (toggle) {
+      var menu = document.getElementById(toggle.dataset.toggleMenu);
+      if (menu) {
+        e.preventDefault();
+        menu.hidden = !menu.hidden;
+        toggle.setAttribute("aria-expanded", String(!menu.hidden));
+        if (!menu.hidden) { var first = menu.querySelector("a"); if (first) first.focus(); }
+      }
+      return;
+    }
+    document.querySelectorAll(".menu:not([hidden])").forEach(function (open) {
+      if (!open.contains(el)) {
+        open.hidden = true;
+        var owner = document.querySelector('[data-toggle-menu="' + open.id + '"]');
+        if (owner) owner.setAttribute("aria-expanded", "false");
+      }
+    });
+    var copy = el.closest("[data-copy-from]");
+    if (copy) {
+      var field = document.getElementById(copy.dataset.copyFrom);
+      if (field && navigator.clipboard) {
+        navigator.clipboard.writeText(field.value).then(function () {
+          copy.textContent = "Copied";
+          setTimeout(function () { copy.textContent = "Copy"; }, 1500);
+        }, function () { field.select(); });
+      } else if (field) { field.select(); }
+      return;
+    }
     var closer = el.closest("[data-close-dialog]");
     if (closer && closer.closest("dialog")) { e.preventDefault(); closer.closest("dialog").close(); }
   });
@@ -67,4 +96,7 @@
     if (field && document.activeElement !== field) { field.focus(); field.select(); }
   });
   document.addEventListener("DOMContentLoaded", followTitle);
+  document.addEventListener("focusin", function (e) {
+    if (e.target.matches && e.target.matches("[data-select-on-focus]")) e.target.select();
+  });
 })();
