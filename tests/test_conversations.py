@@ -436,3 +436,90 @@ async def test_export_downloads_markdown_and_json_of_my_conversation(
     await async_client.aforce_login(other_user)
     for kind in ("markdown", "json"):
         assert (await async_client.get(f"/c/{convo.pk}/export/{kind}/")).status_code == 404
+
+
+# -- import -----------------------------------------------------------------------------------
+
+
+def json_file(data, name="conversation.json"):
+    body = data if isinstance(data, bytes) else json.dumps(data).encode()
+    return SimpleUploadedFile(name, body, content_type="application/json")
+
+
+async def test_an_imported_conversation_continues_with_its_history(
+    async_client, user, other_user, emulator
+):
+    await async_client.aforce_login(user)
+    convo, first = await _chat(async_client, "my cat is called Miso")
+    exported = (await async_client.get(f"/c/{convo.pk}/export/json/")).content
+
+    await async_client.aforce_login(other_user)
+    page = (await async_client.get("/c/")).content.decode()
+    assert 'type="file" name="file"' in page and ">Import</button>" in page
+    response = await async_client.post("/c/import/", {"file": json_file(exported)})
+    mine = await Conversation.objects.aget(owner=other_user)
+    assert response.status_code == 302 and response["Location"] == f"/c/{mine.pk}/"
+    imported = await mine.turns.aget()
+    assert imported.interaction_id is None and imported.steps == first.steps
+    page = (await async_client.get(f"/c/{mine.pk}/")).content.decode()
+    assert "my cat is called Miso" in page and 'data-step-type="model_output"' in page
+
+    _, reply = await _chat(async_client, "what is my cat called?", convo=mine)
+    body = next(
+        b for b in reversed(emulator.store.create_bodies()) if "what is my cat" in json.dumps(b)
+    )
+    assert "previous_interaction_id" not in body
+    assert "my cat is called Miso" in json.dumps(body["input"])  # the history, as steps
+    assert reply.status == "completed" and "Miso" in json.dumps(reply.steps)
+
+
+@pytest.mark.parametrize(
+    ("upload", "message"),
+    [
+        (b"not json at all", "not JSON"),
+        ({"format": "something.else", "turns": []}, "not a chatsite conversation"),
+        ({"format": "chatsite.conversation.v1", "turns": []}, "no turns"),
+        ({"format": "chatsite.conversation.v1", "turns": [{"steps": "x"}]}, "Turn 1"),
+        (
+            {"format": "chatsite.conversation.v1",
+             "turns": [{"steps": [], "user_input": []}, {"steps": [], "user_input": "x"}]},
+            "Turn 2",
+        ),
+    ],
+)  # fmt: skip
+def test_import_refuses_anything_else_with_a_clear_message(client, user, upload, message):
+    client.force_login(user)
+    response = client.post("/c/import/", {"file": json_file(upload)})
+    assert response.status_code == 422 and message in response.content.decode()
+    assert not Conversation.objects.exists() and not Turn.objects.exists()
+
+
+def test_import_is_bounded(client, user, monkeypatch):
+    from chatsite.chat import imports
+
+    client.force_login(user)
+    turns = [{"steps": [], "user_input": [{"type": "text", "text": "hi"}]}] * 4
+    data = {"format": "chatsite.conversation.v1", "title": "t", "turns": turns}
+    monkeypatch.setattr(imports, "MAX_TURNS", 3)
+    assert "the limit is 3" in client.post("/c/import/", {"file": json_file(data)}).content.decode()
+    monkeypatch.setattr(imports, "MAX_BYTES", 50)
+    refused = client.post("/c/import/", {"file": json_file(data)}).content.decode()
+    assert "the limit is 50 bytes" in refused
+    assert not Conversation.objects.exists()
+
+
+def test_imported_files_of_another_account_become_a_mention(client, user):
+    client.force_login(user)
+    data = {
+        "format": "chatsite.conversation.v1", "title": "With a file", "model": "nope",
+        "settings": {"tools": ["google_search", "evil"], "system_instruction": "Be brief."},
+        "turns": [{"status": "completed", "steps": [], "user_input": [
+            {"type": "text", "text": "see this"},
+            {"type": "image", "attachment": "a" * 64, "name": "cat.png"},
+        ]}],
+    }  # fmt: skip
+    client.post("/c/import/", {"file": json_file(data)})
+    convo = Conversation.objects.get(owner=user)
+    assert convo.settings == {"tools": ["google_search"], "system_instruction": "Be brief."}
+    assert convo.model == "gemini-3.5-flash" and convo.title_by == "person"
+    assert convo.turns.get().user_text == "see this\n[attached file: cat.png]"

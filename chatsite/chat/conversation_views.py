@@ -10,7 +10,7 @@ from django.template.loader import render_to_string
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from . import conversations, exports, search, services, views
+from . import conversations, exports, imports, search, services, views
 
 PAGE = views.PAGE
 
@@ -127,3 +127,19 @@ def export_file(request, pk, kind):
     response["X-Content-Type-Options"] = "nosniff"
     response["Cache-Control"] = "no-store"
     return response
+
+
+@login_required
+@require_POST
+def import_file(request):
+    """A conversation from its JSON export; on a refusal, the list again with the reason."""
+    try:
+        convo = imports.import_conversation(request.user, request.FILES.get("file"))
+    except imports.ImportRefused as exc:
+        context = {
+            "groups": views._sidebar(request.user),
+            "listed": conversations.sidebar_groups(request.user),
+            "import_error": str(exc),
+        }
+        return render(request, "chat/conversations.html", context, status=422)
+    return redirect(convo)

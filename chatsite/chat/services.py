@@ -235,6 +235,9 @@ async def start_turn(
             await TurnRunner.fail_orphan(turn, str(exc))
             return None
     runner = TurnRunner(turn, body=body)
+    if previous is None and parent is not None and (parent.request or {}).get("imported"):
+        # Imported turns have no interaction here to chain to: send the history as steps.
+        runner.body = await runner._with_history(body)
     runner.start()  # the request is on its way while the bubble is drawn
     hub.publish(conversation.pk, [turn_added_frame(turn)])
     # After the start: the list of conversations is ordered by this, the reply is not.
