@@ -115,3 +115,53 @@ def test_search_narrows_the_list_and_opens_at_the_matching_turn(new_page, fresh_
     box.type("kayak bread")  # the words are in two different conversations
     expect(page.locator("#sidebar")).to_contain_text("Nothing found")
     expect(page.locator(SIDEBAR_LINKS)).to_have_count(0)
+
+
+def test_share_a_snapshot_then_stop_sharing(new_page, fresh_user, server, browser):
+    page = new_page(fresh_user)
+    chat(page, server, "a conversation worth sharing")
+    page.get_by_role("button", name="Share").click()
+    link = page.locator("input[name=share_url]")
+    expect(link).to_have_value(re.compile(rf"^{re.escape(server.url)}/s/[\w-]+/$"))
+    looks(page, "conversations-share-desktop")
+    url = link.input_value()
+
+    stranger = browser.new_context(viewport={"width": 390, "height": 844})
+    shared = stranger.new_page()
+    shared.goto(url)
+    expect(shared.locator("[data-role=user]")).to_contain_text("worth sharing")
+    expect(shared.locator("[data-role=assistant][data-status=completed]")).to_have_count(1)
+    assert shared.locator("#composer, #sidebar, a[data-conversation-id]").count() == 0
+    looks(shared, "conversations-shared-phone")
+
+    page.get_by_role("button", name="Stop sharing").click()
+    expect(page.locator("input[name=share_url]")).to_have_count(0)
+    assert shared.request.get(url).status == 404
+    stranger.close()
+
+
+def test_export_json_and_import_it_back(new_page, fresh_user, server, tmp_path):
+    page = new_page(fresh_user)
+    chat(page, server, "a conversation to carry over")
+    page.get_by_role("button", name="Export").click()
+    expect(page.get_by_role("link", name="Markdown")).to_be_visible()
+    looks(page, "conversations-export-menu-desktop")
+    with page.expect_download() as download:
+        page.get_by_role("link", name="JSON").click()
+    saved = tmp_path / "export.json"
+    download.value.save_as(saved)
+
+    page.goto(f"{server.url}/c/")
+    page.set_input_files("input[type=file][name=file]", str(saved))
+    page.get_by_role("button", name="Import").click()
+    page.wait_for_url(re.compile(r"/c/\d+/$"))
+    expect(page.locator("[data-role=user]")).to_contain_text("carry over")
+    expect(page.locator(SIDEBAR_LINKS)).to_have_count(2)
+
+    page.goto(f"{server.url}/c/")
+    bogus = tmp_path / "bogus.json"
+    bogus.write_text('{"hello": "world"}')
+    page.set_input_files("input[type=file][name=file]", str(bogus))
+    page.get_by_role("button", name="Import").click()
+    expect(page.get_by_role("alert")).to_contain_text("not a chatsite conversation")
+    looks(page, "conversations-import-error-desktop")
