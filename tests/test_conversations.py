@@ -8,6 +8,7 @@ import re
 from datetime import timedelta
 
 import pytest
+from asgiref.sync import sync_to_async
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
@@ -523,3 +524,33 @@ def test_imported_files_of_another_account_become_a_mention(client, user):
     assert convo.settings == {"tools": ["google_search"], "system_instruction": "Be brief."}
     assert convo.model == "gemini-3.5-flash" and convo.title_by == "person"
     assert convo.turns.get().user_text == "see this\n[attached file: cat.png]"
+
+
+# -- live ---------------------------------------------------------------------------------------
+
+
+def is_list(frame: str) -> bool:
+    return frame.startswith('<div class="conversation-list" id="conversation-list" hx-swap-oob')
+
+
+async def test_my_other_open_tabs_get_the_new_list_and_no_one_elses(
+    async_client, user, other_user, open_tab
+):
+    reading = await sync_to_async(convo_of)(user, "being read", days_ago=2)
+    busy = await sync_to_async(convo_of)(user, "getting a reply", days_ago=3)
+    theirs = await sync_to_async(convo_of)(other_user, "someone else's")
+    tab = await open_tab(user, reading.pk)
+    stranger = await open_tab(other_user, theirs.pk)
+    await async_client.aforce_login(user)
+
+    await async_client.post(f"/c/{busy.pk}/send/", {"message": "bump me up"})
+    frame = await tab.receive_until(is_list)
+    assert frame.index("getting a reply") < frame.index("being read")  # moved to the top
+    assert f'data-conversation-id="{reading.pk}" id="conversation-link-{reading.pk}" dir="auto"' \
+        ' aria-current="page"' in frame  # fmt: skip
+    await wait_for_turn((await busy.turns.aget()).pk)
+
+    await async_client.post(f"/c/{busy.pk}/rename/", {"title": "renamed elsewhere"}, headers=HX)
+    frame = await tab.receive_until(lambda f: is_list(f) and "renamed elsewhere" in f)
+    assert "someone else" not in frame
+    assert await stranger.ws.receive_nothing(timeout=0.3)  # nothing of mine reached them

@@ -28,7 +28,9 @@ def _next(request, convo):
 
 
 def _head_and_sidebar(request, convo, **extra) -> HttpResponse:
-    """The header (the request's target) and the sidebar, swapped out of band."""
+    """The header (the request's target) and the sidebar, swapped out of band; the person's
+    other tabs get the new list through their sockets."""
+    conversations.publish_sidebar_now(request.user.pk)
     context = views._page_context(request.user, convo, with_turns=False)
     context.update(extra)
     html = render_to_string(f"{PAGE}#main-head", context, request=request)

@@ -10,11 +10,12 @@ import logging
 import re
 import secrets
 
-from asgiref.sync import sync_to_async
+from asgiref.sync import async_to_sync, sync_to_async
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import TextField
 from django.db.models.functions import Cast
+from django.template.loader import render_to_string
 from django.utils import timezone
 
 from chatsite.gemini import APIStatusError, NotFoundError
@@ -42,9 +43,9 @@ def clean_title(text: str, limit: int = 80) -> str:
 
 def sidebar_groups(user, *, archived: bool = False) -> list[tuple[str, list[Conversation]]]:
     """Pinned first under "Pinned", then newest first by date: Today, Yesterday, Previous 7
-    days, Previous 30 days, then one group per month."""
+    days, Previous 30 days, then one group per month. `user`: a user or their id."""
     rows = list(
-        Conversation.objects.filter(owner=user, archived=archived)
+        Conversation.objects.filter(owner_id=getattr(user, "pk", user), archived=archived)
         .only("pk", "title", "updated_at", "pinned", "archived")
         .order_by("-pinned", "-updated_at")[:SIDEBAR_LIMIT]
     )
@@ -69,6 +70,31 @@ def _group(convo: Conversation, today, archived: bool) -> str:
     if age <= 30:
         return "Previous 30 days"
     return day.strftime("%B %Y")
+
+
+async def publish_sidebar(owner_id: int) -> None:
+    """The person's new list to each of their open tabs (each shows one conversation and has
+    its socket): a new conversation, a title, a reply that moves one to the top. Tabs served
+    by other processes get it through the relay."""
+    from .hub import hub
+
+    open_ids = list(hub.subscribers)
+    if not open_ids:
+        return
+    mine = Conversation.objects.filter(owner_id=owner_id, pk__in=open_ids)
+    ids = [pk async for pk in mine.values_list("pk", flat=True)]
+    if not ids:
+        return
+    groups = await sync_to_async(sidebar_groups)(owner_id)
+    for pk in ids:
+        context = {"groups": groups, "conversation": Conversation(pk=pk), "list_oob": True}
+        html = render_to_string("chat/conversation.html#conversation-list", context)
+        hub.publish(pk, [html.strip()])
+
+
+def publish_sidebar_now(owner_id: int) -> None:
+    """publish_sidebar from a sync view (a worker thread): run on the event loop."""
+    async_to_sync(publish_sidebar)(owner_id)
 
 
 # -- header actions -------------------------------------------------------------------------
@@ -203,3 +229,4 @@ async def delete_everything(convo: Conversation) -> None:
     await services.stop(convo)
     ids = await sync_to_async(delete)(convo)
     delete_upstream(ids)
+    await publish_sidebar(convo.owner_id)

@@ -242,6 +242,7 @@ async def start_turn(
     hub.publish(conversation.pk, [turn_added_frame(turn)])
     # After the start: the list of conversations is ordered by this, the reply is not.
     await Conversation.objects.filter(pk=conversation.pk).aupdate(updated_at=timezone.now())
+    await conversations.publish_sidebar(conversation.owner_id)  # it moves to the top
     return runner
 
 

@@ -18,7 +18,7 @@ from django.template.loader import render_to_string
 from chatsite.gemini import APIError
 
 from . import upstream
-from .conversations import clean_title
+from .conversations import clean_title, publish_sidebar
 from .hub import hub
 from .models import Conversation, Turn
 
@@ -81,6 +81,7 @@ async def _write(conversation_id: int, turn_id: int, text: str) -> None:
         convo = await Conversation.objects.aget(pk=conversation_id)
         html = render_to_string("chat/conversation.html#title-frames", {"c": convo})
         hub.publish(conversation_id, [html])
+        await publish_sidebar(convo.owner_id)
 
 
 def answer_text(interaction: dict) -> str:

@@ -96,6 +96,58 @@
     if (field && document.activeElement !== field) { field.focus(); field.select(); }
   });
   document.addEventListener("DOMContentLoaded", followTitle);
+
+  // The list arrives live through the socket; while the person searches, their results stay.
+  document.addEventListener("htmx:oobBeforeSwap", function (e) {
+    var target = e.detail && e.detail.target;
+    if (!target || target.id !== "conversation-list") return;
+    var box = document.querySelector("#sidebar input[name=q]");
+    if (box && box.value.trim()) e.preventDefault();
+  });
+
+  // Drafts: the composer's unsent text is kept per conversation (in this browser) across
+  // reloads, and forgotten once sent.
+  function draftKey() {
+    var root = document.getElementById("main");
+    if (!root || !document.getElementById("composer")) return null;
+    return "chatsite:draft:" + (root.dataset.conversation || "new");
+  }
+  function restoreDraft() {
+    var key = draftKey();
+    var box = document.querySelector("#composer textarea[name=message]");
+    if (!key || !box || box.value) return;
+    try {
+      var saved = localStorage.getItem(key);
+      if (saved) {
+        box.value = saved;
+        box.dispatchEvent(new Event("input", { bubbles: true })); // grows to fit
+      }
+    } catch (err) { /* storage off: no drafts */ }
+  }
+  var saving = null;
+  document.addEventListener("input", function (e) {
+    if (e.target.name !== "message" || !e.target.closest("#composer")) return;
+    var key = draftKey();
+    var value = e.target.value;
+    clearTimeout(saving);
+    saving = setTimeout(function () {
+      try {
+        if (value.trim()) localStorage.setItem(key, value); else localStorage.removeItem(key);
+      } catch (err) { /* storage full or off */ }
+    }, 300);
+  });
+  document.addEventListener("htmx:beforeRequest", function (e) {
+    if (e.detail.elt && e.detail.elt.id === "composer") {
+      clearTimeout(saving);
+      e.detail.elt.dataset.draftKey = draftKey() || "";
+    }
+  });
+  document.addEventListener("htmx:afterRequest", function (e) {
+    var form = e.detail.elt;
+    if (!form || form.id !== "composer" || !e.detail.successful || e.detail.xhr.status >= 300) return;
+    try { if (form.dataset.draftKey) localStorage.removeItem(form.dataset.draftKey); } catch (err) { /* off */ }
+  });
+  document.addEventListener("DOMContentLoaded", restoreDraft);
   document.addEventListener("focusin", function (e) {
     if (e.target.matches && e.target.matches("[data-select-on-focus]")) e.target.select();
   });
