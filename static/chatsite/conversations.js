@@ -136,16 +136,19 @@
       } catch (err) { /* storage full or off */ }
     }, 300);
   });
+  // Forgotten as the message goes (a new conversation's form is swapped away with its page,
+  // so nothing after the request could reach it); kept again if the send is refused.
   document.addEventListener("htmx:beforeRequest", function (e) {
-    if (e.detail.elt && e.detail.elt.id === "composer") {
-      clearTimeout(saving);
-      e.detail.elt.dataset.draftKey = draftKey() || "";
-    }
+    if (!e.detail.elt || e.detail.elt.id !== "composer") return;
+    clearTimeout(saving);
+    try { localStorage.removeItem(draftKey()); } catch (err) { /* storage off */ }
   });
   document.addEventListener("htmx:afterRequest", function (e) {
     var form = e.detail.elt;
-    if (!form || form.id !== "composer" || !e.detail.successful || e.detail.xhr.status >= 300) return;
-    try { if (form.dataset.draftKey) localStorage.removeItem(form.dataset.draftKey); } catch (err) { /* off */ }
+    if (!form || form.id !== "composer" || !form.isConnected) return;
+    if (e.detail.successful && e.detail.xhr.status < 300) return;
+    var box = form.querySelector("textarea[name=message]");
+    try { if (box && box.value.trim()) localStorage.setItem(draftKey(), box.value); } catch (err) { /* off */ }
   });
   document.addEventListener("DOMContentLoaded", restoreDraft);
   document.addEventListener("focusin", function (e) {

@@ -165,3 +165,37 @@ def test_export_json_and_import_it_back(new_page, fresh_user, server, tmp_path):
     page.get_by_role("button", name="Import").click()
     expect(page.get_by_role("alert")).to_contain_text("not a chatsite conversation")
     looks(page, "conversations-import-error-desktop")
+
+
+def test_drafts_stay_across_reloads_until_sent(new_page, fresh_user, server):
+    page = new_page(fresh_user)
+    box = page.locator("#composer textarea[name=message]")
+    box.fill("a draft for a new conversation")
+    page.wait_for_function("() => Object.keys(localStorage).some(k => k.includes('draft:new'))")
+    page.reload()
+    expect(box).to_have_value("a draft for a new conversation")
+    box.press("Enter")
+    page.wait_for_url(re.compile(r"/c/\d+/$"))
+    wait_for_reply(page)
+    box.fill("half a thought")
+    page.wait_for_function("() => Object.keys(localStorage).some(k => /draft:\\d+/.test(k))")
+    page.goto(f"{server.url}/")
+    expect(box).to_have_value("")  # the new conversation's draft was sent, so it is gone
+    page.go_back()
+    expect(box).to_have_value("half a thought")
+
+
+def test_another_tab_sees_the_list_change_live(new_page, fresh_user, server, browser):
+    page = new_page(fresh_user)
+    older = chat(page, server, "the older conversation")
+    chat(page, server, "the newer conversation")
+    other = page.context.new_page()  # a second tab of the same person
+    other.problems = []
+    other.on("pageerror", lambda exc: other.problems.append(f"page error: {exc}"))
+    other.goto(older)
+    expect(other.locator(SIDEBAR_LINKS).first).to_contain_text("newer")
+    page.goto(older)
+    page.fill("#composer textarea[name=message]", "bring me back up")
+    page.locator("#composer textarea[name=message]").press("Enter")
+    expect(other.locator(SIDEBAR_LINKS).first).to_contain_text("older", timeout=10_000)
+    wait_for_reply(page, turns=2)
