@@ -77,6 +77,12 @@
       if (e.target.matches && e.target.matches("input[data-rename]")) {
         var cancel = document.querySelector("[data-rename-cancel]");
         if (cancel) { e.preventDefault(); cancel.click(); }
+      } else if (document.querySelector(".menu:not([hidden])")) {
+        document.querySelectorAll(".menu:not([hidden])").forEach(function (menu) {
+          menu.hidden = true;
+          var owner = document.querySelector('[data-toggle-menu="' + menu.id + '"]');
+          if (owner) { owner.setAttribute("aria-expanded", "false"); owner.focus(); }
+        });
       } else if (app() && app().classList.contains("drawer-open")) {
         setDrawer(false);
       }

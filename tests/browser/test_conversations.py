@@ -199,3 +199,21 @@ def test_another_tab_sees_the_list_change_live(new_page, fresh_user, server, bro
     page.locator("#composer textarea[name=message]").press("Enter")
     expect(other.locator(SIDEBAR_LINKS).first).to_contain_text("older", timeout=10_000)
     wait_for_reply(page, turns=2)
+
+
+def test_on_a_phone_export_and_share_fit_the_screen(new_page, fresh_user, server):
+    page = new_page(fresh_user, width=390, height=844)
+    chat(page, server, "phone export")
+    page.get_by_role("button", name="Export").click()
+    json_link = page.get_by_role("link", name="JSON")
+    expect(json_link).to_be_visible()
+    box = json_link.bounding_box()
+    assert box["x"] >= 0 and box["x"] + box["width"] <= 390
+    looks(page, "conversations-export-menu-phone")
+    page.keyboard.press("Escape")
+    expect(json_link).to_be_hidden()
+    page.get_by_role("button", name="Share").click()
+    expect(page.locator("input[name=share_url]")).to_be_visible()
+    looks(page, "conversations-share-phone")
+    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0, "the page scrolls sideways on a phone"
