@@ -554,3 +554,38 @@ async def test_my_other_open_tabs_get_the_new_list_and_no_one_elses(
     frame = await tab.receive_until(lambda f: is_list(f) and "renamed elsewhere" in f)
     assert "someone else" not in frame
     assert await stranger.ws.receive_nothing(timeout=0.3)  # nothing of mine reached them
+
+
+# -- bulk -------------------------------------------------------------------------------------
+
+
+def test_several_are_archived_or_restored_at_once(client, user, other_user):
+    a, b, keep = convo_of(user, "a"), convo_of(user, "b"), convo_of(user, "keep")
+    theirs = convo_of(other_user, "theirs")
+    client.force_login(user)
+    page = client.get("/c/").content.decode()
+    assert f'name="ids" value="{a.pk}"' in page and "Archive selected" in page
+    ids = [a.pk, b.pk, theirs.pk]
+    response = client.post("/c/bulk/", {"ids": ids, "action": "archive", "next": "/c/"})
+    assert response["Location"] == "/c/"
+    assert set(Conversation.objects.filter(archived=True).values_list("pk", flat=True)) == {
+        a.pk, b.pk,
+    }  # fmt: skip
+    assert "Restore selected" in client.get("/c/?archived=1").content.decode()
+    client.post("/c/bulk/", {"ids": [a.pk], "action": "unarchive"})
+    assert list(Conversation.objects.filter(archived=True).values_list("pk", flat=True)) == [b.pk]
+    assert not Conversation.objects.get(pk=keep.pk).archived
+
+
+async def test_several_are_deleted_at_once_after_confirming(async_client, user, other_user):
+    one, two, kept = [await sync_to_async(convo_of)(user, t) for t in ("one", "two", "kept")]
+    theirs = await sync_to_async(convo_of)(other_user, "theirs")
+    await async_client.aforce_login(user)
+    ids = [one.pk, two.pk, theirs.pk]
+    confirm = await async_client.post("/c/bulk/", {"ids": ids, "action": "confirm-delete"})
+    page = confirm.content.decode()
+    assert "Delete 2 conversations?" in page and "theirs" not in page
+    response = await async_client.post("/c/bulk/", {"ids": ids, "action": "delete"})
+    assert response.status_code == 302
+    left = {c.title async for c in Conversation.objects.all()}
+    assert left == {"kept", "theirs"}

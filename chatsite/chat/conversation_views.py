@@ -145,3 +145,33 @@ def import_file(request):
         }
         return render(request, "chat/conversations.html", context, status=422)
     return redirect(convo)
+
+
+@login_required
+@require_POST
+async def bulk(request):
+    """Several of the person's conversations at once: archive, unarchive or delete (after the
+    dialog, or this page without JavaScript)."""
+    user = await request.auser()
+    ids = [int(i) for i in request.POST.getlist("ids") if i.isdigit()][
+        : conversations.SIDEBAR_LIMIT
+    ]
+    chosen = [c async for c in services.owned_conversations(user).filter(pk__in=ids)]
+    action = request.POST.get("action")
+    if action == "confirm-delete" and chosen:
+        context = {"chosen": chosen, "next": request.POST.get("next", "")}
+        return await sync_to_async(render)(request, "chat/bulk_delete.html", context)
+    if action == "delete":
+        for convo in chosen:
+            await conversations.delete_everything(convo)
+    elif action in ("archive", "unarchive"):
+        await (
+            services.owned_conversations(user)
+            .filter(pk__in=[c.pk for c in chosen])
+            .aupdate(archived=action == "archive")
+        )
+        await conversations.publish_sidebar(user.pk)
+    target = request.POST.get("next", "")
+    if target and url_has_allowed_host_and_scheme(target, {request.get_host()}):
+        return redirect(target)
+    return redirect("conversations")

@@ -9,6 +9,7 @@ urlpatterns = [
     path("c/new/", views.new_conversation, name="new"),
     path("c/search/", conversation_views.find, name="search"),
     path("c/import/", conversation_views.import_file, name="import"),
+    path("c/bulk/", conversation_views.bulk, name="bulk"),
     path("c/<int:pk>/", views.conversation, name="conversation"),
     path("c/<int:pk>/earlier/", views.earlier_turns, name="earlier"),
     path("c/<int:pk>/send/", views.send, name="send"),

@@ -217,3 +217,20 @@ def test_on_a_phone_export_and_share_fit_the_screen(new_page, fresh_user, server
     looks(page, "conversations-share-phone")
     overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 0, "the page scrolls sideways on a phone"
+
+
+def test_select_several_and_delete_them(new_page, fresh_user, server):
+    page = new_page(fresh_user)
+    for words in ("first to go", "second to go", "the one to keep"):
+        chat(page, server, words)
+    page.goto(f"{server.url}/c/")
+    page.get_by_label("Select “first to go”").check()
+    page.get_by_label("Select “second to go”").check()
+    page.get_by_role("button", name="Delete selected").click()
+    dialog = page.locator("dialog[open]")
+    expect(dialog).to_contain_text("in the background")
+    looks(page, "conversations-bulk-delete-desktop")
+    dialog.get_by_role("button", name="Delete them").click()
+    page.wait_for_url(f"{server.url}/c/")
+    expect(page.locator(SIDEBAR_LINKS)).to_have_count(1)
+    expect(page.locator(SIDEBAR_LINKS)).to_have_text("the one to keep")
