@@ -3,8 +3,10 @@ Archive and Delete in the header, the archived list."""
 
 import re
 
+import pytest
 from playwright.sync_api import expect
 
+from ..servers import PASSWORD, AppProcess, app_env, set_up_site
 from .conftest import screenshot
 from .ui import start, wait_for_reply
 
@@ -234,3 +236,36 @@ def test_select_several_and_delete_them(new_page, fresh_user, server):
     page.wait_for_url(f"{server.url}/c/")
     expect(page.locator(SIDEBAR_LINKS)).to_have_count(1)
     expect(page.locator(SIDEBAR_LINKS)).to_have_text("the one to keep")
+
+
+@pytest.fixture(scope="module")
+def titled_server(tmp_path_factory, browser_emulator):
+    """The app with model titles on (the shared test server has them off, so that other tests
+    find their own request as the emulator's last)."""
+    var = tmp_path_factory.mktemp("titled")
+    env = app_env(
+        var, browser_emulator.base_url, GEMINI_TITLE_MODEL="gemini-3.1-flash-lite-preview"
+    )
+    env.pop("DATABASE_URL", None)  # SQLite of its own
+    set_up_site(env, users=("titled",))
+    app = AppProcess(env, var / "daphne.log")
+    yield app
+    app.stop()
+
+
+def test_the_models_title_arrives_in_the_page_and_the_tab(browser, titled_server):
+    context = browser.new_context(viewport={"width": 1280, "height": 860})
+    page = context.new_page()
+    page.goto(f"{titled_server.url}/accounts/login/")
+    page.fill("input[name=username]", "titled")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{titled_server.url}/")
+    start(page, "[emulator:pace=40] how do tides work on other planets")
+    expect(page.locator("#conversation-title")).to_have_text("how do tides work on other planets")
+    expect(page).to_have_title("how do tides work on other planets · chatsite")
+    wait_for_reply(page)
+    expect(page.locator("#conversation-title")).to_have_text("How do tides work on other")
+    expect(page).to_have_title("How do tides work on other · chatsite")
+    expect(page.locator(SIDEBAR_LINKS).first).to_have_text("How do tides work on other")
+    context.close()
