@@ -486,6 +486,10 @@ async def test_an_imported_conversation_continues_with_its_history(
              "turns": [{"steps": [], "user_input": []}, {"steps": [], "user_input": "x"}]},
             "Turn 2",
         ),
+        (
+            {"format": "chatsite.conversation.v1", "turns": [{"steps": [{"type": ["x"]}]}]},
+            "a step has no “type”",
+        ),
     ],
 )  # fmt: skip
 def test_import_refuses_anything_else_with_a_clear_message(client, user, upload, message):
@@ -493,6 +497,24 @@ def test_import_refuses_anything_else_with_a_clear_message(client, user, upload,
     response = client.post("/c/import/", {"file": json_file(upload)})
     assert response.status_code == 422 and message in response.content.decode()
     assert not Conversation.objects.exists() and not Turn.objects.exists()
+
+
+def test_import_takes_odd_values_without_failing(client, user):
+    client.force_login(user)
+    odd = {
+        "format": "chatsite.conversation.v1", "title": ["x"], "model": {"a": 1},
+        "settings": {"tools": [["google_search"]], "thinking_level": ["high"]},
+        "turns": [{"status": ["completed"], "steps": [{"type": "x", "n": []}], "user_input": [],
+                   "usage": "lots", "error": 5, "model": 7}],
+    }  # fmt: skip
+    response = client.post("/c/import/", {"file": json_file(odd)})
+    assert response.status_code == 302
+    convo = Conversation.objects.get(owner=user)
+    assert (convo.title, convo.settings) == ("Imported conversation", {})
+    assert convo.turns.get().status == "incomplete"
+    assert client.get(response["Location"]).status_code == 200
+    deep = b"[" * 100_000 + b"]" * 100_000
+    assert "not JSON" in client.post("/c/import/", {"file": json_file(deep)}).content.decode()
 
 
 def test_import_is_bounded(client, user, monkeypatch):

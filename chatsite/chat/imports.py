@@ -40,7 +40,7 @@ def read(upload) -> dict:
         )
     try:
         data = json.loads(upload.read())
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise ImportRefused("That file is not JSON. Export a conversation as JSON first.") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise ImportRefused(
@@ -59,13 +59,14 @@ def _settings(raw) -> dict:
     tools = raw.get("tools")
     allowed = {value for value, _ in API_TOOLS}
     if isinstance(tools, list):
-        kept["tools"] = [t for t in tools if t in allowed] or None
+        kept["tools"] = [t for t in tools if isinstance(t, str) and t in allowed] or None
     for key, choices in (
         ("thinking_level", THINKING_LEVELS),
         ("thinking_summaries", THINKING_SUMMARIES),
     ):
-        if raw.get(key) in {value for value, _ in choices if value}:
-            kept[key] = raw[key]
+        value = raw.get(key)
+        if isinstance(value, str) and value in {v for v, _ in choices if v}:
+            kept[key] = value
     return {k: v for k, v in kept.items() if v}
 
 
@@ -97,8 +98,10 @@ def _turn(raw, number: int) -> Turn:
     steps = raw.get("steps")
     if not isinstance(steps, list) or not all(isinstance(s, dict) for s in steps):
         raise ImportRefused(f"Turn {number}: “steps” is not a list of steps.")
+    if not all(isinstance(s.get("type"), str) for s in steps):
+        raise ImportRefused(f"Turn {number}: a step has no “type”.")
     status = raw.get("status")
-    if status not in Turn.FINAL:
+    if not isinstance(status, str) or status not in Turn.FINAL:
         status = Turn.Status.INCOMPLETE  # it never finished where it came from
     usage = raw.get("usage") if isinstance(raw.get("usage"), dict) else {}
     error = raw.get("error") if isinstance(raw.get("error"), dict) else None
@@ -124,7 +127,7 @@ def import_conversation(user, upload) -> Conversation:
         )
     turns = [_turn(raw, n) for n, raw in enumerate(raw_turns, start=1)]
     model = data.get("model")
-    if model not in limits.allowed_models():
+    if not isinstance(model, str) or model not in limits.allowed_models():
         model = settings.GEMINI_MODEL
     title = clean_title(data.get("title") if isinstance(data.get("title"), str) else "", 200)
     with transaction.atomic():
