@@ -109,8 +109,11 @@ def test_the_sidebar_search_answers_with_the_list(client, user, library):
     assert page.lstrip().startswith('<div class="conversation-list" id="conversation-list">')
     assert re.findall(r'data-conversation-id="(\d+)"', page) == [str(library["tea"].pk)]
     assert "<mark>matcha</mark>" in page and "Secret" not in page
-    empty = client.get("/c/search/?q=", headers=HX).content.decode()
+    empty = client.get(f"/c/search/?q=&current={library['bikes'].pk}", headers=HX).content.decode()
     assert 'class="group-label">Today</h2>' in empty  # the whole list again
+    assert re.search(
+        rf'data-conversation-id="{library["bikes"].pk}"[^>]*aria-current="page"', empty
+    )
     nothing = client.get("/c/search/?q=zebra", headers=HX).content.decode()
     assert "Nothing found" in nothing and "data-conversation-id" not in nothing
 

@@ -11,6 +11,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from . import conversations, exports, imports, search, services, views
+from .models import Conversation
 
 PAGE = views.PAGE
 
@@ -96,6 +97,9 @@ def find(request):
     """The sidebar's search: its list (htmx), or a page of results (without JavaScript)."""
     q = request.GET.get("q", "").strip()[:200]
     context = {"q": q, "hits": search.search(request.user, q) if q else None}
+    current = request.GET.get("current", "")
+    if current.isdigit():  # the page's own conversation stays marked in the list
+        context["conversation"] = Conversation(pk=int(current))
     if request.htmx:
         if not q:
             context["groups"] = views._sidebar(request.user)
