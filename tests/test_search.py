@@ -15,6 +15,14 @@ pytestmark = pytest.mark.django_db(transaction=True)
 HX = {"HX-Request": "true"}
 
 
+@pytest.fixture(autouse=True, params=["few", "many"])
+def _set_sizes(request, monkeypatch):
+    """Every test twice: words in few conversations (sets), and words in "many" (the newest
+    conversations checked one by one)."""
+    if request.param == "many":
+        monkeypatch.setattr(search, "CAP", 0)
+
+
 def reply(text):
     return [{"type": "model_output", "content": [{"type": "text", "text": text}]}]
 

@@ -9,7 +9,6 @@ for both engines.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 
@@ -20,6 +19,10 @@ from django.utils.safestring import SafeString, mark_safe
 from .models import Conversation, Turn
 
 MAX_WORDS = 8
+CAP = 100  # a word in more of the person's conversations than this is "broad"
+BEST_TURN_ROWS = 5_000
+SCAN_PAGE = 50
+SCAN_CONVERSATIONS = 5_000
 MAX_RESULTS = 30
 SNIPPET_CHARS = 140
 WORD = re.compile(r"\w+")
@@ -54,15 +57,24 @@ def search(user, query: str, limit: int = MAX_RESULTS) -> list[Hit]:
         return []
     engine = _engine()
     mine = Conversation.objects.filter(owner=user)
-    found: set[int] | None = None
+    # A word found in few conversations gives a small set to start from; a word found almost
+    # everywhere is checked only in the newest conversations, until `limit` match.
+    sets, broad = [], []
     for word in words:
-        ids = set(mine.filter(title__icontains=word).values_list("pk", flat=True))
-        ids |= engine.conversations_with(user, word)
-        found = ids if found is None else found & ids
-        if not found:
-            return []
-    rows = list(mine.filter(pk__in=found).order_by("-updated_at")[:limit])
-    best = _best_turns(engine.turns_with_any([c.pk for c in rows], words), words)
+        ids = engine.conversations_with(user, word, cap=CAP)
+        if ids is None:
+            broad.append(word)
+        else:
+            sets.append(ids | set(mine.filter(title__icontains=word).values_list("pk", flat=True)))
+    among = set.intersection(*sets) if sets else None
+    if among is not None and not among:
+        return []
+    if broad:
+        ids = _newest_with_all(mine, broad, limit, among)
+        rows = sorted(mine.filter(pk__in=ids), key=lambda c: ids.index(c.pk))
+    else:
+        rows = list(mine.filter(pk__in=among).order_by("-updated_at")[:limit])
+    best = _best_turns(rows, words)
     hits = []
     for convo in rows:
         turn_id, text = best.get(convo.pk, (None, ""))
@@ -71,10 +83,48 @@ def search(user, query: str, limit: int = MAX_RESULTS) -> list[Hit]:
     return hits
 
 
-def _best_turns(turns, words) -> dict[int, tuple[int, str]]:
+def _newest_with_all(mine, words, limit, among) -> list[int]:
+    """The newest conversations that hold every word (title, or a turn's text): read newest
+    first, in pages, until `limit` match. For words found almost everywhere this stops early,
+    where asking the index would list nearly all of it; at most SCAN_CONVERSATIONS are read."""
+    patterns = [_pattern([w]) for w in words]
+    rows = mine if among is None else mine.filter(pk__in=among)
+    rows = rows.order_by("-updated_at").values_list("pk", "title")[:SCAN_CONVERSATIONS]
+    found: list[int] = []
+    page: list[tuple[int, str]] = []
+    for row in rows.iterator(chunk_size=SCAN_PAGE):
+        page.append(row)
+        if len(page) == SCAN_PAGE:
+            found += _holding_all(page, words, patterns)
+            page = []
+            if len(found) >= limit:
+                return found[:limit]
+    found += _holding_all(page, words, patterns)
+    return found[:limit]
+
+
+def _holding_all(page, words, patterns) -> list[int]:
+    texts: dict[int, list[str]] = {}
+    turns = Turn.objects.filter(conversation_id__in=[pk for pk, _ in page])
+    for conversation_id, text in turns.values_list("conversation_id", "search_text"):
+        texts.setdefault(conversation_id, []).append(text or "")
+    return [
+        pk
+        for pk, title in page
+        if all(
+            word in title.lower() or any(p.search(t) for t in texts.get(pk, ()))
+            for word, p in zip(words, patterns, strict=True)
+        )
+    ]
+
+
+def _best_turns(rows, words) -> dict[int, tuple[int, str]]:
     """Per conversation, the turn that holds the most of the words (the latest of equals)."""
+    turns = Turn.objects.filter(conversation__in=rows).order_by("pk")
     best: dict[int, tuple[int, int, str]] = {}
-    for turn_id, conversation_id, text in turns:
+    for turn_id, conversation_id, text in turns.values_list("pk", "conversation_id", "search_text")[
+        :BEST_TURN_ROWS
+    ]:
         score = sum(1 for w in words if _pattern([w]).search(text or ""))
         if score and (conversation_id not in best or score >= best[conversation_id][0]):
             best[conversation_id] = (score, turn_id, text)
@@ -120,28 +170,17 @@ class _SQLite:
     def _query(words, joiner=" ") -> str:
         return joiner.join(f'"{w}"*' for w in words)
 
-    def conversations_with(self, user, word) -> set[int]:
+    def conversations_with(self, user, word, cap) -> set[int] | None:
         sql = (
             "SELECT DISTINCT t.conversation_id FROM chat_turn_fts f "
             "JOIN chat_turn t ON t.id = f.rowid "
             "JOIN chat_conversation c ON c.id = t.conversation_id "
-            "WHERE chat_turn_fts MATCH %s AND c.owner_id = %s"
+            "WHERE chat_turn_fts MATCH %s AND c.owner_id = %s LIMIT %s"
         )
         with connection.cursor() as cursor:
-            cursor.execute(sql, [self._query([word]), user.pk])
-            return {row[0] for row in cursor.fetchall()}
-
-    def turns_with_any(self, conversation_ids, words):
-        if not conversation_ids:
-            return []
-        sql = (
-            "SELECT t.id, t.conversation_id, t.search_text FROM chat_turn_fts f "
-            "JOIN chat_turn t ON t.id = f.rowid WHERE chat_turn_fts MATCH %s "
-            "AND t.conversation_id IN (SELECT value FROM json_each(%s)) ORDER BY t.id"
-        )
-        with connection.cursor() as cursor:
-            cursor.execute(sql, [self._query(words, " OR "), json.dumps(conversation_ids)])
-            return cursor.fetchall()
+            cursor.execute(sql, [self._query([word]), user.pk, cap + 1])
+            found = {row[0] for row in cursor.fetchall()}
+        return None if len(found) > cap else found
 
 
 class _Postgres:
@@ -158,13 +197,10 @@ class _Postgres:
             document=query
         )
 
-    def conversations_with(self, user, word) -> set[int]:
+    def conversations_with(self, user, word, cap) -> set[int] | None:
         rows = self._matching([word], " & ").filter(conversation__owner=user)
-        return set(rows.order_by().values_list("conversation_id", flat=True).distinct())
-
-    def turns_with_any(self, conversation_ids, words):
-        rows = self._matching(words, " | ").filter(conversation_id__in=conversation_ids)
-        return list(rows.order_by("pk").values_list("pk", "conversation_id", "search_text"))
+        found = set(rows.order_by().values_list("conversation_id", flat=True).distinct()[: cap + 1])
+        return None if len(found) > cap else found
 
 
 def _engine():
