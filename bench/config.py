@@ -28,8 +28,12 @@ class Profile:
     # 6. database writes: words in the reply and its pace
     db_words: int
     db_pace_ms: int
+    # 7. search: one person's conversations × turns, timed repetitions per query
+    search_conversations: int = 10_000
+    search_turns: int = 20
+    search_reps: int = 20
     # time limit for one mode (seconds)
-    mode_timeout_s: int
+    mode_timeout_s: int = 540
 
 
 FULL = Profile(
@@ -67,6 +71,8 @@ QUICK = Profile(
     page_reps=2,
     db_words=500,
     db_pace_ms=2,
+    search_conversations=2_000,
+    search_reps=10,
     mode_timeout_s=360,
 )
 

@@ -52,6 +52,7 @@ def rows_for(mode: str, results: dict) -> list[Row]:
         ("memory", _memory),
         ("page", _page),
         ("dbwrites", _dbwrites),
+        ("search", _search),
     ):
         if name not in s:
             continue
@@ -395,3 +396,21 @@ def write_doc(path: Path, section: str) -> None:
         return
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("# Benchmarks\n\n" + section + "\n")
+
+
+def _search(mode, r) -> list[Row]:
+    queries = r["queries"]
+    worst = max(v["p50_ms"] for v in queries.values())
+    detail = ", ".join(
+        f"{label} {_ms(v['p50_ms'])} ms ({v['hits']} hits)" for label, v in queries.items()
+    )
+    return [
+        Row(
+            f"7. Search, {r['conversations']:,} conversations × {r['turns']} turns",
+            mode,
+            f"**{_ms(worst)} ms** p50, slowest query; {detail}",
+            "–",
+            "≤ 50 ms p50",
+            _verdict(worst <= 50, f"{worst / 50:.1f}× the budget"),
+        )
+    ]

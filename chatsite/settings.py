@@ -265,6 +265,8 @@ GEMINI_AGENTS = env.list(
     "GEMINI_AGENTS", ["deep-research-pro-preview-12-2025", "antigravity-preview-05-2026"]
 )
 GEMINI_MODEL = env.str("GEMINI_MODEL", GEMINI_MODELS[0] if GEMINI_MODELS else "gemini-3.5-flash")
+# Writes a new conversation's title after its first reply (a small request); empty: no titles.
+GEMINI_TITLE_MODEL = env.str("GEMINI_TITLE_MODEL", "gemini-3.1-flash-lite-preview")
 GEMINI_TIMEOUT = env.float("GEMINI_TIMEOUT", 60.0, validate=Range(min=1))
 GEMINI_MAX_RETRIES = env.int("GEMINI_MAX_RETRIES", 4, validate=Range(min=0, max=10))
 # With no key the app talks to its own emulator: an embedded one on a free loopback port, or

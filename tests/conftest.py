@@ -29,6 +29,9 @@ def _upstream_is_emulator(emulator, settings):
     settings.GEMINI_API_KEY = ""
     settings.GEMINI_EMULATED = True
     settings.STREAM_FLUSH_MS = 10
+    # No title requests unless a test asks (tests/test_conversations.py): tests that look for
+    # the emulator's last interaction find their own.
+    settings.GEMINI_TITLE_MODEL = ""
     # In-process tests are one process, each test on its own event loop; the cross-process
     # relay is exercised by tests/test_scale_out.py with two real daphne processes.
     settings.CHATSITE_RELAY = False

@@ -42,6 +42,7 @@ def app_env(var_dir: Path, emulator_base_url: str, **extra) -> dict:
         DJANGO_SETTINGS_MODULE="chatsite.settings",
         DJANGO_SUPERUSER_PASSWORD=PASSWORD,
         SECRET_KEY="test-secret-shared-by-every-process-of-one-site",
+        GEMINI_TITLE_MODEL="",  # titles on only where a test asks (browser/test_conversations)
     )
     env.update(extra)
     return env

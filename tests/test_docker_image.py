@@ -298,12 +298,8 @@ def test_a_reply_started_on_one_container_streams_to_a_tab_on_the_other(site, si
     interaction = emulator.store.last_interaction()
     replays = [r for r in emulator.store.all_requests()
                if r.method == "GET" and interaction.id in r.path]  # fmt: skip
-    if replays:
-        # B fetched the reply from the API itself instead of getting A's through Redis.
-        pytest.xfail(
-            "the reply reached B by its own replay from the API, not by the Redis relay from "
-            "A: issue 17 (channels_redis prefixes), fixed separately"
-        )
+    # B must get A's reply through Redis, not fetch it from the API itself.
+    assert not replays, "the reply reached B by its own replay from the API, not the relay"
 
 
 def test_sigterm_stops_a_container_cleanly_and_its_running_reply_is_picked_up_again(

@@ -26,7 +26,12 @@ SHA256 = re.compile(r"[0-9a-f]{64}")
 def attachment(request, sha256: str):
     if not SHA256.fullmatch(sha256):
         raise Http404("No such file.")
-    row = Attachment.objects.filter(owner=request.user, sha256=sha256).first()
+    return serve_attachment(request, Attachment.objects.filter(owner=request.user, sha256=sha256))
+
+
+def serve_attachment(request, rows):
+    """The one file among `rows` (the ones this reader may have), or 404."""
+    row = rows.first()
     if row is None:
         raise Http404("No such file.")
     headers = immutable_headers(f'"{row.sha256}"')

@@ -63,11 +63,10 @@ def immutable_headers(etag: str) -> dict[str, str]:
     }
 
 
-def _readable_turn(request, turn_id: int, *fields: str):
-    """The turn if this user may read it, with what log_read needs of its conversation."""
+def _readable_turn(turns, turn_id: int, *fields: str):
+    """The turn among `turns` (those this reader may see), with what log_read needs."""
     return (
-        readable_turns(request.user)
-        .filter(pk=turn_id)
+        turns.filter(pk=turn_id)
         .select_related("conversation")
         .only(*fields, "conversation__owner_id", "conversation__title")
         .first()
@@ -86,10 +85,17 @@ def etag_matches(header: str, etag: str) -> bool:
 @require_safe
 @login_required
 def step_media(request, turn_id: int, digest: str):
+    # The owner, or a reviewer allowed to read others' transcripts (the admin logs that read).
+    return serve_step_media(request, readable_turns(request.user), turn_id, digest)
+
+
+def serve_step_media(request, turns, turn_id: int, digest: str, *, audit: bool = True):
+    """A media block of turn `turn_id`, found among `turns` (the ones this reader may see).
+    A signed-in reader fetching someone else's media is logged (`audit`); a share link is not
+    a reader of its own."""
     if not DIGEST.fullmatch(digest):
         raise Http404("No such media.")
-    # The owner, or a reviewer allowed to read others' transcripts (each such fetch is logged).
-    turn = _readable_turn(request, turn_id, "steps", "user_input")
+    turn = _readable_turn(turns, turn_id, "steps", "user_input")
     if turn is None:
         raise Http404("No such media.")
     block = next(
@@ -102,7 +108,8 @@ def step_media(request, turn_id: int, digest: str):
     )
     if block is None:
         raise Http404("No such media.")
-    log_read(request, turn.conversation, "media", f"turn {turn.pk}, item {digest}")
+    if audit:
+        log_read(request, turn.conversation, "media", f"turn {turn.pk}, item {digest}")
 
     full_digest = data_digest(block["data"])
     etag = f'"{full_digest}"'
@@ -139,9 +146,13 @@ SUGGESTIONS_HEAD = (
 @xframe_options_sameorigin
 def search_suggestions(request, turn_id: int, digest: str):
     """The search-suggestions snippet of one of the owner's turns, for a sandboxed iframe."""
+    return serve_suggestions(request, readable_turns(request.user), turn_id, digest)
+
+
+def serve_suggestions(request, turns, turn_id: int, digest: str, *, audit: bool = True):
     if not DIGEST.fullmatch(digest):
         raise Http404("No such snippet.")
-    turn = _readable_turn(request, turn_id, "steps")
+    turn = _readable_turn(turns, turn_id, "steps")
     snippet = next(
         (
             item["search_suggestions"]
@@ -156,7 +167,8 @@ def search_suggestions(request, turn_id: int, digest: str):
     )
     if snippet is None:
         raise Http404("No such snippet.")
-    log_read(request, turn.conversation, "media", f"turn {turn.pk}, search suggestions")
+    if audit:
+        log_read(request, turn.conversation, "media", f"turn {turn.pk}, search suggestions")
     response = HttpResponse(SUGGESTIONS_HEAD + snippet, content_type="text/html; charset=utf-8")
     response["Content-Security-Policy"] = SUGGESTIONS_CSP
     response["Cache-Control"] = "private, max-age=31536000, immutable"

@@ -13,10 +13,22 @@ from django.utils import timezone
 
 
 class Conversation(models.Model):
+    class TitleBy(models.TextChoices):
+        MESSAGE = "", "first message"  # provisional, until the model writes one
+        MODEL = "model"
+        PERSON = "person"  # renamed: never retitled
+
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="conversations"
     )
     title = models.CharField(max_length=200, blank=True)
+    title_by = models.CharField(max_length=10, blank=True, default="", choices=TitleBy.choices)
+    pinned = models.BooleanField(default=False)
+    archived = models.BooleanField(default=False)
+    # A read-only snapshot link `/s/<token>/`: the turns up to `shared_at`. Stop sharing
+    # clears both; sharing again makes a new token.
+    share_token = models.CharField(max_length=64, unique=True, null=True, blank=True)
+    shared_at = models.DateTimeField(null=True, blank=True)
     model = models.CharField(max_length=100, help_text="Model or agent the next turn uses.")
     settings = models.JSONField(
         default=dict, blank=True, help_text="Interaction-scoped settings, re-sent every turn."

@@ -27,7 +27,7 @@ from chatsite.gemini import (
     StepAssembler,
 )
 
-from . import leases, structured, tools, upstream
+from . import leases, structured, titles, tools, upstream
 from .attachments import strip_echo
 from .hub import Outbox, hub
 from .models import Turn
@@ -524,6 +524,7 @@ class TurnRunner:
             self.outbox.html(assistant_frame(turn) if redraw else meta_frame(turn))
             self.outbox.json(json.loads(status_frame(turn)))
             self.outbox.flush()
+        titles.after_reply(turn)
 
     async def _cancel_upstream(self) -> None:
         try:

@@ -17,7 +17,7 @@ from django.db import close_old_connections
 from django.db.models import Q
 from django.utils import timezone
 
-from . import attachments, leases, limits, relay
+from . import attachments, conversations, leases, limits, relay
 from .forms import is_agent, valid_mcp_name
 from .hub import hub
 from .models import Conversation, McpServer, Turn
@@ -95,8 +95,8 @@ async def get_conversation_for_socket(user_id, conversation_id) -> Conversation 
 
 
 def title_for(text: str) -> str:
-    line = " ".join(text.split())
-    return line if len(line) <= TITLE_CHARS else line[: TITLE_CHARS - 1].rstrip() + "…"
+    # Until the model writes one: the message's first words, never an emulator directive.
+    return conversations.clean_title(text, TITLE_CHARS) or "New conversation"
 
 
 async def create_conversation(user, text: str, *, model=None, options=None) -> Conversation:
@@ -293,10 +293,14 @@ async def start_turn(
             await TurnRunner.fail_orphan(turn, str(exc))
             return None
     runner = TurnRunner(turn, body=body)
+    if previous is None and parent is not None and (parent.request or {}).get("imported"):
+        # Imported turns have no interaction here to chain to: send the history as steps.
+        runner.body = await runner._with_history(body)
     runner.start()  # the request is on its way while the bubble is drawn
     hub.publish(conversation.pk, [turn_added_frame(turn)])
     # After the start: the list of conversations is ordered by this, the reply is not.
     await Conversation.objects.filter(pk=conversation.pk).aupdate(updated_at=timezone.now())
+    await conversations.publish_sidebar(conversation.owner_id)  # it moves to the top
     return runner
 
 

@@ -1,18 +1,41 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from . import attachment_views, media, views
+from . import attachment_views, conversation_views, media, share_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("c/", views.conversation_list, name="conversations"),
     path("c/new/", views.new_conversation, name="new"),
+    path("c/search/", conversation_views.find, name="search"),
+    path("c/import/", conversation_views.import_file, name="import"),
+    path("c/bulk/", conversation_views.bulk, name="bulk"),
     path("c/<int:pk>/", views.conversation, name="conversation"),
     path("c/<int:pk>/earlier/", views.earlier_turns, name="earlier"),
     path("c/<int:pk>/turns/<int:turn_id>/", views.turn, name="turn"),
     path("c/<int:pk>/send/", views.send, name="send"),
     path("c/<int:pk>/stop/", views.stop, name="stop"),
     path("c/<int:pk>/turns/<int:turn_id>/retry/", views.retry, name="retry"),
+    path("c/<int:pk>/rename/", conversation_views.rename, name="rename"),
+    path("c/<int:pk>/pin/", conversation_views.pin, name="pin"),
+    path("c/<int:pk>/archive/", conversation_views.archive, name="archive"),
+    path("c/<int:pk>/delete/", conversation_views.delete, name="delete"),
+    path("c/<int:pk>/share/", share_views.share, name="share"),
+    path("c/<int:pk>/share/stop/", share_views.stop_sharing, name="stop-sharing"),
+    path("c/<int:pk>/export/", conversation_views.export, name="export"),
+    path("c/<int:pk>/export/<str:kind>/", conversation_views.export_file, name="export-file"),
+    path("s/<str:token>/", share_views.page, name="shared"),
+    path(
+        "s/<str:token>/media/t/<int:turn_id>/<str:digest>/",
+        share_views.media,
+        name="shared-step-media",
+    ),
+    path(
+        "s/<str:token>/media/t/<int:turn_id>/<str:digest>/suggestions/",
+        share_views.suggestions,
+        name="shared-search-suggestions",
+    ),
+    path("s/<str:token>/a/<str:sha256>/", share_views.attachment, name="shared-attachment"),
     path("media/t/<int:turn_id>/<str:digest>/", media.step_media, name="step-media"),
     path("a/<str:sha256>/", attachment_views.attachment, name="attachment"),
     path(

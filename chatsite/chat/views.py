@@ -10,42 +10,49 @@ from django.db.models import Sum
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from . import attachments, limits, services, sessions
+from . import attachments, conversations, limits, services, sessions
 from .forms import ComposerForm
 from .models import Invite, Turn
 
 PAGE = "chat/conversation.html"
 PAGE_TURNS = 30  # turns on a page; earlier ones load on demand
+MAX_REACH = 500
 
 
 def _sidebar(user):
-    return list(services.owned_conversations(user).only("pk", "title", "updated_at")[:100])
+    return conversations.sidebar_groups(user)
 
 
-def _latest_turns(conversation, before=None):
+def _latest_turns(conversation, before=None, reach=None):
     """A page of turns, oldest first, and whether there are earlier ones. Pages cost the same
-    however long the conversation is."""
+    however long the conversation is. `reach`: a turn to open at (a search result) that the
+    page must include, however far back (up to MAX_REACH turns)."""
     turns = conversation.turns.order_by("-created_at", "-pk")
     if before is not None:
         turns = turns.filter(pk__lt=before)
-    page = list(turns[: PAGE_TURNS + 1])
-    return page[:PAGE_TURNS][::-1], len(page) > PAGE_TURNS
+    size = PAGE_TURNS
+    if reach is not None:
+        size = max(size, min(turns.filter(pk__gte=reach).count(), MAX_REACH))
+    page = list(turns[: size + 1])
+    return page[:size][::-1], len(page) > size
 
 
-def _page_context(user, conversation=None, form=None):
+def _page_context(user, conversation=None, form=None, *, with_turns=True, reach=None):
     turns, earlier = [], False
     tokens = 0
     if conversation is not None:
-        turns, earlier = _latest_turns(conversation)
+        if with_turns:
+            turns, earlier = _latest_turns(conversation, reach=reach)
         tokens = conversation.turns.aggregate(total=Sum("total_tokens"))["total"] or 0
     return {
         "conversation": conversation,
         "turns": turns,
         "earlier": earlier,
         "tokens": tokens,
-        "conversations": _sidebar(user),
+        "groups": _sidebar(user),
         "default_model": settings.GEMINI_MODEL,
         "form": form or ComposerForm.for_conversation(conversation),
     }
@@ -58,7 +65,14 @@ def home(request):
 
 @login_required
 def conversation_list(request):
-    return render(request, "chat/conversations.html", {"conversations": _sidebar(request.user)})
+    """All the person's conversations by date; `?archived=1`: the archived ones."""
+    archived = request.GET.get("archived") == "1"
+    context = {
+        "groups": _sidebar(request.user),
+        "listed": conversations.sidebar_groups(request.user, archived=archived),
+        "archived": archived,
+    }
+    return render(request, "chat/conversations.html", context)
 
 
 @login_required
@@ -77,7 +91,13 @@ def earlier_turns(request, pk):
 @login_required
 def conversation(request, pk):
     convo = get_object_or_404(services.owned_conversations(request.user), pk=pk)
-    return render(request, PAGE, _page_context(request.user, convo))
+    reach = request.GET.get("turn", "")
+    reach = int(reach) if reach.isdigit() else None
+    context = _page_context(request.user, convo, reach=reach)
+    if request.GET.get("share") and convo.share_token:  # after Share, without JavaScript
+        url = request.build_absolute_uri(reverse("shared", args=[convo.share_token]))
+        context.update(sharing=True, share_url=url)
+    return render(request, PAGE, context)
 
 
 @login_required

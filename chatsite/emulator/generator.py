@@ -43,8 +43,10 @@ from .prose import (
     compose_answer,
     filler_chars,
     filler_words,
+    is_title_request,
     quote,
     reply_text,
+    title_text,
 )
 from .sandbox import run_python
 from .schema import SchemaTooComplex, plausible_string, values_for
@@ -276,6 +278,8 @@ def model_output_family(ctx: GenerationContext) -> list[StepPlan]:
     annotations: list[dict[str, Any]] = []
     if is_json:
         text = json.dumps(structured_value(ctx, schema), ensure_ascii=False, indent=2)
+    elif want_text and is_title_request(ctx.request):
+        text = title_text(ctx.message)
     elif want_text and (image or audio) and ctx.directives.words is None:
         what = "an image" if image else "a recording"
         text = f"**Turn {ctx.conversation.turn}.** Here is {what} for {quote(ctx.message)}."

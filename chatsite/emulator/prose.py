@@ -155,6 +155,27 @@ def reply_text(ctx: GenerationContext) -> str:
     return compose_answer(ctx)[0]
 
 
+# A client asking for a conversation's title (chatsite/chat/titles.py) opens its system
+# instruction with these words; the answer is a title made from the message, offline.
+TITLE_REQUEST = "write a short title"
+TITLE_WORDS = 6
+
+
+def is_title_request(request: dict[str, Any]) -> bool:
+    system = request.get("system_instruction")
+    return isinstance(system, str) and system.strip().lower().startswith(TITLE_REQUEST)
+
+
+def title_text(message: str) -> str:
+    """The first words of the message (its directives already removed), as a title."""
+    words = [w.strip(".,;:!?\"'“”()[]{}") for w in message.split()]
+    words = [w for w in words if w][:TITLE_WORDS]
+    if not words:
+        return "New conversation"
+    title = " ".join(words)
+    return title[0].upper() + title[1:]
+
+
 def filler_words(count: int, offset: int = 0) -> str:
     """Exactly ``count`` whitespace-separated words of prose, a paragraph break every 60."""
     if count <= 0:

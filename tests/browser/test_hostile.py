@@ -106,7 +106,8 @@ MARKDOWN = "look <img src=x onerror=alert(1)> and [x](javascript:alert(1)) here"
 def test_markdown_with_an_onerror_image_and_a_javascript_link_stays_inert(new_page, fresh_user):
     page = new_page(fresh_user)
     start(page, MARKDOWN)
-    title = page.title()
+    title = f"{MARKDOWN} · chatsite"  # the tab follows the conversation's title, as text
+    expect(page).to_have_title(title)
     expect(page.locator("[data-role=user] .user-text")).to_have_text(MARKDOWN)  # shown as typed
     wait_for_reply(page)
 

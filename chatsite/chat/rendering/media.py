@@ -10,6 +10,7 @@ anyone else. This module is shared by the renderer (URLs, how to show a block) a
 from __future__ import annotations
 
 import hashlib
+from contextvars import ContextVar
 
 from django.urls import NoReverseMatch, reverse
 
@@ -134,15 +135,27 @@ def iter_media_blocks(value, _depth: int = 0):
                 yield from iter_media_blocks(child, _depth + 1)
 
 
+# Set while a shared snapshot renders (share_views.py): its media links go through the
+# share token, never the owner's URLs.
+share_token: ContextVar[str | None] = ContextVar("share_token", default=None)
+
+
+def reverse_media(name: str, **kwargs) -> str | None:
+    token = share_token.get()
+    if token is not None:
+        name, kwargs = f"shared-{name}", {"token": token, **kwargs}
+    try:
+        return reverse(name, kwargs=kwargs)
+    except NoReverseMatch:
+        return None
+
+
 def media_url(turn_id, block) -> str | None:
     """The URL that serves this block's data to the turn's owner, or None (no data, no turn)."""
     if turn_id is None or not is_media_block(block):
         return None
     digest = data_digest(block["data"])[:URL_DIGEST_CHARS]
-    try:
-        return reverse("step-media", kwargs={"turn_id": turn_id, "digest": digest})
-    except NoReverseMatch:
-        return None
+    return reverse_media("step-media", turn_id=turn_id, digest=digest)
 
 
 def suggestions_url(turn_id, snippet: str) -> str | None:
@@ -150,7 +163,4 @@ def suggestions_url(turn_id, snippet: str) -> str | None:
     if turn_id is None or not isinstance(snippet, str):
         return None
     digest = data_digest(snippet)[:URL_DIGEST_CHARS]
-    try:
-        return reverse("search-suggestions", kwargs={"turn_id": turn_id, "digest": digest})
-    except NoReverseMatch:
-        return None
+    return reverse_media("search-suggestions", turn_id=turn_id, digest=digest)

@@ -10,12 +10,11 @@ from __future__ import annotations
 import re
 
 from django.template.loader import render_to_string
-from django.urls import NoReverseMatch, reverse
 from django.utils.safestring import SafeString, mark_safe
 
 from ..attachments import human_size, is_ref
 from .citations import short
-from .media import DOCUMENT_TYPES, normalise_mime
+from .media import DOCUMENT_TYPES, normalise_mime, reverse_media
 
 SHA256 = re.compile(r"[0-9a-f]{64}")
 # What a browser shows in <img>, <audio>, <video>; other types (HEIC, TIFF, AVI…) get a chip.
@@ -42,9 +41,8 @@ def attachment_view(block: dict, *, linked: bool = True) -> dict | None:
     since the file is served to its owner only."""
     if not is_ref(block) or not SHA256.fullmatch(block["attachment"]):
         return None
-    try:
-        src = reverse("attachment", args=[block["attachment"]])
-    except NoReverseMatch:
+    src = reverse_media("attachment", sha256=block["attachment"])
+    if src is None:
         return None
     kind = block.get("type") if isinstance(block.get("type"), str) else "document"
     mime = normalise_mime(block.get("mime_type"))

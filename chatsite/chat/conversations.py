@@ -1,0 +1,232 @@
+"""What a person does to their conversations: list them by date, rename, pin, archive, share
+and delete. Every function takes the owner's conversation (fetched by services, scoped to them).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import logging
+import re
+import secrets
+
+from asgiref.sync import async_to_sync, sync_to_async
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.db.models import TextField
+from django.db.models.functions import Cast
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from chatsite.gemini import APIStatusError, NotFoundError
+
+from . import upstream
+from .models import Attachment, Conversation, Turn
+
+log = logging.getLogger(__name__)
+
+SIDEBAR_LIMIT = 200
+TITLE_CHARS = 200
+DELETE_RETRIES = 3
+# The emulator's test directives (`[emulator:pace=200]`) are instructions, not words of a title.
+DIRECTIVE = re.compile(r"\[emulator:[^\]]*\]")
+
+
+def clean_title(text: str, limit: int = 80) -> str:
+    """One line, no emulator directives, at most `limit` characters."""
+    line = " ".join(DIRECTIVE.sub(" ", text or "").split())
+    return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
+
+
+# -- the sidebar ----------------------------------------------------------------------------
+
+
+def sidebar_groups(user, *, archived: bool = False) -> list[tuple[str, list[Conversation]]]:
+    """Pinned first under "Pinned", then newest first by date: Today, Yesterday, Previous 7
+    days, Previous 30 days, then one group per month. `user`: a user or their id."""
+    rows = list(
+        Conversation.objects.filter(owner_id=getattr(user, "pk", user), archived=archived)
+        .only("pk", "title", "updated_at", "pinned", "archived")
+        .order_by("-pinned", "-updated_at")[:SIDEBAR_LIMIT]
+    )
+    today = timezone.localdate()
+    groups: dict[str, list[Conversation]] = {}
+    for convo in rows:
+        groups.setdefault(_group(convo, today, archived), []).append(convo)
+    return list(groups.items())
+
+
+def _group(convo: Conversation, today, archived: bool) -> str:
+    if convo.pinned and not archived:
+        return "Pinned"
+    day = timezone.localdate(convo.updated_at)
+    age = (today - day).days
+    if age <= 0:
+        return "Today"
+    if age == 1:
+        return "Yesterday"
+    if age <= 7:
+        return "Previous 7 days"
+    if age <= 30:
+        return "Previous 30 days"
+    return day.strftime("%B %Y")
+
+
+async def publish_sidebar(owner_id: int) -> None:
+    """The person's new list to each of their open tabs (each shows one conversation and has
+    its socket): a new conversation, a title, a reply that moves one to the top. Tabs served
+    by other processes get it through the relay."""
+    from .hub import hub
+
+    open_ids = list(hub.subscribers)
+    if not open_ids:
+        return
+    mine = Conversation.objects.filter(owner_id=owner_id, pk__in=open_ids)
+    ids = [pk async for pk in mine.values_list("pk", flat=True)]
+    if not ids:
+        return
+    groups = await sync_to_async(sidebar_groups)(owner_id)
+    for pk in ids:
+        context = {"groups": groups, "conversation": Conversation(pk=pk), "list_oob": True}
+        html = render_to_string("chat/conversation.html#conversation-list", context)
+        hub.publish(pk, [html.strip()])
+
+
+def publish_sidebar_now(owner_id: int) -> None:
+    """publish_sidebar from a sync view (a worker thread): run on the event loop."""
+    async_to_sync(publish_sidebar)(owner_id)
+
+
+# -- header actions -------------------------------------------------------------------------
+
+
+class InvalidTitle(ValueError):
+    pass
+
+
+def rename(convo: Conversation, title: str) -> None:
+    """The person's title wins: the model never retitles a renamed conversation."""
+    title = clean_title(title, TITLE_CHARS)
+    if not title:
+        raise InvalidTitle("A title needs at least one character.")
+    convo.title, convo.title_by = title, Conversation.TitleBy.PERSON
+    # `update()`: renaming is not activity; the list keeps its order.
+    Conversation.objects.filter(pk=convo.pk).update(title=title, title_by=convo.title_by)
+
+
+def set_flag(convo: Conversation, name: str, value: bool) -> None:
+    """Pin or archive (or undo); neither moves the conversation in the date groups."""
+    assert name in ("pinned", "archived")
+    setattr(convo, name, value)
+    Conversation.objects.filter(pk=convo.pk).update(**{name: value})
+
+
+def share(convo: Conversation) -> str:
+    """A new snapshot link's token: the turns so far. An earlier link stops working."""
+    convo.share_token = secrets.token_urlsafe(24)
+    convo.shared_at = timezone.now()
+    Conversation.objects.filter(pk=convo.pk).update(
+        share_token=convo.share_token, shared_at=convo.shared_at
+    )
+    return convo.share_token
+
+
+def stop_sharing(convo: Conversation) -> None:
+    convo.share_token = convo.shared_at = None
+    Conversation.objects.filter(pk=convo.pk).update(share_token=None, shared_at=None)
+
+
+def shared_turns(convo: Conversation):
+    """The turns a snapshot shows: those that existed when it was shared."""
+    return convo.turns.filter(created_at__lte=convo.shared_at).order_by("created_at", "pk")
+
+
+# -- delete ---------------------------------------------------------------------------------
+
+
+def interaction_ids(convo: Conversation) -> list[str]:
+    ids: list[str] = []
+    for interaction_id, continued in convo.turns.values_list("interaction_id", "continuation_ids"):
+        ids += [i for i in [*(continued or []), interaction_id] if isinstance(i, str) and i]
+    return ids
+
+
+def attachment_hashes(turns) -> set[str]:
+    return {
+        block["attachment"]
+        for user_input in turns
+        for block in (user_input if isinstance(user_input, list) else [])
+        if isinstance(block, dict) and isinstance(block.get("attachment"), str)
+    }
+
+
+def delete(convo: Conversation) -> list[str]:
+    """Remove the conversation, its turns (and the media inside their steps) and the files it
+    attached that no other turn of the owner's refers to. Returns the interaction ids to delete
+    upstream. Sync: call via sync_to_async."""
+    ids = interaction_ids(convo)
+    hashes = attachment_hashes(convo.turns.values_list("user_input", flat=True))
+    with transaction.atomic():
+        convo.delete()  # turns cascade
+        others = Turn.objects.filter(conversation__owner_id=convo.owner_id).annotate(
+            input_text=Cast("user_input", TextField())
+        )
+        orphans = [h for h in hashes if not others.filter(input_text__contains=h).exists()]
+        files = list(
+            Attachment.objects.filter(owner_id=convo.owner_id, sha256__in=orphans).values_list(
+                "file", flat=True
+            )
+        )
+        Attachment.objects.filter(owner_id=convo.owner_id, sha256__in=orphans).delete()
+    for name in files:
+        try:
+            default_storage.delete(name)
+        except OSError:
+            log.warning("could not remove an attachment file of a deleted conversation")
+    return ids
+
+
+_pending: set[asyncio.Task] = set()
+
+
+def delete_upstream(ids: list[str]) -> asyncio.Task | None:
+    """Delete the interactions upstream in the background (best effort, retried, logged)."""
+    if not ids:
+        return None
+    loop = asyncio.get_running_loop()
+    task = loop.create_task(_delete_upstream(ids), context=contextvars.Context())
+    _pending.add(task)
+    task.add_done_callback(_pending.discard)
+    return task
+
+
+async def _delete_upstream(ids: list[str]) -> None:
+    client = upstream.client()
+    failed = 0
+    for interaction_id in ids:
+        for attempt in range(DELETE_RETRIES):
+            try:
+                await client.delete(interaction_id)
+                break
+            except NotFoundError:
+                break  # already gone (expired, or another account's)
+            except Exception as exc:  # noqa: BLE001 - best effort: log and go on
+                final = isinstance(exc, APIStatusError) and exc.status_code < 500
+                if final or attempt + 1 == DELETE_RETRIES:
+                    failed += 1
+                    log.warning("upstream delete of an interaction failed: %s", type(exc).__name__)
+                    break
+                else:
+                    await asyncio.sleep(0.5 * 2**attempt)
+    log.info("deleted conversation: %d interactions removed upstream, %d failed",
+             len(ids) - failed, failed)  # fmt: skip
+
+
+async def delete_everything(convo: Conversation) -> None:
+    """Stop its replies, delete it here, then upstream in the background."""
+    from . import services
+
+    await services.stop(convo)
+    ids = await sync_to_async(delete)(convo)
+    delete_upstream(ids)
+    await publish_sidebar(convo.owner_id)

@@ -1,0 +1,207 @@
+"""Full-text search over a person's own conversations: titles, messages and replies.
+
+One interface, two engines: PostgreSQL full text (`django.contrib.postgres.search`, a GIN index
+on `Turn.search_text`) and SQLite FTS5 (a table kept in step by triggers); both made by
+migration 0007. A conversation matches when every word typed appears in it, each as a word
+or the start of one, in its title or any turn. Highlighting and snippets are done here, once,
+for both engines.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from django.db import connection
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
+
+from .models import Conversation, Turn
+
+MAX_WORDS = 8
+CAP = 100  # a word in more of the person's conversations than this is "broad"
+BEST_TURN_ROWS = 5_000
+SCAN_PAGE = 50
+SCAN_CONVERSATIONS = 5_000
+MAX_RESULTS = 30
+SNIPPET_CHARS = 140
+WORD = re.compile(r"\w+")
+MARKUP = re.compile(r"(?<!\S)[*_`#>]+(?=\S)|(?<=\S)[*_`]+(?!\w)")  # markdown emphasis, not words
+
+
+@dataclass
+class Hit:
+    conversation: Conversation
+    turn_id: int | None  # the turn to open at; None when only the title matched
+    title: SafeString  # highlighted
+    snippet: SafeString  # highlighted, "" for a title-only match
+
+    @property
+    def url(self) -> str:
+        base = self.conversation.get_absolute_url()
+        return f"{base}?turn={self.turn_id}#turn-{self.turn_id}" if self.turn_id else base
+
+
+def words_of(query: str) -> list[str]:
+    """The words of a query, lower-cased, no operators: each is matched as a word prefix."""
+    seen: list[str] = []
+    for word in WORD.findall((query or "").lower()):
+        if word not in seen:
+            seen.append(word)
+    return seen[:MAX_WORDS]
+
+
+def search(user, query: str, limit: int = MAX_RESULTS) -> list[Hit]:
+    words = words_of(query)
+    if not words or not getattr(user, "is_authenticated", False):
+        return []
+    engine = _engine()
+    mine = Conversation.objects.filter(owner=user)
+    # A word found in few conversations gives a small set to start from; a word found almost
+    # everywhere is checked only in the newest conversations, until `limit` match.
+    sets, broad = [], []
+    for word in words:
+        ids = engine.conversations_with(user, word, cap=CAP)
+        if ids is None:
+            broad.append(word)
+        else:
+            sets.append(ids | set(mine.filter(title__icontains=word).values_list("pk", flat=True)))
+    among = set.intersection(*sets) if sets else None
+    if among is not None and not among:
+        return []
+    if broad:
+        ids = _newest_with_all(mine, broad, limit, among)
+        rows = sorted(mine.filter(pk__in=ids), key=lambda c: ids.index(c.pk))
+    else:
+        rows = list(mine.filter(pk__in=among).order_by("-updated_at")[:limit])
+    best = _best_turns(rows, words)
+    hits = []
+    for convo in rows:
+        turn_id, text = best.get(convo.pk, (None, ""))
+        marked = highlight(snippet(text, words), words)
+        hits.append(Hit(convo, turn_id, highlight(str(convo), words), marked))
+    return hits
+
+
+def _newest_with_all(mine, words, limit, among) -> list[int]:
+    """The newest conversations that hold every word (title, or a turn's text): read newest
+    first, in pages, until `limit` match. For words found almost everywhere this stops early,
+    where asking the index would list nearly all of it; at most SCAN_CONVERSATIONS are read."""
+    patterns = [_pattern([w]) for w in words]
+    rows = mine if among is None else mine.filter(pk__in=among)
+    rows = rows.order_by("-updated_at").values_list("pk", "title")[:SCAN_CONVERSATIONS]
+    found: list[int] = []
+    page: list[tuple[int, str]] = []
+    for row in rows.iterator(chunk_size=SCAN_PAGE):
+        page.append(row)
+        if len(page) == SCAN_PAGE:
+            found += _holding_all(page, words, patterns)
+            page = []
+            if len(found) >= limit:
+                return found[:limit]
+    found += _holding_all(page, words, patterns)
+    return found[:limit]
+
+
+def _holding_all(page, words, patterns) -> list[int]:
+    texts: dict[int, list[str]] = {}
+    turns = Turn.objects.filter(conversation_id__in=[pk for pk, _ in page])
+    for conversation_id, text in turns.values_list("conversation_id", "search_text"):
+        texts.setdefault(conversation_id, []).append(text or "")
+    return [
+        pk
+        for pk, title in page
+        if all(
+            word in title.lower() or any(p.search(t) for t in texts.get(pk, ()))
+            for word, p in zip(words, patterns, strict=True)
+        )
+    ]
+
+
+def _best_turns(rows, words) -> dict[int, tuple[int, str]]:
+    """Per conversation, the turn that holds the most of the words (the latest of equals)."""
+    turns = Turn.objects.filter(conversation__in=rows).order_by("pk")
+    best: dict[int, tuple[int, int, str]] = {}
+    for turn_id, conversation_id, text in turns.values_list("pk", "conversation_id", "search_text")[
+        :BEST_TURN_ROWS
+    ]:
+        score = sum(1 for w in words if _pattern([w]).search(text or ""))
+        if score and (conversation_id not in best or score >= best[conversation_id][0]):
+            best[conversation_id] = (score, turn_id, text)
+    return {c: (t, text) for c, (_, t, text) in best.items()}
+
+
+def _pattern(words) -> re.Pattern:
+    return re.compile(
+        r"(?<!\w)(?:" + "|".join(re.escape(w) for w in words) + r")\w*", re.IGNORECASE
+    )
+
+
+def snippet(text: str, words, size: int = SNIPPET_CHARS) -> str:
+    """The part of the text around the first matching word, on one line."""
+    text = " ".join(MARKUP.sub("", text or "").split())
+    match = _pattern(words).search(text) if words else None
+    if match is None:
+        return text[:size]
+    start = max(0, match.start() - size // 3)
+    piece = text[start : start + size]
+    return ("…" if start else "") + piece + ("…" if start + size < len(text) else "")
+
+
+def highlight(text: str, words) -> SafeString:
+    """The text, escaped, with each matching word in <mark>."""
+    if not text or not words:
+        return escape(text)
+    out, at = [], 0
+    for match in _pattern(words).finditer(text):
+        out += [escape(text[at : match.start()]), "<mark>", escape(match.group()), "</mark>"]
+        at = match.end()
+    out.append(escape(text[at:]))
+    return mark_safe("".join(out))  # noqa: S308 - every piece is escaped
+
+
+# -- the engines ----------------------------------------------------------------------------
+
+
+class _SQLite:
+    """FTS5: `chat_turn_fts` indexes `chat_turn.search_text` (external content, triggers)."""
+
+    @staticmethod
+    def _query(words, joiner=" ") -> str:
+        return joiner.join(f'"{w}"*' for w in words)
+
+    def conversations_with(self, user, word, cap) -> set[int] | None:
+        sql = (
+            "SELECT DISTINCT t.conversation_id FROM chat_turn_fts f "
+            "JOIN chat_turn t ON t.id = f.rowid "
+            "JOIN chat_conversation c ON c.id = t.conversation_id "
+            "WHERE chat_turn_fts MATCH %s AND c.owner_id = %s LIMIT %s"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [self._query([word]), user.pk, cap + 1])
+            found = {row[0] for row in cursor.fetchall()}
+        return None if len(found) > cap else found
+
+
+class _Postgres:
+    """Full text with the `simple` configuration (no stemming: any language), GIN-indexed."""
+
+    @staticmethod
+    def _matching(words, joiner):
+        from django.contrib.postgres.search import SearchQuery, SearchVector
+
+        query = SearchQuery(
+            joiner.join(f"{w}:*" for w in words), search_type="raw", config="simple"
+        )
+        return Turn.objects.annotate(document=SearchVector("search_text", config="simple")).filter(
+            document=query
+        )
+
+    def conversations_with(self, user, word, cap) -> set[int] | None:
+        rows = self._matching([word], " & ").filter(conversation__owner=user)
+        found = set(rows.order_by().values_list("conversation_id", flat=True).distinct()[: cap + 1])
+        return None if len(found) > cap else found
+
+
+def _engine():
+    return _Postgres() if connection.vendor == "postgresql" else _SQLite()

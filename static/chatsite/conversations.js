@@ -1,0 +1,163 @@
+// The sidebar and the conversation header: the phone drawer, Ctrl+K, the delete <dialog>,
+// Escape out of Rename, and the tab title following the conversation's. Everything here has a
+// plain-HTML fallback (links and forms), so the page works without it.
+(function () {
+  "use strict";
+
+  function app() { return document.getElementById("app"); }
+
+  function setDrawer(open) {
+    var root = app();
+    if (!root) return;
+    root.classList.toggle("drawer-open", open);
+    document.querySelectorAll("[data-drawer-open]").forEach(function (b) {
+      b.setAttribute("aria-expanded", String(open));
+    });
+    document.querySelectorAll(".drawer-backdrop").forEach(function (b) { b.hidden = !open; });
+    if (open) {
+      var first = document.querySelector("#sidebar input[type=search], #sidebar a");
+      if (first) first.focus();
+    }
+  }
+
+  document.addEventListener("click", function (e) {
+    var el = e.target.closest ? e.target : null;
+    if (!el) return;
+    if (el.closest("[data-drawer-open]")) { e.preventDefault(); setDrawer(true); return; }
+    if (el.closest("[data-drawer-close]")) { e.preventDefault(); setDrawer(false); return; }
+    var opener = el.closest("[data-open-dialog]");
+    if (opener) {
+      var dialog = document.getElementById(opener.dataset.openDialog);
+      if (dialog && dialog.showModal) { e.preventDefault(); dialog.showModal(); }
+      return;
+    }
+    var toggle = el.closest("[data-toggle-menu]");
+    if (toggle) {
+      var menu = document.getElementById(toggle.dataset.toggleMenu);
+      if (menu) {
+        e.preventDefault();
+        menu.hidden = !menu.hidden;
+        toggle.setAttribute("aria-expanded", String(!menu.hidden));
+        if (!menu.hidden) { var first = menu.querySelector("a"); if (first) first.focus(); }
+      }
+      return;
+    }
+    document.querySelectorAll(".menu:not([hidden])").forEach(function (open) {
+      if (!open.contains(el)) {
+        open.hidden = true;
+        var owner = document.querySelector('[data-toggle-menu="' + open.id + '"]');
+        if (owner) owner.setAttribute("aria-expanded", "false");
+      }
+    });
+    var copy = el.closest("[data-copy-from]");
+    if (copy) {
+      var field = document.getElementById(copy.dataset.copyFrom);
+      if (field && navigator.clipboard) {
+        navigator.clipboard.writeText(field.value).then(function () {
+          copy.textContent = "Copied";
+          setTimeout(function () { copy.textContent = "Copy"; }, 1500);
+        }, function () { field.select(); });
+      } else if (field) { field.select(); }
+      return;
+    }
+    var closer = el.closest("[data-close-dialog]");
+    if (closer && closer.closest("dialog")) { e.preventDefault(); closer.closest("dialog").close(); }
+  });
+
+  document.addEventListener("keydown", function (e) {
+    if ((e.ctrlKey || e.metaKey) && !e.altKey && (e.key === "k" || e.key === "K")) {
+      var box = document.querySelector("#sidebar input[type=search][name=q]");
+      if (box) {
+        e.preventDefault();
+        if (window.matchMedia("(max-width: 720px)").matches) setDrawer(true);
+        box.focus();
+        box.select();
+      }
+    } else if (e.key === "Escape") {
+      if (e.target.matches && e.target.matches("input[data-rename]")) {
+        var cancel = document.querySelector("[data-rename-cancel]");
+        if (cancel) { e.preventDefault(); cancel.click(); }
+      } else if (document.querySelector(".menu:not([hidden])")) {
+        document.querySelectorAll(".menu:not([hidden])").forEach(function (menu) {
+          menu.hidden = true;
+          var owner = document.querySelector('[data-toggle-menu="' + menu.id + '"]');
+          if (owner) { owner.setAttribute("aria-expanded", "false"); owner.focus(); }
+        });
+      } else if (app() && app().classList.contains("drawer-open")) {
+        setDrawer(false);
+      }
+    }
+  });
+
+  // The tab's title is the conversation's, also after a rename or a new title arrives.
+  function followTitle() {
+    var heading = document.getElementById("conversation-title");
+    if (heading) document.title = heading.textContent.trim() + " · chatsite";
+  }
+  document.addEventListener("htmx:load", followTitle);
+  document.addEventListener("htmx:oobAfterSwap", followTitle);
+  document.addEventListener("htmx:afterSettle", function () {
+    followTitle();
+    var field = document.querySelector("input[data-rename]");
+    if (field && document.activeElement !== field) { field.focus(); field.select(); }
+  });
+  document.addEventListener("DOMContentLoaded", followTitle);
+
+  // The list arrives live through the socket; while the person searches, their results stay.
+  document.addEventListener("htmx:oobBeforeSwap", function (e) {
+    var target = e.detail && e.detail.target;
+    if (!target || target.id !== "conversation-list") return;
+    var box = document.querySelector("#sidebar input[name=q]");
+    if (box && box.value.trim()) e.preventDefault();
+  });
+
+  // Drafts: the composer's unsent text is kept per conversation (in this browser) across
+  // reloads, and forgotten once sent.
+  function draftKey() {
+    var root = document.getElementById("main");
+    if (!root || !document.getElementById("composer")) return null;
+    return "chatsite:draft:" + (root.dataset.conversation || "new");
+  }
+  function restoreDraft() {
+    var key = draftKey();
+    var box = document.querySelector("#composer textarea[name=message]");
+    if (!key || !box || box.value) return;
+    try {
+      var saved = localStorage.getItem(key);
+      if (saved) {
+        box.value = saved;
+        box.dispatchEvent(new Event("input", { bubbles: true })); // grows to fit
+      }
+    } catch (err) { /* storage off: no drafts */ }
+  }
+  var saving = null;
+  document.addEventListener("input", function (e) {
+    if (e.target.name !== "message" || !e.target.closest("#composer")) return;
+    var key = draftKey();
+    var value = e.target.value;
+    clearTimeout(saving);
+    saving = setTimeout(function () {
+      try {
+        if (value.trim()) localStorage.setItem(key, value); else localStorage.removeItem(key);
+      } catch (err) { /* storage full or off */ }
+    }, 300);
+  });
+  // Forgotten as the message goes (a new conversation's form is swapped away with its page,
+  // so nothing after the request could reach it); kept again if the send is refused.
+  document.addEventListener("htmx:beforeRequest", function (e) {
+    if (!e.detail.elt || e.detail.elt.id !== "composer") return;
+    clearTimeout(saving);
+    try { localStorage.removeItem(draftKey()); } catch (err) { /* storage off */ }
+  });
+  document.addEventListener("htmx:afterRequest", function (e) {
+    var form = e.detail.elt;
+    if (!form || form.id !== "composer" || !form.isConnected) return;
+    if (e.detail.successful && e.detail.xhr.status < 300) return;
+    var box = form.querySelector("textarea[name=message]");
+    try { if (box && box.value.trim()) localStorage.setItem(draftKey(), box.value); } catch (err) { /* off */ }
+  });
+  document.addEventListener("DOMContentLoaded", restoreDraft);
+  document.addEventListener("focusin", function (e) {
+    if (e.target.matches && e.target.matches("[data-select-on-focus]")) e.target.select();
+  });
+})();
