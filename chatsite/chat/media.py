@@ -108,7 +108,7 @@ def step_media(request, turn_id: int, digest: str):
     etag = f'"{full_digest}"'
     headers = immutable_headers(etag)
     if etag_matches(request.headers.get("If-None-Match", ""), etag):
-        response = HttpResponseNotModified()
+        response: HttpResponse = HttpResponseNotModified()
         for name, value in headers.items():
             response[name] = value
         return response

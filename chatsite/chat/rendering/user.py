@@ -46,7 +46,7 @@ def attachment_view(block: dict, *, linked: bool = True) -> dict | None:
         src = reverse("attachment", args=[block["attachment"]])
     except NoReverseMatch:
         return None
-    kind = block.get("type") if isinstance(block.get("type"), str) else "document"
+    kind = t if isinstance(t := block.get("type"), str) else "document"
     mime = normalise_mime(block.get("mime_type"))
     size = block.get("size")
     shows_as = kind if mime in SHOWN.get(kind, ()) else "file"
