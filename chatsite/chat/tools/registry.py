@@ -201,7 +201,7 @@ def _run(spec: Tool, arguments: dict[str, Any]) -> tuple[bool, Any]:
 
 
 async def call(
-    name: str,
+    name: object,  # as the model sent it: anything but a known name is refused
     arguments: Any,
     *,
     timeout: float = DEFAULT_TIMEOUT,
