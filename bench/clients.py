@@ -12,10 +12,12 @@ import html
 import json
 import re
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import httpx
 from websockets.asyncio.client import connect
+from websockets.typing import Origin
 
 API_KEY_HEADER = {"x-goog-api-key": "bench-key"}
 MODEL = "gemini-3.5-flash"
@@ -42,7 +44,7 @@ class Tab:
         ws_url = base_url.replace("http://", "ws://") + f"/ws/c/{conversation_id}/"
         ws = await connect(
             ws_url,
-            origin=base_url,
+            origin=Origin(base_url),
             additional_headers={"Cookie": cookie},
             compression=None,  # count payload bytes as sent; daphne does not deflate anyway
             proxy=None,
@@ -166,6 +168,7 @@ async def run_turn(tab: Tab, message: str, timeout: float = 120.0) -> TabTurn:
     sent = await tab.send({"action": "send", "message": message})
     added = await tab.wait_for(lambda f: added_turn_id(f) is not None, start, timeout)
     turn_id = added_turn_id(tab.frames[added][1])
+    assert turn_id is not None  # wait_for returned the frame where it is not None
     end = await tab.wait_for(lambda f: is_final_status(f, turn_id), added, timeout)
     return TabTurn(turn_id, sent, tab.frames[start : end + 1])
 
@@ -248,7 +251,7 @@ def emulator_root(base_url: str) -> str:
     return base_url.rsplit("/", 1)[0]
 
 
-async def emit_marks(http: httpx.AsyncClient, base_url: str, ids: list[str]) -> dict:
+async def emit_marks(http: httpx.AsyncClient, base_url: str, ids: Sequence[str | None]) -> dict:
     """{interaction id: [(t_emit, chars so far), ...]} as the emulator appended the deltas."""
     response = await http.post(emulator_root(base_url) + "/bench/emits", json=ids)
     response.raise_for_status()

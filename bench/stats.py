@@ -17,11 +17,13 @@ def ms_summary(seconds: list[float]) -> dict:
     """p50/p99/max/count of a list of durations in seconds, reported in ms."""
     if not seconds:
         return {"n": 0, "p50": None, "p99": None, "max": None, "min": None}
+    p50, p99 = percentile(seconds, 50), percentile(seconds, 99)
+    assert p50 is not None and p99 is not None  # seconds is not empty
     return {
         "n": len(seconds),
         "min": 1000 * min(seconds),
-        "p50": 1000 * percentile(seconds, 50),
-        "p99": 1000 * percentile(seconds, 99),
+        "p50": 1000 * p50,
+        "p99": 1000 * p99,
         "max": 1000 * max(seconds),
     }
 

@@ -85,8 +85,10 @@ def nesting_depth(text: str | bytes) -> int:
 
 def loads(text: str | bytes, *, max_depth: int) -> Any:
     """`json.loads`, refusing (TooDeep) JSON nested deeper than `max_depth`."""
-    brackets = (b"[", b"{") if isinstance(text, bytes | bytearray) else ("[", "{")
-    opens = text.count(brackets[0]) + text.count(brackets[1])
+    if isinstance(text, bytes | bytearray):
+        opens = text.count(b"[") + text.count(b"{")
+    else:
+        opens = text.count("[") + text.count("{")
     depth = nesting_depth(text) if opens > max_depth else 0  # fewer cannot nest deeper
     if depth > max_depth:
         raise TooDeep(f"it nests {depth:,} levels deep; the limit is {max_depth}")

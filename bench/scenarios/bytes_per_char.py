@@ -59,7 +59,8 @@ async def _measure(ctx, plan, conversations) -> dict:
         turn.replay()
         sse = direct[size]
         chars = len(sse.text)
-        shown = turn.text.get(turn.main_target(), "")
+        target = turn.main_target()
+        shown = turn.text.get(target, "") if target is not None else ""
         deltas = [f for _, f in turn.frames if f.startswith('{"d"')]
         html = [f for _, f in turn.frames if not f.startswith("{")]
         payload = turn.payload_bytes()

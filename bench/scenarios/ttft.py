@@ -51,8 +51,11 @@ async def _measure(ctx, conversation: int, pace: int, words: int) -> dict:
             previous = stream.interaction_id
             if i < p.ttft_warmup:
                 continue
-            app.append(turn.first_delta_at() - turn.sent_at)
-            direct.append(stream.first_delta_at() - stream.sent_at)
+            app_first, direct_first = turn.first_delta_at(), stream.first_delta_at()
+            if app_first is None or direct_first is None:  # as before: no delta, no measure
+                raise TypeError("a measured turn streamed no text delta")
+            app.append(app_first - turn.sent_at)
+            direct.append(direct_first - stream.sent_at)
             # Where the app's time goes: the user's bubble, then the first status frame.
             for t, frame in turn.frames:
                 if added_turn_id(frame) is not None:
@@ -64,6 +67,7 @@ async def _measure(ctx, conversation: int, pace: int, words: int) -> dict:
                     break
     await tab.close()
     app_ms, direct_ms = ms_summary(app), ms_summary(direct)
+    bubble, status = median(to_bubble), median(to_status)  # None when empty
     return {
         "turns": len(app),
         "pace_ms": pace,
@@ -72,6 +76,6 @@ async def _measure(ctx, conversation: int, pace: int, words: int) -> dict:
         "direct": direct_ms,
         "overhead_p50_ms": app_ms["p50"] - direct_ms["p50"],
         "overhead_p99_ms": app_ms["p99"] - direct_ms["p99"],
-        "app_to_user_bubble_p50_ms": 1000 * median(to_bubble) if to_bubble else None,
-        "app_to_first_status_p50_ms": 1000 * median(to_status) if to_status else None,
+        "app_to_user_bubble_p50_ms": 1000 * bubble if bubble is not None else None,
+        "app_to_first_status_p50_ms": 1000 * status if status is not None else None,
     }

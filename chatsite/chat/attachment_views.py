@@ -11,6 +11,7 @@ import re
 
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404, HttpResponseNotModified
+from django.http.response import HttpResponseBase
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_safe
 
@@ -36,7 +37,7 @@ def serve_attachment(request, rows):
         raise Http404("No such file.")
     headers = immutable_headers(f'"{row.sha256}"')
     if etag_matches(request.headers.get("If-None-Match", ""), headers["ETag"]):
-        response = HttpResponseNotModified()
+        response: HttpResponseBase = HttpResponseNotModified()
     else:
         try:
             handle = row.file.open("rb")
@@ -44,8 +45,9 @@ def serve_attachment(request, rows):
             raise Http404("This file is no longer stored.") from None
         content_type, disposition = serving(row.mime_type)
         response = FileResponse(handle, content_type=content_type)
-        response["Content-Disposition"] = content_disposition_header(
-            disposition == "attachment", row.name
+        # str(): None (inline and nameless) was always sent as the text "None"
+        response["Content-Disposition"] = str(
+            content_disposition_header(disposition == "attachment", row.name)
         )
     for name, value in headers.items():
         response[name] = value

@@ -228,7 +228,7 @@ def extension(name: str) -> str:
     return ext.lower() if dot and stem.strip(".") else ""
 
 
-def human_size(size: int) -> str:
+def human_size(size: float) -> str:
     """1 byte, 512 bytes, 12.5 KB, 31.2 MB, 20 MB (binary units, as people read them)."""
     if size < 1024:
         return "1 byte" if size == 1 else f"{size:,} bytes"
@@ -471,7 +471,7 @@ def inline_input(user, blocks) -> list[dict]:
         row = found.get(block["attachment"])
         name = clean_name(block.get("name") or (row.name if row else ""))
         data = _read(row) if row is not None else None
-        if data is None or hashlib.sha256(data).hexdigest() != block["attachment"]:
+        if row is None or data is None or hashlib.sha256(data).hexdigest() != block["attachment"]:
             raise AttachmentError(f"{_q(name)} is no longer stored here; attach it again.")
         mime = block.get("mime_type") or row.mime_type
         if mime in TEXT_MIMES:
@@ -542,9 +542,8 @@ def strip_echo(steps, user_input) -> list:
     if not refs or not isinstance(steps, list):
         return steps
     # Only a block of one of the files' sizes is hashed (None: a reference without a size).
-    sizes = {r.get("size") for r in refs.values()}
-    if not all(isinstance(size, int) for size in sizes):
-        sizes = None
+    known = {r.get("size") for r in refs.values()}
+    sizes = known if all(isinstance(size, int) for size in known) else None
     out = []
     for step in steps:
         if (

@@ -216,6 +216,7 @@ def _open_fence(text: str):
     if not fences:
         return None
     fence, lines = fences[-1], text.split("\n")
+    assert fence.map is not None  # only fences with a map were kept
     start, end = fence.map
     if end < len(lines):
         return None
@@ -439,8 +440,8 @@ def _content(blocks, notes: _Notes | None) -> list[str]:
 
 
 def _query_list(step) -> str:
-    args = step.get("arguments") if isinstance(step.get("arguments"), dict) else {}
-    queries = args.get("queries") if isinstance(args.get("queries"), list) else []
+    args = a if isinstance(a := step.get("arguments"), dict) else {}
+    queries = ql if isinstance(ql := args.get("queries"), list) else []
     return ", ".join(inline(q, 200) for q in queries[:20] if q not in (None, ""))
 
 
@@ -465,9 +466,9 @@ def tool_line(step: dict, call: dict | None = None) -> str:
         queries = _query_list(step)
         return f"Searched Google Maps: {queries}" if queries else "Searched Google Maps"
     if kind == "code_execution_call":
-        args = step.get("arguments") if isinstance(step.get("arguments"), dict) else {}
-        code = args.get("code") if isinstance(args.get("code"), str) else ""
-        language = inline(args.get("language") or "python", 40)
+        ran = a if isinstance(a := step.get("arguments"), dict) else {}
+        code = c if isinstance(c := ran.get("code"), str) else ""
+        language = inline(ran.get("language") or "python", 40)
         lines = [line for line in code.splitlines() if line.strip()]
         if not lines:
             return f"Ran {language}"

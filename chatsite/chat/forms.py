@@ -220,5 +220,5 @@ class ComposerForm(forms.Form):
     def first_error(self) -> str:
         for field, errors in self.errors.items():
             label = self.fields[field].label if field in self.fields else ""
-            return f"{label}: {errors[0]}" if label and field != "__all__" else errors[0]
+            return f"{label}: {errors[0]}" if label and field != "__all__" else str(errors[0])
         return ""

@@ -22,6 +22,10 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .runner import TurnRunner
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +45,9 @@ class Subscriber:
         "overflowed", "closed", "floors",
     )  # fmt: skip
 
-    def __init__(self, send: Callable, on_overflow: Callable, backlog: Callable[[], int] = None):
+    def __init__(
+        self, send: Callable, on_overflow: Callable, backlog: Callable[[], int] | None = None
+    ):
         self._send = send
         self._on_overflow = on_overflow
         self._backlog = backlog or (lambda: 0)
@@ -184,7 +190,7 @@ class Hub:
     def __init__(self):
         from .relay import Relay
 
-        self.runners: dict[int, object] = {}
+        self.runners: dict[int, TurnRunner] = {}
         self.subscribers: dict[int, set[Subscriber]] = {}
         self.relay = Relay(self)
 

@@ -115,7 +115,7 @@ def serve_step_media(request, turns, turn_id: int, digest: str, *, audit: bool =
     etag = f'"{full_digest}"'
     headers = immutable_headers(etag)
     if etag_matches(request.headers.get("If-None-Match", ""), etag):
-        response = HttpResponseNotModified()
+        response: HttpResponse = HttpResponseNotModified()
         for name, value in headers.items():
             response[name] = value
         return response

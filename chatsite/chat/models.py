@@ -64,6 +64,10 @@ class Turn(models.Model):
 
     # Statuses after which nothing more will happen to the turn.
     FINAL = frozenset({"completed", "incomplete", "failed", "cancelled", "budget_exceeded"})
+    # Set on a live turn by its runner, never saved: the steps shown so far by element index
+    # and those still streaming (read through getattr by the templates).
+    steps_by_index: dict[int, dict] | None
+    live_indices: set[int]
 
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="turns")
     parent = models.ForeignKey(

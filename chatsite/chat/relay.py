@@ -90,6 +90,7 @@ class Relay:
             return
         self._batch.append([conversation_id, turn_id, seq, frames])
         if self._timer is None:
+            assert self.loop is not None  # _active: it is the running loop
             delay = max(settings.STREAM_FLUSH_MS, 5) / 1000
             self._timer = self.loop.call_later(delay, self._flush)
 
@@ -97,10 +98,12 @@ class Relay:
         self._timer = None
         if self._batch:
             items, self._batch = self._batch, []
+            assert self._outbox is not None  # set with the loop that runs this timer
             self._outbox.put_nowait({"type": "relay.frames", "origin": PROCESS_ID, "items": items})
 
     async def _send_batches(self, layer) -> None:
         # One sender, in order: two batches in flight at once could arrive swapped.
+        assert self._outbox is not None  # set before this task starts, never unset
         while True:
             message = await self._outbox.get()
             try:
@@ -120,6 +123,7 @@ class Relay:
         if not await self.ensure_running():
             return None
         request_id = uuid.uuid4().hex
+        assert self.loop is not None  # ensure_running set it
         future = self.loop.create_future()
         self._waiting[request_id] = future
         await get_channel_layer().group_send(
@@ -142,6 +146,7 @@ class Relay:
 
     # -- incoming --------------------------------------------------------------------------
     async def _listen(self, layer, channel) -> None:
+        assert self.loop is not None  # set before this task starts, never unset
         rejoined = self.loop.time()
         while True:
             try:
@@ -163,7 +168,7 @@ class Relay:
     async def _dispatch(self, layer, message: dict) -> None:
         kind = message.get("type")
         if kind == "relay.snapshot":
-            future = self._waiting.get(message.get("request_id"))
+            future = self._waiting.get(message.get("request_id", ""))
             if future is not None and not future.done():
                 future.set_result((message["frames"], message["turn"], message["seq"]))
             return

@@ -14,6 +14,8 @@ import copy
 import json
 import logging
 import time
+from collections.abc import Sequence
+from typing import Any
 
 from django.conf import settings
 from django.template.loader import render_to_string
@@ -130,7 +132,7 @@ class TurnRunner:
         self.offset = 0  # element index of this hop's step 0
         self.joined: dict[int, int] = {}  # this hop's index → the element it continues
         self.usage: dict = {}
-        self.answered: set[str] = set()  # function calls we have answered
+        self.answered: set[str | None] = set()  # function calls we have answered
         self.writer = TurnWriter(turn)
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -213,6 +215,7 @@ class TurnRunner:
             opening = await self._open(client, next_body)
 
     async def _first_open(self, client, *, with_history: bool = False):
+        assert self.body is not None  # callers: the body-given branch, or _can_send_history
         if with_history:
             self.body = await self._with_history(self.body)
         try:
@@ -314,6 +317,7 @@ class TurnRunner:
     async def _call_functions(self) -> list[dict]:
         """Run the function calls of this hop that have no result yet; an exception becomes an
         `is_error` result, never a crash."""
+        assert self.body is not None  # _next_request returned before, without a body
         offered = {
             t.get("name") for t in self.body.get("tools") or [] if t.get("type") == "function"
         }
@@ -333,7 +337,7 @@ class TurnRunner:
             self.answered.add(call.get("id"))
         return results
 
-    def _next_hop(self, body: dict, extra_steps: list[dict] = ()) -> None:
+    def _next_hop(self, body: dict, extra_steps: Sequence[dict] = ()) -> None:
         """Close this hop; what the reply showed so far stays, and `extra_steps` (our function
         results) join it."""
         self.prior_shown = self.shown()
@@ -354,7 +358,7 @@ class TurnRunner:
         self.assembler = StepAssembler()
 
     # -- what is shown and saved, across hops -----------------------------------------------
-    def _element(self, index: int) -> int:
+    def _element(self, index: Any) -> int:  # the event's index as received
         return self.joined.get(index, index + self.offset)
 
     def _hop_steps(self) -> list[tuple[int, dict]]:
@@ -527,6 +531,7 @@ class TurnRunner:
         titles.after_reply(turn)
 
     async def _cancel_upstream(self) -> None:
+        assert self.turn.interaction_id  # its one caller checked
         try:
             await upstream.client().cancel(self.turn.interaction_id)
         except APIError as exc:

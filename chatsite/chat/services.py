@@ -220,6 +220,8 @@ async def _previous_interaction_id(parent: Turn | None) -> str | None:
     while parent is not None and seen < 1000:
         if parent.interaction_id:
             return parent.interaction_id
+        if parent.parent_id is None:  # the first turn: a lookup by None finds nothing either
+            return None
         parent = await Turn.objects.filter(pk=parent.parent_id).afirst()
         seen += 1
     return None

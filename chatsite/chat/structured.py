@@ -33,7 +33,7 @@ def answer_text(step) -> str | None:
     """The text of a model_output that is shown as structured JSON (text blocks only)."""
     if not isinstance(step, dict) or step.get("type") != "model_output":
         return None
-    content = step.get("content") if isinstance(step.get("content"), list) else []
+    content = c if isinstance(c := step.get("content"), list) else []
     if not all(isinstance(b, dict) and b.get("type") == "text" for b in content):
         return None
     return "".join(b["text"] for b in content if isinstance(b.get("text"), str))

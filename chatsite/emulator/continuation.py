@@ -91,7 +91,7 @@ class Decode:
         for chunk in chunks:
             offsets.append(offsets[-1] + len(chunk.encode()))
         content = plan.final.get("content") or []
-        text_block = next((b for b in content if b.get("type") == "text"), {})
+        text_block: dict[str, Any] = next((b for b in content if b.get("type") == "text"), {})
         return cls(
             start=copy.deepcopy(plan.start),
             chunks=chunks,

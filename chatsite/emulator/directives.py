@@ -105,8 +105,8 @@ def parse(text: str | None) -> Directives:
     if not text or "[emulator:" not in text:
         return Directives()
     raw: dict[str, str | None] = {}
-    for match in TOKEN_RE.finditer(text):
-        raw[match.group(1).lower()] = match.group(2)
+    for token in TOKEN_RE.finditer(text):
+        raw[token.group(1).lower()] = token.group(2)
 
     values: dict[str, object] = {}
     if "pace" in raw:

@@ -100,7 +100,7 @@ def opening_text(ctx: GenerationContext) -> str:
     results = conversation.function_results
     if not conversation.has_new_message and results:
         for step in results:
-            name = step.get("name") if isinstance(step.get("name"), str) else "the function"
+            name = s if isinstance(s := step.get("name"), str) else "the function"
             shown = hostile.text(name) if ctx.hostile else name
             value = function_result_text(step.get("result"))
             if step.get("is_error"):

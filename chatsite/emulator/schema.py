@@ -250,14 +250,14 @@ class SchemaValues:
         return result
 
     def _array(self, schema: dict[str, Any], name: str, depth: int) -> list[Any]:
-        low = schema.get("minItems") if isinstance(schema.get("minItems"), int) else 0
-        high = schema.get("maxItems") if isinstance(schema.get("maxItems"), int) else None
+        low = n if isinstance(n := schema.get("minItems"), int) else 0
+        high = m if isinstance(m := schema.get("maxItems"), int) else None
         count = max(low, ARRAY_DEFAULT_ITEMS)
         if high is not None:
             count = min(count, high)
         if count > ARRAY_MAX_ITEMS:
             raise SchemaTooComplex(f"'{name}' needs more than {ARRAY_MAX_ITEMS} items")
-        prefix = schema.get("prefixItems") if isinstance(schema.get("prefixItems"), list) else []
+        prefix = p if isinstance(p := schema.get("prefixItems"), list) else []
         items = schema.get("items", {})
         singular = name[:-1] if name.endswith("s") and len(name) > 3 else name
         values = []
@@ -282,8 +282,8 @@ class SchemaValues:
             value = self.string(name)
             if self.item_index and self.item_index[-1] > 0:
                 value = f"{value} {self.item_index[-1] + 1}"  # items differ, like a model's
-        low = schema.get("minLength") if isinstance(schema.get("minLength"), int) else 0
-        high = schema.get("maxLength") if isinstance(schema.get("maxLength"), int) else None
+        low = n if isinstance(n := schema.get("minLength"), int) else 0
+        high = m if isinstance(m := schema.get("maxLength"), int) else None
         if len(value) < low:
             value = value + "x" * (low - len(value))
         if high is not None and len(value) > high:

@@ -644,7 +644,7 @@ def mcp_server_family(ctx: GenerationContext) -> list[StepPlan]:
             result_name = hostile.text(name, n + 1)
         result = [{"type": "text", "text": text}]
         call_id = short_id(ctx, "mcp_", f"mcp:{n}")
-        call_start = {
+        call_start: dict[str, Any] = {
             "type": "mcp_server_tool_call",
             "id": call_id,
             "name": name,
@@ -784,9 +784,7 @@ def choose_function(ctx: GenerationContext, functions: list[dict[str, Any]]) -> 
     best, best_score = functions[0], 0
     for function in functions:
         name_words = set(_words(function["name"])) - {"get", "set", "do", "run"}
-        description = (
-            function.get("description") if isinstance(function.get("description"), str) else ""
-        )
+        description = d if isinstance(d := function.get("description"), str) else ""
         description_words = {w.lower() for w in keywords(description, 40)}
         score = 2 * len(name_words & said) + len(description_words & said)
         if score > best_score:

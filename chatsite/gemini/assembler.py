@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import copy
 import json
-from typing import Any
+from typing import Any, TypeGuard
 
 __all__ = ["UNKNOWN_DELTAS_KEY", "StepAssembler"]
 
@@ -88,7 +88,7 @@ class StepAssembler:
         event_id = event.get("event_id")
         if isinstance(event_id, str) and event_id:
             self.last_event_id = event_id
-        handler = _HANDLERS.get(event.get("event_type"))
+        handler = _HANDLERS.get(event.get("event_type", ""))
         try:
             handled = handler is not None and handler(self, event)
         except Exception as exc:  # a shape no rule foresaw must not end the caller's stream
@@ -243,7 +243,7 @@ class StepAssembler:
             self.problems.append(f"step {index}: ignored arguments_delta of type {type(fragment)}")
 
 
-def _is_index(value: Any) -> bool:
+def _is_index(value: Any) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 

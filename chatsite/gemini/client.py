@@ -206,7 +206,8 @@ class InteractionsClient:
         request = self._http.build_request(
             method,
             self._endpoint + path,
-            params=params,
+            # A tuple: httpx's types take a list only of its wider value type (lists are invariant).
+            params=tuple(params) if params is not None else None,
             json=body,
             headers=self._headers(accept),
             timeout=self._timeout,

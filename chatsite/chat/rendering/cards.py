@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 
 from .blocks import blocks_view, plain_text, pretty_json
 from .citations import review_links, short
@@ -356,7 +357,7 @@ def unknown(step, *, live, turn_id):
     return _card("❔", one_line(kind if kind else "unknown step", 80), json=pretty_json(step))
 
 
-BUILDERS = {
+BUILDERS: dict[str, Callable[..., dict]] = {
     f.__name__: f
     for f in (
         google_search_call, google_search_result, code_execution_call, code_execution_result,
@@ -372,8 +373,8 @@ USES_CALL = {"function_result", "mcp_server_tool_result"}
 
 def build_card(step: dict, *, live: bool, turn_id, call: dict | None = None) -> tuple[str, dict]:
     """(body partial name, card) for a step that renders as a card."""
-    kind = step.get("type")
-    builder = BUILDERS.get(kind) if isinstance(kind, str) else None
+    kind = k if isinstance(k := step.get("type"), str) else ""
+    builder = BUILDERS.get(kind)  # none for ""
     if builder is None:
         return "unknown", unknown(step, live=live, turn_id=turn_id)
     if kind in USES_CALL:

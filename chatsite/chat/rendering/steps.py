@@ -235,7 +235,7 @@ def render_steps(
         pairs = sorted(steps.items())
     else:
         pairs = _coalesce([(i, s) for i, s in enumerate(steps) if not _hidden(s)])
-    calls = {}
+    calls: dict[str, tuple[int, dict]] = {}
     for i, step in pairs:
         if isinstance(step, dict) and isinstance(step.get("id"), str):
             calls.setdefault(step["id"], (i, step))

@@ -44,7 +44,7 @@ def attachment_view(block: dict, *, linked: bool = True) -> dict | None:
     src = reverse_media("attachment", sha256=block["attachment"])
     if src is None:
         return None
-    kind = block.get("type") if isinstance(block.get("type"), str) else "document"
+    kind = t if isinstance(t := block.get("type"), str) else "document"
     mime = normalise_mime(block.get("mime_type"))
     size = block.get("size")
     shows_as = kind if mime in SHOWN.get(kind, ()) else "file"

@@ -155,10 +155,10 @@ def _jsonable(value: Any, depth: int = 0) -> Any:
         return out
     if isinstance(value, list | tuple | set | frozenset):
         items = list(value)
-        out = [_jsonable(item, depth + 1) for item in items[:MAX_ITEMS]]
+        listed = [_jsonable(item, depth + 1) for item in items[:MAX_ITEMS]]
         if len(items) > MAX_ITEMS:
-            out.append(f"… [{len(items) - MAX_ITEMS} more items truncated]")
-        return out
+            listed.append(f"… [{len(items) - MAX_ITEMS} more items truncated]")
+        return listed
     return _truncate(repr(value), MAX_STRING_CHARS)
 
 
@@ -201,7 +201,7 @@ def _run(spec: Tool, arguments: dict[str, Any]) -> tuple[bool, Any]:
 
 
 async def call(
-    name: str,
+    name: object,  # as the model sent it: anything but a known name is refused
     arguments: Any,
     *,
     timeout: float = DEFAULT_TIMEOUT,

@@ -20,8 +20,8 @@ async def enabled() -> set[str]:
 
 async def only_enabled(body: dict) -> dict:
     """The create body without the function tools that are switched off."""
-    tools = body.get("tools")
-    if not any(isinstance(t, dict) and t.get("type") == "function" for t in tools or ()):
+    tools = body.get("tools") or ()
+    if not any(isinstance(t, dict) and t.get("type") == "function" for t in tools):
         return body
     on = await enabled()
     kept = [t for t in tools if t.get("type") != "function" or t.get("name") in on]
