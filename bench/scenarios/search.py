@@ -61,6 +61,9 @@ def run(ctx) -> dict:
             began = time.perf_counter()
             search.search(user, query)
             times.append(time.perf_counter() - began)
-        out["queries"][label] = {"p50_ms": 1000 * median(times), "hits": len(hits)}
+        p50 = median(times)
+        if p50 is None:
+            raise TypeError("no search was timed")
+        out["queries"][label] = {"p50_ms": 1000 * p50, "hits": len(hits)}
     out["fill_s"] = fill_s
     return out

@@ -81,7 +81,7 @@ def _user_input(blocks, number: int) -> list[dict]:
             raise ImportRefused(f"Turn {number}: a part of its message is not an object.")
         if "attachment" in block:
             # The file belonged to the exporting account and is not in the export.
-            name = block.get("name") if isinstance(block.get("name"), str) else "file"
+            name = name if isinstance(name := block.get("name"), str) else "file"
             kept.append({"type": "text", "text": f"[attached file: {name[:200]}]"})
         elif block.get("type") == "text" and isinstance(block.get("text"), str):
             kept.append({"type": "text", "text": block["text"]})
@@ -105,7 +105,7 @@ def _turn(raw, number: int) -> Turn:
         status = Turn.Status.INCOMPLETE  # it never finished where it came from
     usage = raw.get("usage") if isinstance(raw.get("usage"), dict) else {}
     error = raw.get("error") if isinstance(raw.get("error"), dict) else None
-    model = raw.get("model") if isinstance(raw.get("model"), str) else ""
+    model = model if isinstance(model := raw.get("model"), str) else ""
     turn = Turn(
         status=status, model=model[:100], user_input=_user_input(raw.get("user_input"), number),
         steps=steps, usage=usage, error=error, request={IMPORTED: True},
@@ -129,7 +129,7 @@ def import_conversation(user, upload) -> Conversation:
     model = data.get("model")
     if not isinstance(model, str) or model not in limits.allowed_models():
         model = settings.GEMINI_MODEL
-    title = clean_title(data.get("title") if isinstance(data.get("title"), str) else "", 200)
+    title = clean_title(title if isinstance(title := data.get("title"), str) else "", 200)
     with transaction.atomic():
         convo = Conversation.objects.create(
             owner=user, title=title or "Imported conversation", model=model,
