@@ -20,7 +20,15 @@ from django.utils.html import format_html
 from django.utils.text import smart_split, unescape_string_literal
 
 from . import admin_views
-from .models import Conversation, FunctionTool, Invite, McpServer, TranscriptRead, Turn
+from .models import (
+    Conversation,
+    FunctionTool,
+    Invite,
+    McpServer,
+    ModelPrice,
+    TranscriptRead,
+    Turn,
+)
 
 RUNNING = ("pending", "queued", "in_progress", "requires_action", "requires_continuation")
 STOPPED = ("cancelled", "incomplete", "budget_exceeded")
@@ -481,3 +489,12 @@ class McpServerAdmin(admin.ModelAdmin):
     @admin.display(description="Allowed tools")
     def tool_count(self, obj):
         return ", ".join(obj.allowed_tools) if obj.allowed_tools else "all"
+
+
+@admin.register(ModelPrice)
+class ModelPriceAdmin(admin.ModelAdmin):
+    """The price table the usage page's cost estimates come from (USD per million tokens)."""
+
+    list_display = ("model", "input_per_million", "output_per_million", "thinking_per_million")
+    list_editable = ("input_per_million", "output_per_million", "thinking_per_million")
+    search_fields = ("model",)

@@ -1,0 +1,63 @@
+"""The admin as an admin sees it: a transcript that looks like the chat (headings, code, math,
+an agent run) and the usage page, light and dark. Screenshots: test-artifacts/admin-*.png."""
+
+import pytest
+from playwright.sync_api import expect
+
+from ..servers import manage
+from .conftest import ARTIFACTS
+
+SCHEMES = ["light", "dark"]
+
+
+@pytest.fixture(scope="module")
+def seeded(server):
+    """ada's agent report and two weeks of turns for ada and mallory, in the app's database."""
+    out = manage(server.env, "shell", "-c", "from tests.browser.admin_seed import seed; seed()")
+    return int(out.strip().splitlines()[-1])
+
+
+def admin_page(new_page, scheme):
+    page = new_page("admin", width=1280, height=900)
+    page.emulate_media(color_scheme=scheme)
+    return page
+
+
+def shot(page, name):
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+def test_transcript_headings_look_as_in_the_chat_not_as_admin_captions(
+    new_page, server, seeded, scheme
+):
+    page = admin_page(new_page, scheme)
+    page.goto(f"{server.url}/admin/chat/conversation/{seeded}/change/")
+    transcript = page.locator(".admin-transcript")
+    expect(transcript).to_contain_text("Green tea: a research report")
+    for card in transcript.locator("details").all():
+        card.locator("summary").first.click()
+    shot(page, f"admin-transcript-{scheme}")
+
+    heading = transcript.locator(".md h2").first
+    styles = heading.evaluate(
+        "el => { const s = getComputedStyle(el); return {bg: s.backgroundColor,"
+        " size: parseFloat(s.fontSize), transform: s.textTransform} }"
+    )
+    body = transcript.evaluate("el => parseFloat(getComputedStyle(el).fontSize)")
+    assert styles["bg"] in ("rgba(0, 0, 0, 0)", "transparent"), styles  # no caption bar
+    assert styles["transform"] == "none", styles
+    page_title = page.evaluate(
+        "parseFloat(getComputedStyle(document.querySelector('h1')).fontSize)"
+    )
+    sizes = transcript.evaluate(
+        "el => [...el.querySelectorAll('.md h1, .md h2, .md h3')]"
+        ".map(h => parseFloat(getComputedStyle(h).fontSize))"
+    )
+    assert sizes and max(sizes) <= page_title, (sizes, page_title)
+    assert styles["size"] > body  # still a heading
+    paragraph = transcript.locator(".md p").first.bounding_box()
+    assert paragraph["x"] - transcript.bounding_box()["x"] < 40  # no admin form indent
+    expect(transcript.locator(".md pre code")).to_contain_text("def brew")
+    expect(transcript).to_contain_text("\\frac{1}{3}")
