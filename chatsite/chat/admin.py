@@ -19,7 +19,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.text import smart_split, unescape_string_literal
 
-from . import admin_views
+from . import admin_views, usage
 from .models import (
     Conversation,
     FunctionTool,
@@ -29,6 +29,7 @@ from .models import (
     TranscriptRead,
     Turn,
 )
+from .templatetags.admin_usage import money
 
 RUNNING = ("pending", "queued", "in_progress", "requires_action", "requires_continuation")
 STOPPED = ("cancelled", "incomplete", "budget_exceeded")
@@ -74,6 +75,14 @@ class TurnStatusFilter(admin.SimpleListFilter):
         if value == "empty":
             return queryset.exclude(Exists(turns))
         return queryset
+
+
+def render_transcript(turns) -> str:
+    """The chat's own turn markup, each turn headed by its tokens and estimated cost."""
+    table = usage.prices()
+    for turn in turns:
+        turn.estimated_cost = usage.turn_cost(turn, table)
+    return render_to_string("admin/chat/transcript.html", {"turns": turns})
 
 
 class ReadScopedAdmin(admin.ModelAdmin):
@@ -160,8 +169,7 @@ class ConversationAdmin(ReadScopedAdmin):
 
     @admin.display(description="Transcript")
     def transcript(self, obj):
-        turns = list(obj.turns.all())
-        return render_to_string("admin/chat/transcript.html", {"turns": turns})
+        return render_transcript(list(obj.turns.all()))
 
     # -- pages -----------------------------------------------------------------------------
 
@@ -275,7 +283,16 @@ class TurnAdmin(ReadScopedAdmin):
 
     @admin.display(description="Rendered")
     def rendered(self, obj):
-        return render_to_string("admin/chat/transcript.html", {"turns": [obj]})
+        return render_transcript([obj])
+
+    def get_list_display(self, request):
+        table = usage.prices()  # once per page, not per row
+
+        @admin.display(description="Est. cost")
+        def cost(obj):
+            return money(usage.turn_cost(obj, table))
+
+        return (*self.list_display, cost)
 
     @admin.display(description="Steps (raw JSON)")
     def raw_steps(self, obj):

@@ -11,19 +11,19 @@ who, whose, which, what, when.
 from __future__ import annotations
 
 import json
-from datetime import datetime, time, timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, Sum
-from django.db.models.functions import TruncDate
 from django.http import Http404, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
 from .exports import conversation_json, conversation_markdown, json_bytes
 from .models import Conversation, TranscriptRead, Turn
+from .usage import bar_chart
+from .usage import csv_text as usage_csv
+from .usage import report as usage_report
 
 USAGE_DAYS = 30
 MAX_USAGE_DAYS = 366
@@ -193,72 +193,9 @@ def may_see_usage(user) -> bool:
     return user.is_active and user.is_staff and user.has_perm("chat.view_turn")
 
 
-def usage_rows(days: int):
-    """Tokens and turns per user per day for the last `days` days (today included), summed by
-    the database. Returns (first day, rows of {owner, username, day, tokens, turns})."""
-    first = timezone.localdate() - timedelta(days=days - 1)
-    since = timezone.make_aware(datetime.combine(first, time.min))
-    username = f"conversation__owner__{get_user_model().USERNAME_FIELD}"
-    rows = (
-        Turn.objects.filter(created_at__gte=since)
-        .annotate(day=TruncDate("created_at"))
-        .values("conversation__owner_id", username, "day")
-        .annotate(tokens=Sum("total_tokens"), turns=Count("pk"))
-        .order_by()
-    )
-    return first, [
-        {
-            "owner": row["conversation__owner_id"],
-            "username": row[username],
-            "day": row["day"],
-            "tokens": row["tokens"] or 0,
-            "turns": row["turns"],
-        }
-        for row in rows
-    ]
-
-
-def usage_table(days: int = USAGE_DAYS) -> dict:
-    """Users × days, newest day first, with totals per user and per day."""
-    first, rows = usage_rows(days)
-    day_list = [first + timedelta(days=i) for i in range(days)][::-1]
-    index = {day: i for i, day in enumerate(day_list)}
-    users: dict[int, dict] = {}
-    per_day = [0] * days
-    for row in rows:
-        user = users.setdefault(
-            row["owner"],
-            {
-                "pk": row["owner"],
-                "username": row["username"],
-                "cells": [None] * days,
-                "tokens": 0,
-                "turns": 0,
-            },
-        )
-        i = index.get(row["day"])
-        if i is None:  # a day outside the window (a time-zone edge): count it in the totals
-            user["tokens"] += row["tokens"]
-            user["turns"] += row["turns"]
-            continue
-        cell = user["cells"][i] or {"tokens": 0, "turns": 0}
-        cell["tokens"] += row["tokens"]
-        cell["turns"] += row["turns"]
-        user["cells"][i] = cell
-        user["tokens"] += row["tokens"]
-        user["turns"] += row["turns"]
-        per_day[i] += row["tokens"]
-    ordered = sorted(users.values(), key=lambda u: (-u["tokens"], u["username"]))
-    return {
-        "days": day_list,
-        "users": ordered,
-        "per_day": per_day,
-        "total": sum(u["tokens"] for u in ordered),
-        "turns": sum(u["turns"] for u in ordered),
-    }
-
-
 def usage(request, model_admin):
+    """The usage page: bars per day (tokens, turns) for everyone or one person, the models,
+    the top people, estimated cost; `?format=csv` downloads the same numbers."""
     if not may_see_usage(request.user):
         raise PermissionDenied
     try:
@@ -266,13 +203,26 @@ def usage(request, model_admin):
     except ValueError:
         days = USAGE_DAYS
     days = max(1, min(days, MAX_USAGE_DAYS))
+    person = None
+    if request.GET.get("user", "").isdigit():
+        person = get_user_model().objects.filter(pk=int(request.GET["user"])).first()
+    result = usage_report(days, owner_id=person.pk if person else None)
+    if request.GET.get("format") == "csv":
+        who = f"-{person.get_username()}" if person else ""
+        return _download(usage_csv(result).encode(), "text/csv; charset=utf-8",
+                         f"usage{who}-{result.first:%Y%m%d}-{days}d.csv")  # fmt: skip
     context = {
         **model_admin.admin_site.each_context(request),
         "opts": model_admin.opts,
         "title": "Token usage",
         "subtitle": f"last {days} day{'s' if days != 1 else ''}",
         "days_count": days,
-        "table": usage_table(days),
+        "periods": (7, 30, 90),
+        "person": person,
+        "report": result,
+        "token_chart": bar_chart(result.days, "total", "tokens"),
+        "turn_chart": bar_chart(result.days, "turns", "turns"),
+        "top_tokens": max((p.total for p in result.top_people), default=0) or 1,
         "timezone": timezone.get_current_timezone_name(),
     }
     return TemplateResponse(request, "admin/chat/usage.html", context)

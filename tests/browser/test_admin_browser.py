@@ -61,3 +61,22 @@ def test_transcript_headings_look_as_in_the_chat_not_as_admin_captions(
     assert paragraph["x"] - transcript.bounding_box()["x"] < 40  # no admin form indent
     expect(transcript.locator(".md pre code")).to_contain_text("def brew")
     expect(transcript).to_contain_text("\\frac{1}{3}")
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+def test_usage_page_shows_bars_per_day_models_and_top_people(new_page, server, seeded, scheme):
+    page = admin_page(new_page, scheme)
+    page.goto(f"{server.url}/admin/chat/conversation/usage/?days=14")
+    tokens = page.locator("[data-chart=total] .usage-bar rect:first-child")
+    expect(tokens).to_have_count(14)
+    heights = [float(h) for h in tokens.evaluate_all("rs => rs.map(r => r.getAttribute('height'))")]
+    assert all(h > 0 for h in heights) and len(set(heights)) > 3  # a bar each day, not flat
+    first_bar = tokens.first.evaluate("r => r.getBoundingClientRect().height")
+    assert first_bar > 5  # drawn, not collapsed
+    expect(page.locator("#usage-people [data-user=ada]")).to_be_visible()
+    expect(page.locator("#usage-models")).to_contain_text("gemini-3-flash-preview")
+    expect(page.locator("[data-total-cost]")).to_contain_text("$")
+    shot(page, f"admin-usage-{scheme}")
+    page.locator("#usage-people [data-user=ada] a").click()
+    expect(page.locator(".usage-summary")).to_contain_text("ada")
+    shot(page, f"admin-usage-person-{scheme}")

@@ -1,0 +1,151 @@
+"""Admin review an admin would choose: usage you can see (bars, models, top people, cost, CSV),
+the review workflow (reviewed, flagged, private notes, filters, every action logged), and
+retention and people's data (purge, a person's export and deletion, upstream too)."""
+
+import csv
+import io
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+from chatsite.chat.models import Conversation, ModelPrice, Turn
+
+from .test_admin import grant, make_turn  # noqa: F401 - shared helpers of the admin tests
+
+pytestmark = pytest.mark.django_db
+
+USAGE = "/admin/chat/conversation/usage/"
+FLASH = "gemini-3-flash-preview"
+
+
+@pytest.fixture
+def boss(make_user):
+    return make_user("boss", is_staff=True, is_superuser=True)
+
+
+def used(convo, *, days_ago=0, model=FLASH, i=0, o=0, t=0, total=None):
+    """A finished turn of `convo` that used these tokens, `days_ago` days ago at noon."""
+    usage = {"total_input_tokens": i, "total_output_tokens": o, "total_thought_tokens": t}
+    usage = {k: v for k, v in usage.items() if v} | {"total_tokens": total or i + o + t}
+    turn = Turn.objects.create(conversation=convo, status="completed", model=model, usage=usage)
+    turn.refresh_search_text()
+    turn.save()
+    noon = timezone.localtime().replace(hour=12, minute=0, second=0, microsecond=0)
+    Turn.objects.filter(pk=turn.pk).update(created_at=noon - timedelta(days=days_ago))
+    return turn
+
+
+@pytest.fixture
+def priced():
+    return ModelPrice.objects.create(
+        model=FLASH, input_per_million=Decimal("1"), output_per_million=Decimal("10"),
+        thinking_per_million=Decimal("100"),
+    )  # fmt: skip
+
+
+@pytest.fixture
+def two_people(user, other_user):
+    """ada: 2 turns today and 1 yesterday; mallory: 1 turn today on an unpriced model."""
+    mine = Conversation.objects.create(owner=user, title="mine", model=FLASH)
+    theirs = Conversation.objects.create(owner=other_user, title="theirs", model="other-model")
+    used(mine, i=1000, o=100, t=10)
+    used(mine, i=2000)
+    used(mine, days_ago=1, i=500, o=50)
+    used(theirs, model="other-model", total=70)
+    return mine, theirs
+
+
+# -- usage you can see ---------------------------------------------------------------------
+
+
+def test_usage_page_draws_a_bar_per_day_with_its_number_in_the_title(
+    client, boss, priced, two_people
+):
+    client.force_login(boss)
+    page = client.get(f"{USAGE}?days=7").content.decode()
+    assert page.count('<g class="usage-bar">') == 14  # 7 days, tokens and turns
+    today = timezone.localdate()
+    assert f"<title>{today:%a %-d %b}: 3,180 tokens</title>" in page  # 1110 + 2000 + 70
+    assert f"<title>{today:%a %-d %b}: 3 turns</title>" in page
+    assert "Chart.js" not in page and "<script" not in page.split('id="content-main"')[1]
+
+
+def test_usage_breaks_down_by_model_and_ranks_the_top_people(client, boss, priced, two_people):
+    client.force_login(boss)
+    report = client.get(USAGE).context["report"]
+    assert [(p.label, p.total, p.turns) for p in report.top_people] == [
+        ("ada", 3660, 3), ("mallory", 70, 1),
+    ]  # fmt: skip
+    models = {m.label: m for m in report.models}
+    assert models[FLASH].input == 3500 and models[FLASH].output == 150
+    assert models[FLASH].thinking == 10 and models["other-model"].unpriced == 70
+
+
+def test_cost_is_estimated_from_the_price_table_per_kind_of_token(client, boss, priced, two_people):
+    client.force_login(boss)
+    report = client.get(USAGE).context["report"]
+    # 3500 input × $1 + 150 output × $10 + 10 thinking × $100, per million
+    assert report.total.cost == Decimal("0.006")
+    assert report.days[-1].cost == Decimal("0.005")  # today: 3000 + 1000 + 1000
+    page = client.get(USAGE).content.decode()
+    assert "$0.0060" in page and "set a price" in page  # other-model has none
+
+    priced.output_per_million = Decimal("1000")  # the admin edits the price: costs follow
+    priced.save()
+    assert client.get(USAGE).context["report"].total.cost == Decimal("0.1545")
+
+
+def test_tokens_not_split_by_kind_are_priced_as_input(client, boss, priced, user):
+    convo = Conversation.objects.create(owner=user, title="old", model=FLASH)
+    used(convo, total=2_000_000)  # an older turn: only the total was kept
+    client.force_login(boss)
+    assert client.get(USAGE).context["report"].total.cost == Decimal("2")
+
+
+def test_usage_for_one_person_shows_only_their_turns(client, boss, priced, two_people, user):
+    client.force_login(boss)
+    response = client.get(f"{USAGE}?user={user.pk}")
+    report = response.context["report"]
+    assert report.total.total == 3660 and [m.label for m in report.models] == [FLASH]
+    assert "<strong>ada</strong>" in response.content.decode()
+
+
+def test_cost_is_shown_per_turn_in_the_transcript_and_the_turn_list(
+    client, boss, priced, two_people
+):
+    client.force_login(boss)
+    mine, _ = two_people
+    page = client.get(f"/admin/chat/conversation/{mine.pk}/change/").content.decode()
+    assert "1110 tokens (est. $0.0030)" in page  # 1000 × 1 + 100 × 10 + 10 × 100
+    turns = client.get("/admin/chat/turn/").content.decode()
+    assert "Est. cost" in turns and "$0.0030" in turns
+
+
+def test_usage_downloads_as_csv_per_day_person_and_model(client, boss, priced, two_people):
+    client.force_login(boss)
+    response = client.get(f"{USAGE}?days=7&format=csv")
+    assert response["Content-Type"].startswith("text/csv")
+    assert "attachment" in response["Content-Disposition"]
+    rows = list(csv.DictReader(io.StringIO(response.content.decode())))
+    today = timezone.localdate().isoformat()
+    ada_today = next(r for r in rows if r["person"] == "ada" and r["day"] == today)
+    assert ada_today["turns"] == "2" and ada_today["total_tokens"] == "3110"
+    assert ada_today["input_tokens"] == "3000" and ada_today["estimated_cost"] == "0.0050"
+    unpriced = next(r for r in rows if r["person"] == "mallory")
+    assert unpriced["estimated_cost"] == ""
+
+
+def test_a_csv_never_starts_a_cell_with_a_formula(client, boss, make_user):
+    convo = Conversation.objects.create(owner=make_user("=cmd"), title="x", model="+m")
+    used(convo, model="+m", i=5)
+    client.force_login(boss)
+    text = client.get(f"{USAGE}?format=csv").content.decode()
+    assert "'=cmd" in text and "'+m" in text and ",=cmd" not in text
+
+
+def test_usage_page_needs_the_right_to_view_turns(client, make_user):
+    staff = make_user("sam", is_staff=True)
+    client.force_login(staff)
+    assert client.get(f"{USAGE}?format=csv").status_code == 403
