@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from chatsite.chat.models import Conversation, ModelPrice, Turn
+from chatsite.chat.models import Conversation, ModelPrice, TranscriptRead, Turn
 
 from .test_admin import grant, make_turn  # noqa: F401 - shared helpers of the admin tests
 
@@ -55,6 +55,11 @@ def two_people(user, other_user):
     used(mine, days_ago=1, i=500, o=50)
     used(theirs, model="other-model", total=70)
     return mine, theirs
+
+
+@pytest.fixture
+def conversation_of_ada(user):
+    return Conversation.objects.create(owner=user, title="Plain", model=FLASH)
 
 
 # -- usage you can see ---------------------------------------------------------------------
@@ -149,3 +154,125 @@ def test_usage_page_needs_the_right_to_view_turns(client, make_user):
     staff = make_user("sam", is_staff=True)
     client.force_login(staff)
     assert client.get(f"{USAGE}?format=csv").status_code == 403
+
+
+# -- review workflow -----------------------------------------------------------------------
+
+SECRET = "NOTE-only-for-reviewers-7f3a"
+REASON = "REASON-shared-a-password-91c2"
+
+
+def review_url(convo):
+    return f"/admin/chat/conversation/{convo.pk}/review/"
+
+
+@pytest.fixture
+def reviewed(client, boss, user):
+    """ada's conversation, which boss marked reviewed, flagged and annotated."""
+    convo = Conversation.objects.create(owner=user, title="Needs a look", model=FLASH)
+    make_turn(convo, "my password is hunter2", "Please don't share passwords.")
+    client.force_login(boss)
+    for action in (
+        {"action": "reviewed"},
+        {"action": "flag", "reason": REASON},
+        {"action": "notes", "notes": SECRET},
+    ):
+        assert client.post(review_url(convo), action).status_code == 302
+    client.logout()
+    return convo
+
+
+def test_a_reviewer_marks_reviewed_flags_with_a_reason_and_keeps_notes(client, boss, reviewed):
+    client.force_login(boss)
+    page = client.get(f"/admin/chat/conversation/{reviewed.pk}/change/").content.decode()
+    assert "Reviewed by <strong>boss</strong>" in page
+    assert f"Flagged: {REASON}" in page and SECRET in page
+    review = reviewed.review
+    assert review.reviewed_by == boss and review.reviewed_at is not None
+
+    client.post(review_url(reviewed), {"action": "unflag"})
+    client.post(review_url(reviewed), {"action": "unreviewed"})
+    reviewed.review.refresh_from_db()
+    assert not reviewed.review.flagged and reviewed.review.reviewed_at is None
+
+
+def test_a_flag_needs_a_reason(client, boss, conversation_of_ada):
+    client.force_login(boss)
+    client.post(review_url(conversation_of_ada), {"action": "flag", "reason": "  "})
+    assert not hasattr(conversation_of_ada, "review") or not conversation_of_ada.review.flagged
+
+
+def test_every_review_action_is_logged_like_a_read_without_reason_or_notes(client, boss, reviewed):
+    reads = TranscriptRead.objects.filter(conversation=reviewed, what="review")
+    assert [r.detail for r in reads.order_by("at", "pk")] == [
+        "marked reviewed", "flagged", "notes saved",
+    ]  # fmt: skip
+    assert all(r.reader == boss and r.owner == reviewed.owner for r in reads)
+
+
+def test_the_list_filters_by_reviewed_flagged_person_model_and_dates(
+    client, boss, reviewed, user, other_user
+):
+    Conversation.objects.create(owner=other_user, title="Untouched", model="other-model")
+    old = Conversation.objects.create(owner=user, title="Old one", model=FLASH)
+    Conversation.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=40))
+    client.force_login(boss)
+
+    def titles(query):
+        response = client.get(f"/admin/chat/conversation/?{query}")
+        assert response.status_code == 200, query
+        return {c.title for c in response.context["cl"].result_list}
+
+    assert titles("reviewed=yes") == {"Needs a look"}
+    assert titles("reviewed=no") == {"Untouched", "Old one"}
+    assert titles("flagged=yes") == {"Needs a look"}
+    assert titles("flagged=no") == {"Untouched", "Old one"}
+    assert titles(f"owner__id__exact={other_user.pk}") == {"Untouched"}
+    assert titles("model=other-model") == {"Untouched"}
+    since = (timezone.localdate() - timedelta(days=7)).isoformat()
+    until = (timezone.localdate() - timedelta(days=30)).isoformat()
+    assert titles(f"started_from={since}") == {"Needs a look", "Untouched"}
+    assert titles(f"started_to={until}") == {"Old one"}
+    assert titles(f"started_from={since}&flagged=yes&owner__id__exact={user.pk}") == {
+        "Needs a look"
+    }
+    page = client.get("/admin/chat/conversation/").content.decode()
+    assert "⚑ flagged" in page and "✓ reviewed by boss" in page
+
+
+def test_the_person_never_sees_admin_notes_or_flag_reasons(client, reviewed, user, make_user):
+    user.is_staff = True  # even as staff who may open the admin: their own, unreviewed view
+    user.save()
+    grant(user, "view_conversation", "view_turn", "view_transcriptread")
+    client.force_login(user)
+    turn = reviewed.turns.get()
+    pages = [
+        "/",
+        "/c/",
+        f"/c/{reviewed.pk}/",
+        f"/c/{reviewed.pk}/turns/{turn.pk}/",
+        f"/admin/chat/conversation/{reviewed.pk}/change/",
+        "/admin/chat/conversation/",
+        f"/admin/chat/conversation/{reviewed.pk}/export.json",
+        f"/admin/chat/conversation/{reviewed.pk}/export.md",
+        f"/admin/chat/conversation/{reviewed.pk}/raw/",
+        "/admin/chat/transcriptread/",
+    ]
+    for url in pages:
+        response = client.get(url)
+        assert response.status_code == 200, url
+        body = response.content.decode()
+        assert SECRET not in body and REASON not in body, url
+        assert "flagged" not in body.lower(), url
+    # Nor may they review their own conversation.
+    response = client.post(review_url(reviewed), {"action": "notes", "notes": "mine now"})
+    assert response.status_code == 403
+    reviewed.review.refresh_from_db()
+    assert reviewed.review.notes == SECRET
+
+
+def test_only_those_who_read_others_may_review(client, make_user, reviewed):
+    staff = make_user("sam", is_staff=True)
+    grant(staff, "view_conversation")
+    client.force_login(staff)
+    assert client.post(review_url(reviewed), {"action": "reviewed"}).status_code == 404

@@ -13,12 +13,15 @@ from __future__ import annotations
 import json
 
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
+from django.urls import reverse
 from django.utils import timezone
 
+from . import review
 from .exports import conversation_json, conversation_markdown, json_bytes
 from .models import Conversation, TranscriptRead, Turn
 from .usage import bar_chart
@@ -92,9 +95,12 @@ def log_search(request, conversations, search_term: str) -> None:
 
 def visible_reads(user, queryset=None):
     """The read log as `user` may see it: whole for those who may read others' conversations,
-    else only the reads of their own conversations (never another person's titles)."""
+    else only the reads of their own conversations (never another person's titles), without
+    the review actions on them (a person is not told their conversation was flagged)."""
     queryset = TranscriptRead.objects.all() if queryset is None else queryset
-    return queryset if may_read_others(user) else queryset.filter(owner_id=user.pk)
+    if may_read_others(user):
+        return queryset
+    return queryset.filter(owner_id=user.pk).exclude(what="review")
 
 
 def conversation_for(request, pk) -> Conversation:
@@ -226,3 +232,27 @@ def usage(request, model_admin):
         "timezone": timezone.get_current_timezone_name(),
     }
     return TemplateResponse(request, "admin/chat/usage.html", context)
+
+
+# -- review --------------------------------------------------------------------------------
+
+
+def review_action(request, pk):
+    """POST one review action (reviewed, unreviewed, flag, unflag, notes) and come back."""
+    if request.method != "POST":
+        raise Http404("Not found.")
+    conversation = conversation_for(request, pk)
+    if not review.may_review(request.user, conversation):
+        raise PermissionDenied
+    try:
+        done = review.apply(
+            request.user,
+            conversation,
+            request.POST.get("action", ""),
+            reason=request.POST.get("reason", ""),
+            notes=request.POST.get("notes", ""),
+        )
+        messages.success(request, f"“{conversation}”: {done}.")
+    except ValueError as error:
+        messages.error(request, str(error))
+    return HttpResponseRedirect(reverse("admin:chat_conversation_change", args=[conversation.pk]))
