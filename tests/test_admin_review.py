@@ -2,15 +2,26 @@
 the review workflow (reviewed, flagged, private notes, filters, every action logged), and
 retention and people's data (purge, a person's export and deletion, upstream too)."""
 
+import asyncio
 import csv
+import hashlib
 import io
+import json
+import os
+import zipfile
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.contrib.admin.models import DELETION, LogEntry
+from django.contrib.auth.models import Permission, User
+from django.core.files.base import ContentFile
+from django.core.management import call_command
 from django.utils import timezone
 
-from chatsite.chat.models import Conversation, ModelPrice, TranscriptRead, Turn
+from chatsite.chat import retention
+from chatsite.chat.models import Attachment, Conversation, Lease, ModelPrice, TranscriptRead, Turn
+from chatsite.gemini import InteractionsClient
 
 from .test_admin import grant, make_turn  # noqa: F401 - shared helpers of the admin tests
 
@@ -276,3 +287,189 @@ def test_only_those_who_read_others_may_review(client, make_user, reviewed):
     grant(staff, "view_conversation")
     client.force_login(staff)
     assert client.post(review_url(reviewed), {"action": "reviewed"}).status_code == 404
+
+
+# -- retention and people's data -----------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def _media_root(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
+def interaction(emulator, text="hello") -> str:
+    """A real interaction stored by the emulator (its id, as a turn keeps it)."""
+
+    async def create():
+        async with InteractionsClient(base_url=emulator.base_url, api_key="k") as client:
+            return await client.create({"model": FLASH, "input": text})
+
+    made = asyncio.run(create())
+    assert emulator.store.get(made["id"]) is not None
+    return made["id"]
+
+
+def attach(owner, data: bytes, name="notes.txt") -> Attachment:
+    digest = hashlib.sha256(data).hexdigest()
+    attachment = Attachment(owner=owner, sha256=digest, name=name, mime_type="text/plain",
+                            kind="document", size=len(data))  # fmt: skip
+    attachment.file.save(name, ContentFile(data), save=True)
+    return attachment
+
+
+def chat(owner, emulator, title, *, days_idle=0, attachment=None):
+    """A conversation of two turns whose interactions the emulator stores."""
+    convo = Conversation.objects.create(owner=owner, title=title, model=FLASH)
+    ref = []
+    if attachment is not None:
+        ref = [{"type": "document", "mime_type": "text/plain", "attachment": attachment.sha256,
+                "name": "notes.txt"}]  # fmt: skip
+    first = interaction(emulator, f"{title} one")
+    second = interaction(emulator, f"{title} two")
+    turn = make_turn(convo, f"{title} one", "ok", interaction_id=first)
+    Turn.objects.filter(pk=turn.pk).update(user_input=[*turn.user_input, *ref])
+    make_turn(convo, f"{title} two", "ok", interaction_id=second)
+    stamp = timezone.now() - timedelta(days=days_idle)
+    Conversation.objects.filter(pk=convo.pk).update(updated_at=stamp)
+    convo.interaction_ids = [first, second]
+    return convo
+
+
+@pytest.fixture
+def old_and_new(user, emulator):
+    """ada: one conversation idle 40 days (with an attachment only it uses) and one from today
+    (with an attachment it keeps)."""
+    only_old = attach(user, b"only the old conversation uses this")
+    kept = attach(user, b"the new conversation uses this")
+    old = chat(user, emulator, "Old", days_idle=40, attachment=only_old)
+    new = chat(user, emulator, "New", attachment=kept)
+    return old, new, only_old, kept
+
+
+def test_retention_is_off_by_default(settings, old_and_new):
+    assert settings.RETENTION_DAYS == 0
+    out = io.StringIO()
+    call_command("purge", stdout=out)
+    assert "off" in out.getvalue() and Conversation.objects.count() == 2
+
+
+def test_a_dry_run_says_what_it_would_remove_and_removes_nothing(settings, emulator, old_and_new):
+    settings.RETENTION_DAYS = 30
+    old, new, only_old, kept = old_and_new
+    out = io.StringIO()
+    call_command("purge", "--dry-run", stdout=out)
+    text = out.getvalue()
+    assert "Would remove" in text and "1 conversation(s), 2 turn(s)" in text
+    assert "2 upstream interaction(s), 1 attachment(s)" in text
+    assert f"conversation {old.pk}" in text and f"conversation {new.pk}" not in text
+    assert Conversation.objects.count() == 2 and Attachment.objects.count() == 2
+    assert all(emulator.store.get(i) for i in old.interaction_ids)
+
+
+def test_purge_removes_old_conversations_their_attachments_and_interactions_upstream(
+    settings, emulator, old_and_new
+):
+    settings.RETENTION_DAYS = 30
+    old, new, only_old, kept = old_and_new
+    old_file = only_old.file.path
+    call_command("purge", stdout=io.StringIO())
+    assert list(Conversation.objects.values_list("title", flat=True)) == ["New"]
+    assert not Turn.objects.filter(conversation_id=old.pk).exists()
+    assert list(Attachment.objects.all()) == [kept] and not os.path.exists(old_file)
+    assert os.path.exists(kept.file.path)
+    assert all(emulator.store.get(i) is None for i in old.interaction_ids)  # gone upstream
+    assert all(emulator.store.get(i) for i in new.interaction_ids)
+
+
+def test_an_upstream_failure_is_logged_and_the_local_data_still_goes(
+    settings, emulator, old_and_new, caplog
+):
+    settings.RETENTION_DAYS = 30
+    settings.GEMINI_API_BASE_URL = "http://127.0.0.1:9"  # nothing listens there
+    settings.GEMINI_MAX_RETRIES = 0
+    result = retention.purge()
+    assert result.upstream_failed == 2 and Conversation.objects.count() == 1
+    assert "could not delete interaction" in caplog.text
+
+
+def test_the_daily_purge_runs_in_one_process_once_a_day(settings, old_and_new):
+    settings.RETENTION_DAYS = 30
+    assert retention.run_if_due("process-a") is not None  # due: a takes it and purges
+    assert retention.run_if_due("process-b") is None  # done today: nobody runs it again
+    assert Conversation.objects.count() == 1
+
+    lease = Lease.objects.get(name="purge")
+    lease.last_run_at = timezone.now() - timedelta(days=1, minutes=1)
+    lease.save()
+    now = timezone.now()
+    assert retention.take_turn("process-a", now) is True  # a day later: one of them takes it
+    assert retention.take_turn("process-b", now) is False  # while a holds it, b does not
+    retention.done("process-a")
+
+
+def test_the_daily_purge_does_nothing_when_retention_is_off(old_and_new):
+    assert retention.run_if_due("process-a") is None
+    assert Conversation.objects.count() == 2 and not Lease.objects.exists()
+
+
+USERS = "/admin/auth/user/"
+
+
+def act(client, action, person, **extra):
+    return client.post(USERS, {"action": action, "_selected_action": [person.pk], **extra})
+
+
+def test_an_admin_exports_everything_of_a_person_as_a_zip_and_it_is_logged(
+    client, boss, user, old_and_new
+):
+    old, new, only_old, kept = old_and_new
+    client.force_login(boss)
+    response = act(client, "export_everything", user)
+    assert response["Content-Type"] == "application/zip"
+    archive = zipfile.ZipFile(io.BytesIO(response.content))
+    names = set(archive.namelist())
+    assert {f"conversations/{old.pk}.json", f"conversations/{new.pk}.md", "person.json"} <= names
+    assert archive.read(f"attachments/{kept.sha256}") == b"the new conversation uses this"
+    data = json.loads(archive.read(f"conversations/{old.pk}.json"))
+    assert "Old one" in json.dumps(data)
+    logged = TranscriptRead.objects.filter(reader=boss, owner=user, what="person-export")
+    assert logged.count() == 2
+
+
+def test_an_admin_deletes_a_person_with_all_their_data_upstream_too(
+    client, boss, user, other_user, emulator, old_and_new
+):
+    old, new, only_old, kept = old_and_new
+    theirs = chat(other_user, emulator, "Someone else's")
+    client.force_login(boss)
+    confirm = act(client, "delete_with_data", user)
+    assert confirm.status_code == 200 and "2 conversations with 4 turns" in confirm.content.decode()
+    assert User.objects.filter(pk=user.pk).exists()  # nothing removed before the confirmation
+
+    response = act(client, "delete_with_data", user, confirm="yes")
+    assert response.status_code == 302
+    assert not User.objects.filter(pk=user.pk).exists()
+    assert not Conversation.objects.filter(owner_id=user.pk).exists()
+    assert not Attachment.objects.filter(owner_id=user.pk).exists()
+    for i in old.interaction_ids + new.interaction_ids:
+        assert emulator.store.get(i) is None  # the emulator's store no longer has them
+    assert all(emulator.store.get(i) for i in theirs.interaction_ids)
+    entry = LogEntry.objects.get(object_id=str(user.pk), action_flag=DELETION)
+    assert entry.user == boss and "2 conversation(s)" in entry.change_message
+
+
+def test_people_actions_need_a_reader_who_may_delete_accounts(client, make_user, user):
+    staff = make_user("sam", is_staff=True)
+    grant_auth(staff, "view_user", "delete_user")
+    client.force_login(staff)
+    page = client.get(USERS).content.decode()
+    assert "delete_with_data" not in page and "export_everything" not in page
+    act(client, "delete_with_data", user, confirm="yes")
+    assert User.objects.filter(pk=user.pk).exists()
+
+
+def grant_auth(user, *codenames):
+    for codename in codenames:
+        user.user_permissions.add(
+            Permission.objects.get(content_type__app_label="auth", codename=codename)
+        )

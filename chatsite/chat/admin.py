@@ -11,6 +11,8 @@ from datetime import date, timedelta
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Exists, IntegerField, OuterRef, Q, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.http import Http404, QueryDict
@@ -622,3 +624,47 @@ class ModelPriceAdmin(admin.ModelAdmin):
     list_display = ("model", "input_per_million", "output_per_million", "thinking_per_million")
     list_editable = ("input_per_million", "output_per_million", "thinking_per_million")
     search_fields = ("model",)
+
+
+# -- people: export or delete everything of one person ---------------------------------------
+
+User = get_user_model()
+BaseUserAdmin = admin.site._registry[User].__class__ if admin.site.is_registered(User) else None
+
+
+class PersonDataAdmin(BaseUserAdmin or admin.ModelAdmin):
+    """The site's user admin, plus a person's data: export it all (ZIP), or delete the person
+    with all of it, upstream interactions too. Both audited."""
+
+    actions = [*(getattr(BaseUserAdmin, "actions", None) or []), "export_everything",
+               "delete_with_data"]  # fmt: skip
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        if not admin_views.may_manage_people(request.user):
+            actions.pop("export_everything", None)
+            actions.pop("delete_with_data", None)
+        return actions
+
+    def _person(self, request, queryset):
+        if not admin_views.may_manage_people(request.user):
+            raise PermissionDenied
+        if queryset.count() != 1:
+            self.message_user(request, "Select exactly one person.", messages.ERROR)
+            return None
+        return queryset.get()
+
+    @admin.action(description="Export everything of the selected person (ZIP)")
+    def export_everything(self, request, queryset):
+        person = self._person(request, queryset)
+        return person and admin_views.export_person(request, person)
+
+    @admin.action(description="Delete the selected person with all their data")
+    def delete_with_data(self, request, queryset):
+        person = self._person(request, queryset)
+        return person and admin_views.delete_person_page(request, self, person)
+
+
+if admin.site.is_registered(User):
+    admin.site.unregister(User)
+admin.site.register(User, PersonDataAdmin)

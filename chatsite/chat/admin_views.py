@@ -21,9 +21,9 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 
-from . import review
+from . import people, retention, review
 from .exports import conversation_json, conversation_markdown, json_bytes
-from .models import Conversation, TranscriptRead, Turn
+from .models import Attachment, Conversation, TranscriptRead, Turn
 from .usage import bar_chart
 from .usage import csv_text as usage_csv
 from .usage import report as usage_report
@@ -256,3 +256,54 @@ def review_action(request, pk):
     except ValueError as error:
         messages.error(request, str(error))
     return HttpResponseRedirect(reverse("admin:chat_conversation_change", args=[conversation.pk]))
+
+
+# -- a person's data -----------------------------------------------------------------------
+
+
+def may_manage_people(user) -> bool:
+    """Exporting or deleting everything of a person: those who read others' conversations and
+    may delete accounts."""
+    return may_read_others(user) and user.has_perm(
+        f"{get_user_model()._meta.app_label}.delete_user"
+    )
+
+
+def export_person(request, person) -> HttpResponse:
+    data = people.export_zip(person)
+    people.log_export(request.user, person)
+    return _download(data, "application/zip", f"person-{person.pk}-{person.get_username()}.zip")
+
+
+def delete_person_page(request, model_admin, person):
+    """Confirm, then delete a person with all their data (upstream interactions too)."""
+    if person.pk == request.user.pk:
+        messages.error(request, "You cannot delete yourself here.")
+        return None
+    if TranscriptRead.objects.filter(reader=person).exists():
+        messages.error(request, f"{person} has read others' conversations and the read log "
+                                "keeps its readers: deactivate the account instead.")  # fmt: skip
+        return None
+    plan = retention.plan(Conversation.objects.filter(owner=person))
+    if request.POST.get("confirm") == "yes":
+        username = person.get_username()
+        result = retention.delete_person(person)
+        person.pk = result.person_pk
+        people.log_deletion(request.user, person, result.summary())
+        note = (
+            f" ({result.upstream_failed} could not be deleted upstream)"
+            if result.upstream_failed
+            else ""
+        )
+        messages.success(request, f"Deleted {username} and {result.summary()}{note}.")
+        return None
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "opts": model_admin.opts,
+        "title": f"Delete {person.get_username()} with all their data?",
+        "person": person,
+        "plan": plan,
+        "attachments": Attachment.objects.filter(owner=person).count(),
+        "action": request.POST.get("action", ""),
+    }
+    return TemplateResponse(request, "admin/chat/delete_person.html", context)
