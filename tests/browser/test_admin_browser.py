@@ -80,3 +80,19 @@ def test_usage_page_shows_bars_per_day_models_and_top_people(new_page, server, s
     page.locator("#usage-people [data-user=ada] a").click()
     expect(page.locator(".usage-summary")).to_contain_text("ada")
     shot(page, f"admin-usage-person-{scheme}")
+
+
+def test_a_reviewer_flags_and_marks_a_conversation_reviewed_in_the_page(new_page, server, seeded):
+    page = admin_page(new_page, "light")
+    page.goto(f"{server.url}/admin/chat/conversation/{seeded}/change/")
+    page.get_by_role("button", name="Mark reviewed").click()
+    expect(page.locator("[data-reviewed]")).to_contain_text("Reviewed by admin")
+    page.fill("#review input[name=reason]", "Asks for medical advice")
+    page.get_by_role("button", name="Flag", exact=True).click()
+    expect(page.locator("[data-flagged]")).to_contain_text("Asks for medical advice")
+    page.fill("#review-notes", "Checked with the team.")
+    page.get_by_role("button", name="Save notes").click()
+    expect(page.locator("#review-notes")).to_have_value("Checked with the team.")
+    shot(page, "admin-review-panel")
+    page.goto(f"{server.url}/admin/chat/conversation/?flagged=yes")
+    expect(page.locator("#result_list")).to_contain_text("Green tea report")
