@@ -8,6 +8,7 @@ import hashlib
 import io
 import json
 import os
+import time
 import zipfile
 from datetime import timedelta
 from decimal import Decimal
@@ -23,6 +24,7 @@ from chatsite.chat import retention
 from chatsite.chat.models import Attachment, Conversation, Lease, ModelPrice, TranscriptRead, Turn
 from chatsite.gemini import InteractionsClient
 
+from .servers import AppProcess, app_env, manage
 from .test_admin import grant, make_turn  # noqa: F401 - shared helpers of the admin tests
 
 pytestmark = pytest.mark.django_db
@@ -473,3 +475,34 @@ def grant_auth(user, *codenames):
         user.user_permissions.add(
             Permission.objects.get(content_type__app_label="auth", codename=codename)
         )
+
+
+COUNT = "from chatsite.chat.models import Conversation; print(Conversation.objects.count())"
+OLD = (
+    "from datetime import timedelta; from django.utils import timezone; "
+    "from django.contrib.auth.models import User; from chatsite.chat.models import Conversation; "
+    "u = User.objects.create_user('old'); c = Conversation.objects.create(owner=u, model='m'); "
+    "Conversation.objects.filter(pk=c.pk).update(updated_at=timezone.now() - timedelta(days=3)); "
+    "Conversation.objects.create(owner=u, model='m', title='fresh')"
+)
+
+
+def count(env) -> int:
+    return int(manage(env, "shell", "-c", COUNT).split()[-1])
+
+
+def test_the_app_purges_by_itself_when_retention_is_set(tmp_path, emulator):
+    """The daily purge starts with the app (daphne), not only from cron."""
+    env = app_env(tmp_path, emulator.base_url, RETENTION_DAYS="1")
+    env.pop("DATABASE_URL", None)  # its own SQLite database
+    manage(env, "migrate", "--noinput")
+    manage(env, "shell", "-c", OLD)
+    assert count(env) == 2
+    app = AppProcess(env, tmp_path / "daphne.log")
+    try:
+        deadline = time.monotonic() + 60
+        while count(env) != 1:
+            assert time.monotonic() < deadline, (tmp_path / "daphne.log").read_text()
+            time.sleep(0.5)
+    finally:
+        app.stop()
