@@ -506,3 +506,18 @@ def test_the_app_purges_by_itself_when_retention_is_set(tmp_path, emulator):
             time.sleep(0.5)
     finally:
         app.stop()
+
+
+def test_usage_ignores_kinds_of_tokens_that_are_not_whole_numbers(client, boss, priced, user):
+    convo = Conversation.objects.create(owner=user, title="odd", model=FLASH)
+    turn = Turn.objects.create(conversation=convo, status="completed", model=FLASH, usage={
+        "total_input_tokens": "12; drop", "total_output_tokens": 2.5,
+        "total_thought_tokens": -4, "total_tokens": 40,
+    })  # fmt: skip
+    turn.refresh_search_text()
+    turn.save()
+    used(convo, i=10)
+    client.force_login(boss)
+    report = client.get(USAGE).context["report"]
+    assert (report.total.input, report.total.output, report.total.thinking) == (10, 0, 0)
+    assert report.total.total == 50

@@ -16,7 +16,7 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 from django.contrib.auth import get_user_model
-from django.db.models import Count, IntegerField, Sum
+from django.db.models import BigIntegerField, Case, Count, Sum, Value, When
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast, Coalesce, TruncDate
 from django.utils import timezone
@@ -113,7 +113,11 @@ def grouped_rows(first: date, owner_id=None) -> list[dict]:
         turns = turns.filter(conversation__owner_id=owner_id)
 
     def kind(key):
-        return Coalesce(Sum(Cast(KT(f"usage__{key}"), IntegerField())), 0)
+        # Only whole non-negative numbers are summed: usage is the API's JSON, and a string or
+        # a fraction there must not fail the cast (PostgreSQL would raise) nor count.
+        number = When(**{f"usage__{key}__regex": r"^[0-9]{1,15}$"},
+                      then=Cast(KT(f"usage__{key}"), BigIntegerField()))  # fmt: skip
+        return Coalesce(Sum(Case(number, default=Value(0))), 0)
 
     rows = (
         turns.annotate(day=TruncDate("created_at"))
