@@ -1,5 +1,6 @@
 """What the admin browser tests look at, written into the app's database by `manage.py shell`:
-ada's agent report (headings, code, math, a search) and two weeks of turns for ada and mallory."""
+grace's agent report (headings, code, math, a search) and two weeks of turns for grace and
+linus."""
 
 from datetime import timedelta
 
@@ -72,9 +73,10 @@ def seed() -> None:
 
     from chatsite.chat.models import Conversation, ModelPrice, Turn
 
-    ada = User.objects.get(username="ada")
-    mallory = User.objects.get(username="mallory")
-    report = Conversation.objects.create(owner=ada, title="Green tea report", model=AGENT)
+    # People of their own: the other browser tests' users keep their conversation lists.
+    grace = User.objects.get_or_create(username="grace")[0]
+    linus = User.objects.get_or_create(username="linus")[0]
+    report = Conversation.objects.create(owner=grace, title="Green tea report", model=AGENT)
     text = [{"type": "text", "text": "How is green tea made?"}]
     turn(report, model=AGENT, interaction_id="v1_admin_report", user_input=text, steps=STEPS,
          usage=usage(1200))  # fmt: skip
@@ -86,7 +88,7 @@ def seed() -> None:
         )
     now = timezone.now()
     for day in range(14):
-        for who, count in ((ada, day % 4 + 1), (mallory, (day * 3) % 5)):
+        for who, count in ((grace, day % 4 + 1), (linus, (day * 3) % 5)):
             conversation = Conversation.objects.create(owner=who, title=f"day {day}", model=FLASH)
             for k in range(count):
                 made = turn(conversation, model=FLASH, usage=usage(400 + 150 * k + 90 * day))

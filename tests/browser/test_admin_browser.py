@@ -12,7 +12,7 @@ SCHEMES = ["light", "dark"]
 
 @pytest.fixture(scope="module")
 def seeded(server):
-    """ada's agent report and two weeks of turns for ada and mallory, in the app's database."""
+    """grace's agent report and two weeks of turns for grace and linus, in the app's database."""
     out = manage(server.env, "shell", "-c", "from tests.browser.admin_seed import seed; seed()")
     return int(out.strip().splitlines()[-1])
 
@@ -73,12 +73,12 @@ def test_usage_page_shows_bars_per_day_models_and_top_people(new_page, server, s
     assert all(h > 0 for h in heights) and len(set(heights)) > 3  # a bar each day, not flat
     first_bar = tokens.first.evaluate("r => r.getBoundingClientRect().height")
     assert first_bar > 5  # drawn, not collapsed
-    expect(page.locator("#usage-people [data-user=ada]")).to_be_visible()
+    expect(page.locator("#usage-people [data-user=grace]")).to_be_visible()
     expect(page.locator("#usage-models")).to_contain_text("gemini-3-flash-preview")
     expect(page.locator("[data-total-cost]")).to_contain_text("$")
     shot(page, f"admin-usage-{scheme}")
-    page.locator("#usage-people [data-user=ada] a").click()
-    expect(page.locator(".usage-summary")).to_contain_text("ada")
+    page.locator("#usage-people [data-user=grace] a").click()
+    expect(page.locator(".usage-summary")).to_contain_text("grace")
     shot(page, f"admin-usage-person-{scheme}")
 
 
