@@ -18,6 +18,10 @@ from chatsite.security.origins import SameOriginValidator  # noqa: E402
 
 daphne_guard.install()  # daphne buffers bodies before the app runs: limit them there too
 
+from chatsite.chat import retention  # noqa: E402
+
+retention.start_daily()  # RETENTION_DAYS: once a day, in one process of several
+
 application = ProtocolTypeRouter(
     {
         "http": BodyLimit(django_asgi_app),

@@ -158,6 +158,8 @@ DAILY_TOKEN_BUDGET = env.int("DAILY_TOKEN_BUDGET", 0, validate=Range(min=0))
 # What a running reply holds of that budget when it sets no max_output_tokens (settled at its end).
 BUDGET_RESERVE_TOKENS = env.int("BUDGET_RESERVE_TOKENS", 8192, validate=Range(min=1))
 INVITE_DAYS = env.int("INVITE_DAYS", 7, validate=Range(min=1, max=365))
+# Conversations idle longer than this many days are purged daily (0: kept forever).
+RETENTION_DAYS = env.int("RETENTION_DAYS", 0, validate=Range(min=0))
 # Who may read other people's conversations in the admin (every read is logged).
 ADMIN_TRANSCRIPT_READERS = env.str(
     "ADMIN_TRANSCRIPT_READERS", "superusers", validate=OneOf(["superusers", "staff"])

@@ -217,15 +217,15 @@ def test_usage_sums_tokens_per_user_per_day_in_constant_queries(
         Turn.objects.filter(pk=turn.pk).update(created_at=today - timedelta(days=days_ago))
     client.force_login(boss)
 
-    with django_assert_max_num_queries(4) as few:
+    with django_assert_max_num_queries(5) as few:
         response = client.get("/admin/chat/conversation/usage/")
-    table = response.context["table"]
-    rows = {u["username"]: u for u in table["users"]}
-    assert rows["ada"]["tokens"] == 130 and rows["mallory"]["tokens"] == 5
-    assert rows["ada"]["cells"][0] == {"tokens": 123, "turns": 2}  # today
-    assert rows["ada"]["cells"][1] == {"tokens": 7, "turns": 1}  # yesterday
-    assert table["per_day"][0] == 128 and table["total"] == 135
-    assert len(table["days"]) == 30 and table["days"][0] == timezone.localdate()
+    report = response.context["report"]
+    rows = {p.label: p for p in report.people}
+    assert rows["ada"].total == 130 and rows["mallory"].total == 5
+    assert (report.days[-1].total, report.days[-1].turns) == (128, 3)  # today
+    assert (report.days[-2].total, report.days[-2].turns) == (7, 1)  # yesterday
+    assert report.total.total == 135
+    assert len(report.days) == 30 and report.days[-1].key == timezone.localdate()
 
     # More people and more days: the same number of queries.
     for i in range(8):
@@ -235,8 +235,8 @@ def test_usage_sums_tokens_per_user_per_day_in_constant_queries(
             Turn.objects.filter(pk=turn.pk).update(created_at=today - timedelta(days=day))
     with django_assert_max_num_queries(len(few.captured_queries)):
         response = client.get("/admin/chat/conversation/usage/")
-    assert len(response.context["table"]["users"]) == 10
-    assert response.context["table"]["total"] == 135 + 8 * 15
+    assert len(response.context["report"].people) == 10
+    assert response.context["report"].total.total == 135 + 8 * 15
 
 
 def test_usage_needs_the_right_to_view_turns(client, make_user):

@@ -5,22 +5,35 @@ title: it is the owner's). Who may read whose conversation, and the read log, li
 admin_views.py; the exports in exports.py.
 """
 
+import contextlib
 import json
-from datetime import timedelta
+from datetime import date, timedelta
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Exists, IntegerField, OuterRef, Q, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
-from django.http import Http404
+from django.http import Http404, QueryDict
 from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, path
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.text import smart_split, unescape_string_literal
 
-from . import admin_views
-from .models import Conversation, FunctionTool, Invite, McpServer, TranscriptRead, Turn
+from . import admin_views, review, usage
+from .models import (
+    Conversation,
+    FunctionTool,
+    Invite,
+    McpServer,
+    ModelPrice,
+    Review,
+    TranscriptRead,
+    Turn,
+)
+from .templatetags.admin_usage import money
 
 RUNNING = ("pending", "queued", "in_progress", "requires_action", "requires_continuation")
 STOPPED = ("cancelled", "incomplete", "budget_exceeded")
@@ -68,6 +81,87 @@ class TurnStatusFilter(admin.SimpleListFilter):
         return queryset
 
 
+def render_transcript(turns) -> str:
+    """The chat's own turn markup, each turn headed by its tokens and estimated cost."""
+    table = usage.prices()
+    for turn in turns:
+        turn.estimated_cost = usage.turn_cost(turn, table)
+    return render_to_string("admin/chat/transcript.html", {"turns": turns})
+
+
+class ReviewedFilter(admin.SimpleListFilter):
+    title = "reviewed"
+    parameter_name = "reviewed"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Reviewed"), ("no", "Not reviewed")]
+
+    def queryset(self, request, queryset):
+        done = Review.objects.filter(conversation=OuterRef("pk"), reviewed_at__isnull=False)
+        if self.value() == "yes":
+            return queryset.filter(Exists(done))
+        if self.value() == "no":
+            return queryset.exclude(Exists(done))
+        return queryset
+
+
+class FlaggedFilter(admin.SimpleListFilter):
+    title = "flagged"
+    parameter_name = "flagged"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Flagged"), ("no", "Not flagged")]
+
+    def queryset(self, request, queryset):
+        flagged = Review.objects.filter(conversation=OuterRef("pk"), flagged=True)
+        if self.value() == "yes":
+            return queryset.filter(Exists(flagged))
+        if self.value() == "no":
+            return queryset.exclude(Exists(flagged))
+        return queryset
+
+
+class StartedBetweenFilter(admin.ListFilter):
+    """Conversations started between two days (either may be left open), in local time."""
+
+    title = "started between"
+    template = "admin/chat/date_range_filter.html"
+    names = ("started_from", "started_to")
+
+    def __init__(self, request, params, model, model_admin):
+        super().__init__(request, params, model, model_admin)
+        self.days = {}
+        for name in self.names:
+            if name in params:
+                value = params.pop(name)
+                value = value[-1] if isinstance(value, list) else value
+                self.used_parameters[name] = value
+                with contextlib.suppress(ValueError):  # an unreadable day is no bound
+                    self.days[name] = date.fromisoformat(value)
+
+    def has_output(self):
+        return True
+
+    def expected_parameters(self):
+        return list(self.names)
+
+    def queryset(self, request, queryset):
+        if "started_from" in self.days:
+            queryset = queryset.filter(created_at__date__gte=self.days["started_from"])
+        if "started_to" in self.days:
+            queryset = queryset.filter(created_at__date__lte=self.days["started_to"])
+        return queryset
+
+    def choices(self, changelist):
+        keep = QueryDict(changelist.get_query_string(remove=[*self.names, "p"])[1:])
+        yield {
+            "hidden": [(k, v) for k, values in keep.lists() for v in values],
+            "from": self.used_parameters.get("started_from", ""),
+            "to": self.used_parameters.get("started_to", ""),
+            "clear": changelist.get_query_string(remove=[*self.names, "p"]),
+        }
+
+
 class ReadScopedAdmin(admin.ModelAdmin):
     """Read-only admin whose objects belong to a conversation: only readable ones are listed,
     and any other id is a 404 (whether it exists or not)."""
@@ -88,8 +182,10 @@ class ReadScopedAdmin(admin.ModelAdmin):
 @admin.register(Conversation)
 class ConversationAdmin(ReadScopedAdmin):
     list_display = ("__str__", "owner", "model", "turn_count", "tokens", "updated_at")
+    review_display = ("review_state",)
     list_filter = (("owner", admin.RelatedOnlyFieldListFilter), "model", TurnStatusFilter)
-    list_select_related = ("owner",)
+    review_filters = (ReviewedFilter, FlaggedFilter, StartedBetweenFilter)
+    list_select_related = ("owner", "review")
     search_fields = ("title", "owner__username", "turns__search_text")
     search_help_text = "Titles, usernames and the words of messages and replies."
     date_hierarchy = "updated_at"
@@ -140,7 +236,30 @@ class ConversationAdmin(ReadScopedAdmin):
             )
         return queryset, False
 
+    # Review columns and filters only for those who review others' conversations: a staff
+    # member looking at their own conversations never learns they were flagged.
+    def get_list_display(self, request):
+        extra = self.review_display if admin_views.may_read_others(request.user) else ()
+        return (*super().get_list_display(request), *extra)
+
+    def get_list_filter(self, request):
+        extra = self.review_filters if admin_views.may_read_others(request.user) else ()
+        return (*super().get_list_filter(request), *extra)
+
     # -- columns and fields ----------------------------------------------------------------
+
+    @admin.display(description="Review")
+    def review_state(self, obj):
+        found = getattr(obj, "review", None)  # select_related: None when there is none
+        if found is None:
+            return "—"
+        parts = []
+        if found.reviewed_at:
+            parts.append(format_html("✓ reviewed by {}", found.reviewed_by or "(deleted)"))
+        if found.flagged:
+            parts.append(format_html('<span class="review-flag" title="{}">⚑ flagged</span>',
+                                     found.flag_reason))  # fmt: skip
+        return format_html_join(" · ", "{}", ((p,) for p in parts)) if parts else "—"
 
     @admin.display(description="Turns", ordering="turn_total")
     def turn_count(self, obj):
@@ -152,14 +271,15 @@ class ConversationAdmin(ReadScopedAdmin):
 
     @admin.display(description="Transcript")
     def transcript(self, obj):
-        turns = list(obj.turns.all())
-        return render_to_string("admin/chat/transcript.html", {"turns": turns})
+        return render_transcript(list(obj.turns.all()))
 
     # -- pages -----------------------------------------------------------------------------
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         if obj is not None and request.method == "GET":
             admin_views.log_read(request, obj, "transcript")
+        if obj is not None and review.may_review(request.user, obj):
+            context["review"] = review.review_of(obj)
         return super().render_change_form(request, context, add, change, form_url, obj)
 
     def changelist_view(self, request, extra_context=None):
@@ -179,6 +299,7 @@ class ConversationAdmin(ReadScopedAdmin):
         name = f"{self.opts.app_label}_{self.opts.model_name}"
         return [
             path("usage/", view(self.usage_view), name=f"{name}_usage"),
+            path("<int:pk>/review/", view(self.review_view), name=f"{name}_review"),
             path("<int:pk>/export.json", view(self.json_view), name=f"{name}_export_json"),
             path("<int:pk>/export.md", view(self.markdown_view), name=f"{name}_export_markdown"),
             path("<int:pk>/raw/", view(self.raw_view), name=f"{name}_raw"),
@@ -196,6 +317,10 @@ class ConversationAdmin(ReadScopedAdmin):
 
     def usage_view(self, request):
         return admin_views.usage(request, self)
+
+    def review_view(self, request, pk):
+        self._check_view(request)
+        return admin_views.review_action(request, pk)
 
     def json_view(self, request, pk):
         self._check_view(request)
@@ -267,7 +392,16 @@ class TurnAdmin(ReadScopedAdmin):
 
     @admin.display(description="Rendered")
     def rendered(self, obj):
-        return render_to_string("admin/chat/transcript.html", {"turns": [obj]})
+        return render_transcript([obj])
+
+    def get_list_display(self, request):
+        table = usage.prices()  # once per page, not per row
+
+        @admin.display(description="Est. cost")
+        def cost(obj):
+            return money(usage.turn_cost(obj, table))
+
+        return (*self.list_display, cost)
 
     @admin.display(description="Steps (raw JSON)")
     def raw_steps(self, obj):
@@ -481,3 +615,56 @@ class McpServerAdmin(admin.ModelAdmin):
     @admin.display(description="Allowed tools")
     def tool_count(self, obj):
         return ", ".join(obj.allowed_tools) if obj.allowed_tools else "all"
+
+
+@admin.register(ModelPrice)
+class ModelPriceAdmin(admin.ModelAdmin):
+    """The price table the usage page's cost estimates come from (USD per million tokens)."""
+
+    list_display = ("model", "input_per_million", "output_per_million", "thinking_per_million")
+    list_editable = ("input_per_million", "output_per_million", "thinking_per_million")
+    search_fields = ("model",)
+
+
+# -- people: export or delete everything of one person ---------------------------------------
+
+User = get_user_model()
+BaseUserAdmin = admin.site._registry[User].__class__ if admin.site.is_registered(User) else None
+
+
+class PersonDataAdmin(BaseUserAdmin or admin.ModelAdmin):
+    """The site's user admin, plus a person's data: export it all (ZIP), or delete the person
+    with all of it, upstream interactions too. Both audited."""
+
+    actions = [*(getattr(BaseUserAdmin, "actions", None) or []), "export_everything",
+               "delete_with_data"]  # fmt: skip
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        if not admin_views.may_manage_people(request.user):
+            actions.pop("export_everything", None)
+            actions.pop("delete_with_data", None)
+        return actions
+
+    def _person(self, request, queryset):
+        if not admin_views.may_manage_people(request.user):
+            raise PermissionDenied
+        if queryset.count() != 1:
+            self.message_user(request, "Select exactly one person.", messages.ERROR)
+            return None
+        return queryset.get()
+
+    @admin.action(description="Export everything of the selected person (ZIP)")
+    def export_everything(self, request, queryset):
+        person = self._person(request, queryset)
+        return person and admin_views.export_person(request, person)
+
+    @admin.action(description="Delete the selected person with all their data")
+    def delete_with_data(self, request, queryset):
+        person = self._person(request, queryset)
+        return person and admin_views.delete_person_page(request, self, person)
+
+
+if admin.site.is_registered(User):
+    admin.site.unregister(User)
+admin.site.register(User, PersonDataAdmin)

@@ -11,19 +11,22 @@ who, whose, which, what, when.
 from __future__ import annotations
 
 import json
-from datetime import datetime, time, timedelta
 
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, Sum
-from django.db.models.functions import TruncDate
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
+from django.urls import reverse
 from django.utils import timezone
 
+from . import people, retention, review
 from .exports import conversation_json, conversation_markdown, json_bytes
-from .models import Conversation, TranscriptRead, Turn
+from .models import Attachment, Conversation, TranscriptRead, Turn
+from .usage import bar_chart
+from .usage import csv_text as usage_csv
+from .usage import report as usage_report
 
 USAGE_DAYS = 30
 MAX_USAGE_DAYS = 366
@@ -92,9 +95,12 @@ def log_search(request, conversations, search_term: str) -> None:
 
 def visible_reads(user, queryset=None):
     """The read log as `user` may see it: whole for those who may read others' conversations,
-    else only the reads of their own conversations (never another person's titles)."""
+    else only the reads of their own conversations (never another person's titles), without
+    the review actions on them (a person is not told their conversation was flagged)."""
     queryset = TranscriptRead.objects.all() if queryset is None else queryset
-    return queryset if may_read_others(user) else queryset.filter(owner_id=user.pk)
+    if may_read_others(user):
+        return queryset
+    return queryset.filter(owner_id=user.pk).exclude(what="review")
 
 
 def conversation_for(request, pk) -> Conversation:
@@ -193,72 +199,9 @@ def may_see_usage(user) -> bool:
     return user.is_active and user.is_staff and user.has_perm("chat.view_turn")
 
 
-def usage_rows(days: int):
-    """Tokens and turns per user per day for the last `days` days (today included), summed by
-    the database. Returns (first day, rows of {owner, username, day, tokens, turns})."""
-    first = timezone.localdate() - timedelta(days=days - 1)
-    since = timezone.make_aware(datetime.combine(first, time.min))
-    username = f"conversation__owner__{get_user_model().USERNAME_FIELD}"
-    rows = (
-        Turn.objects.filter(created_at__gte=since)
-        .annotate(day=TruncDate("created_at"))
-        .values("conversation__owner_id", username, "day")
-        .annotate(tokens=Sum("total_tokens"), turns=Count("pk"))
-        .order_by()
-    )
-    return first, [
-        {
-            "owner": row["conversation__owner_id"],
-            "username": row[username],
-            "day": row["day"],
-            "tokens": row["tokens"] or 0,
-            "turns": row["turns"],
-        }
-        for row in rows
-    ]
-
-
-def usage_table(days: int = USAGE_DAYS) -> dict:
-    """Users × days, newest day first, with totals per user and per day."""
-    first, rows = usage_rows(days)
-    day_list = [first + timedelta(days=i) for i in range(days)][::-1]
-    index = {day: i for i, day in enumerate(day_list)}
-    users: dict[int, dict] = {}
-    per_day = [0] * days
-    for row in rows:
-        user = users.setdefault(
-            row["owner"],
-            {
-                "pk": row["owner"],
-                "username": row["username"],
-                "cells": [None] * days,
-                "tokens": 0,
-                "turns": 0,
-            },
-        )
-        i = index.get(row["day"])
-        if i is None:  # a day outside the window (a time-zone edge): count it in the totals
-            user["tokens"] += row["tokens"]
-            user["turns"] += row["turns"]
-            continue
-        cell = user["cells"][i] or {"tokens": 0, "turns": 0}
-        cell["tokens"] += row["tokens"]
-        cell["turns"] += row["turns"]
-        user["cells"][i] = cell
-        user["tokens"] += row["tokens"]
-        user["turns"] += row["turns"]
-        per_day[i] += row["tokens"]
-    ordered = sorted(users.values(), key=lambda u: (-u["tokens"], u["username"]))
-    return {
-        "days": day_list,
-        "users": ordered,
-        "per_day": per_day,
-        "total": sum(u["tokens"] for u in ordered),
-        "turns": sum(u["turns"] for u in ordered),
-    }
-
-
 def usage(request, model_admin):
+    """The usage page: bars per day (tokens, turns) for everyone or one person, the models,
+    the top people, estimated cost; `?format=csv` downloads the same numbers."""
     if not may_see_usage(request.user):
         raise PermissionDenied
     try:
@@ -266,13 +209,101 @@ def usage(request, model_admin):
     except ValueError:
         days = USAGE_DAYS
     days = max(1, min(days, MAX_USAGE_DAYS))
+    person = None
+    if request.GET.get("user", "").isdigit():
+        person = get_user_model().objects.filter(pk=int(request.GET["user"])).first()
+    result = usage_report(days, owner_id=person.pk if person else None)
+    if request.GET.get("format") == "csv":
+        who = f"-{person.get_username()}" if person else ""
+        return _download(usage_csv(result).encode(), "text/csv; charset=utf-8",
+                         f"usage{who}-{result.first:%Y%m%d}-{days}d.csv")  # fmt: skip
     context = {
         **model_admin.admin_site.each_context(request),
         "opts": model_admin.opts,
         "title": "Token usage",
         "subtitle": f"last {days} day{'s' if days != 1 else ''}",
         "days_count": days,
-        "table": usage_table(days),
+        "periods": (7, 30, 90),
+        "person": person,
+        "report": result,
+        "token_chart": bar_chart(result.days, "total", "tokens"),
+        "turn_chart": bar_chart(result.days, "turns", "turns"),
+        "top_tokens": max((p.total for p in result.top_people), default=0) or 1,
         "timezone": timezone.get_current_timezone_name(),
     }
     return TemplateResponse(request, "admin/chat/usage.html", context)
+
+
+# -- review --------------------------------------------------------------------------------
+
+
+def review_action(request, pk):
+    """POST one review action (reviewed, unreviewed, flag, unflag, notes) and come back."""
+    if request.method != "POST":
+        raise Http404("Not found.")
+    conversation = conversation_for(request, pk)
+    if not review.may_review(request.user, conversation):
+        raise PermissionDenied
+    try:
+        done = review.apply(
+            request.user,
+            conversation,
+            request.POST.get("action", ""),
+            reason=request.POST.get("reason", ""),
+            notes=request.POST.get("notes", ""),
+        )
+        messages.success(request, f"“{conversation}”: {done}.")
+    except ValueError as error:
+        messages.error(request, str(error))
+    return HttpResponseRedirect(reverse("admin:chat_conversation_change", args=[conversation.pk]))
+
+
+# -- a person's data -----------------------------------------------------------------------
+
+
+def may_manage_people(user) -> bool:
+    """Exporting or deleting everything of a person: those who read others' conversations and
+    may delete accounts."""
+    return may_read_others(user) and user.has_perm(
+        f"{get_user_model()._meta.app_label}.delete_user"
+    )
+
+
+def export_person(request, person) -> HttpResponse:
+    data = people.export_zip(person)
+    people.log_export(request.user, person)
+    return _download(data, "application/zip", f"person-{person.pk}-{person.get_username()}.zip")
+
+
+def delete_person_page(request, model_admin, person):
+    """Confirm, then delete a person with all their data (upstream interactions too)."""
+    if person.pk == request.user.pk:
+        messages.error(request, "You cannot delete yourself here.")
+        return None
+    if TranscriptRead.objects.filter(reader=person).exists():
+        messages.error(request, f"{person} has read others' conversations and the read log "
+                                "keeps its readers: deactivate the account instead.")  # fmt: skip
+        return None
+    plan = retention.plan(Conversation.objects.filter(owner=person))
+    if request.POST.get("confirm") == "yes":
+        username = person.get_username()
+        result = retention.delete_person(person)
+        person.pk = result.person_pk
+        people.log_deletion(request.user, person, result.summary())
+        note = (
+            f" ({result.upstream_failed} could not be deleted upstream)"
+            if result.upstream_failed
+            else ""
+        )
+        messages.success(request, f"Deleted {username} and {result.summary()}{note}.")
+        return None
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "opts": model_admin.opts,
+        "title": f"Delete {person.get_username()} with all their data?",
+        "person": person,
+        "plan": plan,
+        "attachments": Attachment.objects.filter(owner=person).count(),
+        "action": request.POST.get("action", ""),
+    }
+    return TemplateResponse(request, "admin/chat/delete_person.html", context)

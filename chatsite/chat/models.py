@@ -258,3 +258,51 @@ class McpServer(models.Model):
 
     def __str__(self):
         return self.name
+
+
+class ModelPrice(models.Model):
+    """What a model costs, per million tokens of each kind, for the admin's cost estimates."""
+
+    model = models.CharField(max_length=100, unique=True)
+    input_per_million = models.DecimalField(max_digits=10, decimal_places=4, default=0)
+    output_per_million = models.DecimalField(max_digits=10, decimal_places=4, default=0)
+    thinking_per_million = models.DecimalField(max_digits=10, decimal_places=4, default=0)
+
+    class Meta:
+        ordering = ["model"]
+
+    def __str__(self):
+        return self.model
+
+
+class Review(models.Model):
+    """An admin's review of one conversation: reviewed by whom and when, a flag with its reason,
+    private notes. Never shown to the conversation's owner (no chat page reads this model)."""
+
+    conversation = models.OneToOneField(
+        Conversation, on_delete=models.CASCADE, related_name="review"
+    )
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+",
+    )  # fmt: skip
+    reviewed_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    flagged = models.BooleanField(default=False, db_index=True)
+    flag_reason = models.CharField(max_length=500, blank=True)
+    notes = models.TextField(blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self):
+        return f"Review of {self.conversation_id}"
+
+
+class Lease(models.Model):
+    """A named job that one process at a time runs (the daily purge), until `expires_at`."""
+
+    name = models.CharField(max_length=64, primary_key=True)
+    owner = models.CharField(max_length=64, blank=True)
+    expires_at = models.DateTimeField()
+    last_run_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self):
+        return self.name
