@@ -12,6 +12,7 @@ from datetime import date, timedelta
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Exists, IntegerField, OuterRef, Q, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
@@ -629,15 +630,13 @@ class ModelPriceAdmin(admin.ModelAdmin):
 # -- people: export or delete everything of one person ---------------------------------------
 
 User = get_user_model()
-BaseUserAdmin = admin.site._registry[User].__class__ if admin.site.is_registered(User) else None
 
 
-class PersonDataAdmin(BaseUserAdmin or admin.ModelAdmin):
+class PersonDataAdmin(UserAdmin):
     """The site's user admin, plus a person's data: export it all (ZIP), or delete the person
     with all of it, upstream interactions too. Both audited."""
 
-    actions = [*(getattr(BaseUserAdmin, "actions", None) or []), "export_everything",
-               "delete_with_data"]  # fmt: skip
+    actions = ["export_everything", "delete_with_data"]  # UserAdmin has none of its own
 
     def get_actions(self, request):
         actions = super().get_actions(request)

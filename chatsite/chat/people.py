@@ -36,13 +36,14 @@ def export_zip(person) -> bytes:
             index["conversations"].append({"id": conversation.pk, "title": str(conversation)})
         for attachment in attachments:
             path = f"attachments/{attachment.sha256}"
+            stored: str | None = path
             try:
                 with attachment.file.open("rb") as source:
                     archive.writestr(path, source.read())
             except OSError:
-                path = None  # the file is gone from storage: say so, export the rest
+                stored = None  # the file is gone from storage: say so, export the rest
             index["attachments"].append({"name": attachment.name, "mime_type": attachment.mime_type,
-                                         "sha256": attachment.sha256, "path": path})  # fmt: skip
+                                         "sha256": attachment.sha256, "path": stored})  # fmt: skip
         archive.writestr("person.json", json.dumps(index, ensure_ascii=False, indent=2))
     return out.getvalue()
 

@@ -67,7 +67,7 @@ def expired(days: int, now=None):
 
 
 def _interaction_ids(turns) -> list[str]:
-    ids = []
+    ids: list[str] = []
     for interaction_id, continued in turns.values_list("interaction_id", "continuation_ids"):
         ids.extend(i for i in [*(continued or []), interaction_id] if isinstance(i, str) and i)
     return ids

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('chat', '0008_turn_lease'),
+        ('chat', '0010_conversation_search'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
