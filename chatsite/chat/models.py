@@ -21,6 +21,9 @@ class Conversation(models.Model):
     settings = models.JSONField(
         default=dict, blank=True, help_text="Interaction-scoped settings, re-sent every turn."
     )
+    # The version on screen at each fork: {"<parent turn id>" or "root": chosen child's id}.
+    # A fork without an entry shows its latest child (chat/branches.py).
+    branch = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

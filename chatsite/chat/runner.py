@@ -27,10 +27,10 @@ from chatsite.gemini import (
     StepAssembler,
 )
 
-from . import leases, structured, tools, upstream
+from . import branches, leases, structured, tools, upstream
 from .attachments import strip_echo
 from .hub import Outbox, hub
-from .models import Turn
+from .models import Conversation, Turn
 from .rendering import continue_output, render_step, stream_dom_id
 
 log = logging.getLogger(__name__)
@@ -235,8 +235,10 @@ class TurnRunner:
         restart): send the conversation so far as steps instead, so the reply still knows it."""
         log.info("turn %s: previous interaction gone; sending the history", self.turn_id)
         steps: list[dict] = []
-        earlier = Turn.objects.filter(conversation_id=self.conversation_id, pk__lt=self.turn_id)
-        async for turn in earlier.exclude(status=Turn.Status.PENDING).order_by("created_at", "pk"):
+        tree = await branches.aload(Conversation(pk=self.conversation_id))
+        path = tree.ancestors(self.turn_id)  # this branch's turns only, not its other versions
+        earlier = Turn.objects.filter(pk__in=path).exclude(status=Turn.Status.PENDING)
+        async for turn in earlier.order_by("created_at", "pk"):
             said = [s for s in turn.steps if s.get("type") != "user_input"]
             steps.append({"type": "user_input", "content": _history_content(turn.user_input)})
             steps += [{k: v for k, v in s.items() if not k.startswith("_")} for s in said]

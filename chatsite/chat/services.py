@@ -17,7 +17,7 @@ from django.db import close_old_connections
 from django.db.models import Q
 from django.utils import timezone
 
-from . import attachments, leases, limits, relay
+from . import attachments, branches, leases, limits, relay
 from .forms import is_agent, valid_mcp_name
 from .hub import hub
 from .models import Conversation, McpServer, Turn
@@ -209,11 +209,6 @@ def public_request(body: dict) -> dict:
     return kept
 
 
-async def _chain_parent(conversation: Conversation) -> Turn | None:
-    """The latest turn the next one follows."""
-    return await conversation.turns.order_by("-created_at", "-pk").afirst()
-
-
 async def _previous_interaction_id(parent: Turn | None) -> str | None:
     # A turn that never reached the API has no id; chain to the nearest ancestor that did.
     seen = 0
@@ -239,7 +234,7 @@ async def send_message(
             await limits.acheck_budget(user)
         else:
             await limits.acheck_can_send(user, conversation.model)
-        parent = await _chain_parent(conversation)
+        parent = await branches.last_on_screen(conversation)  # continues the branch on screen
         turn = Turn(
             conversation=conversation,
             parent=parent,
@@ -252,19 +247,42 @@ async def send_message(
     return turn
 
 
-async def retry_turn(user, conversation: Conversation, turn_id) -> Turn | None:
+async def regenerate_turn(user, conversation: Conversation, turn_id, *, model=None) -> Turn | None:
+    """A new version of a finished answer: a sibling turn with the same input and parent (Retry
+    on a failed or stopped turn is this too, so the question is never asked twice)."""
     old = await conversation.turns.filter(pk=turn_id).afirst()
     if old is None or not old.is_final:
         return None
+    model = model or conversation.model
+    return await _new_version(user, conversation, old, old.user_input, model, old.background)
+
+
+retry_turn = regenerate_turn
+
+
+async def edit_turn(user, conversation: Conversation, turn_id, text) -> Turn | None:
+    """The person's message, edited: a sibling turn with the new words and the same files,
+    chained to the edited turn's parent interaction (none for the first turn)."""
+    old = await conversation.turns.filter(pk=turn_id).afirst()
+    if old is None:
+        return None
+    files = [b for b in old.user_input if not (isinstance(b, dict) and b.get("type") == "text")]
+    text = clean_message(text, with_files=bool(files))
+    blocks = ([{"type": "text", "text": text}] if text else []) + files
+    return await _new_version(user, conversation, old, blocks, conversation.model, False)
+
+
+async def _new_version(user, conversation, old: Turn, user_input, model, background) -> Turn:
     async with _start_lock(user.pk):
         if await is_busy(conversation):
             raise ConversationBusy()
-        await limits.acheck_can_send(user, conversation.model)
-        parent = await _chain_parent(conversation)
+        await limits.acheck_can_send(user, model)
+        parent = await branches.parent_of(conversation, old)
         turn = Turn(
-            conversation=conversation, parent=parent, model=conversation.model,
-            user_input=old.user_input, background=old.background or is_agent(conversation.model),
+            conversation=conversation, parent=parent, model=model, user_input=user_input,
+            background=background or is_agent(model),
         )  # fmt: skip
+        turn.first_version = parent is None
         await start_turn(conversation, turn, parent)
     return turn
 
@@ -289,15 +307,24 @@ async def start_turn(
                 conversation.owner_id, turn.user_input
             )
         except attachments.AttachmentError as exc:
+            await _on_screen(conversation, turn)
             hub.publish(conversation.pk, [turn_added_frame(turn)])
             await TurnRunner.fail_orphan(turn, str(exc))
             return None
     runner = TurnRunner(turn, body=body)
+    # Before the start: once the runner runs, its frames must find the turn drawn.
+    await _on_screen(conversation, turn)
     runner.start()  # the request is on its way while the bubble is drawn
     hub.publish(conversation.pk, [turn_added_frame(turn)])
     # After the start: the list of conversations is ordered by this, the reply is not.
     await Conversation.objects.filter(pk=conversation.pk).aupdate(updated_at=timezone.now())
     return runner
+
+
+async def _on_screen(conversation: Conversation, turn: Turn) -> None:
+    """A new turn is the version on screen from now on; it is drawn with its "N / M"."""
+    await branches.choose(conversation, turn.pk, first=getattr(turn, "first_version", False))
+    await branches.aannotate(conversation.pk, [turn])
 
 
 async def stop(conversation: Conversation) -> None:
@@ -340,12 +367,16 @@ async def catch_up(conversation: Conversation, sub, known: list[int], after: int
     The tab is already subscribed, so anything published meanwhile reaches it too; a snapshot
     replaces the whole assistant part, so a delta it already got is never shown twice.
     """
+    tree = await branches.aload(conversation)
+    # New turns of the branch on screen only: another branch's turns are a click away.
+    new = [pk for pk in tree.path() if pk > after]
     rows = [
         t
-        async for t in conversation.turns.filter(Q(pk__in=known) | Q(pk__gt=after)).order_by(
+        async for t in conversation.turns.filter(Q(pk__in=known) | Q(pk__in=new)).order_by(
             "created_at", "pk"
         )[:MAX_CATCH_UP]
     ]
+    branches.annotate(tree, rows)
     for turn in rows:
         whole = turn.pk > after
         runner = hub.runner(turn.pk)
@@ -365,10 +396,12 @@ async def catch_up(conversation: Conversation, sub, known: list[int], after: int
                 # yet): show what is saved; the owner's frames follow, or this process
                 # re-attaches once the lease runs out. Never a second runner while it holds.
                 turn = await Turn.objects.aget(pk=turn.pk)
+                turn.version = tree.version(turn.pk)
                 runner = hub.runner(turn.pk)
                 if runner is None and leases.left_running(turn):
                     leases.adopt_when_lapsed(turn)
         if runner is not None:
+            runner.turn.version = tree.version(turn.pk)
             frames, _ = runner.snapshot(whole_turn=whole)
         else:
             frames = await _render_saved(turn, whole)

@@ -12,7 +12,10 @@ urlpatterns = [
     path("c/<int:pk>/turns/<int:turn_id>/", views.turn, name="turn"),
     path("c/<int:pk>/send/", views.send, name="send"),
     path("c/<int:pk>/stop/", views.stop, name="stop"),
-    path("c/<int:pk>/turns/<int:turn_id>/retry/", views.retry, name="retry"),
+    path("c/<int:pk>/turns/<int:turn_id>/retry/", views.regenerate, name="retry"),
+    path("c/<int:pk>/turns/<int:turn_id>/regenerate/", views.regenerate, name="regenerate"),
+    path("c/<int:pk>/turns/<int:turn_id>/edit/", views.edit, name="edit"),
+    path("c/<int:pk>/turns/<int:turn_id>/version/", views.version, name="version"),
     path("media/t/<int:turn_id>/<str:digest>/", media.step_media, name="step-media"),
     path("a/<str:sha256>/", attachment_views.attachment, name="attachment"),
     path(
