@@ -43,6 +43,14 @@ def shown_turns(html: str) -> list[int]:
     return [int(pk) for pk in re.findall(r'<article class="turn"[^>]*data-turn-id="(\d+)"', html)]
 
 
+async def joined(tab):
+    """The tab once its socket has finished connecting (and answered what it was sent
+    before): a socket handles one message at a time."""
+    await tab.send({"action": "no such action"})
+    await tab.receive_until(lambda f: "Unknown action" in f)
+    return tab
+
+
 def create_body(emulator, text: str) -> dict:
     for body in reversed(emulator.store.create_bodies()):
         if isinstance(body, dict) and text in json.dumps(body.get("input")):
@@ -223,7 +231,7 @@ async def test_a_second_tab_sees_a_new_version_arrive(signed_in, user, open_tab)
     convo = await make_conversation(user)
     first = await said(user, convo, "first")
     second = await said(user, convo, "second")
-    tab = await open_tab(user, convo.pk)
+    tab = await joined(await open_tab(user, convo.pk))
     await signed_in.post(f"/c/{convo.pk}/turns/{second.pk}/regenerate/")
     added = await tab.receive_until(lambda f: "beforeend:#transcript" in f)
     # It names its parent, so the tab puts it in place of the version it replaces.
@@ -241,8 +249,7 @@ async def test_catch_up_brings_only_the_branch_on_screen(user, open_tab):
     assert await branches.choose(convo, shown.pk)  # another tab switched back
     tab = await open_tab(user, convo.pk)
     await tab.send({"action": "resume", "turns": [], "after": first.pk})
-    await tab.send({"action": "no such action"})  # answered once the catch-up is sent
-    await tab.receive_until(lambda f: "Unknown action" in f)
+    await joined(tab)  # and the catch-up sent
     added = [f for f in tab.frames if "data-turn-id" in f]
     assert len(added) == 1 and f'data-turn-id="{shown.pk}"' in added[0] and "1 / 2" in added[0]
     await tab.close()
