@@ -150,17 +150,14 @@ async def parent_of(conversation: Conversation, turn: Turn) -> Turn | None:
     return None if parent is None else await Turn.objects.filter(pk=parent).afirst()
 
 
-async def choose(conversation: Conversation, turn_id: int, *, first=False) -> bool:
-    """Put turn `turn_id` on screen (and keep it there across reloads and tabs). `first`: it
-    is a new version of the first message."""
+async def choose(conversation: Conversation, turn_id: int, *, first=False) -> Tree | None:
+    """Put turn `turn_id` on screen (and keep it there across reloads and tabs); the tree, or
+    None when it is not a turn of this conversation. `first`: it is a new version of the first
+    message."""
     tree = await aload(conversation, first=turn_id if first else None)
     if turn_id not in tree.parent:
-        return False
+        return None
     conversation.branch = tree.choosing(turn_id)
     # Not .asave(): choosing a version is not activity that reorders the conversation list.
     await Conversation.objects.filter(pk=conversation.pk).aupdate(branch=conversation.branch)
-    return True
-
-
-async def aannotate(conversation_id: int, turns) -> list[Turn]:
-    return annotate(await aload(Conversation(pk=conversation_id)), turns)
+    return tree

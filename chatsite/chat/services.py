@@ -323,8 +323,8 @@ async def start_turn(
 
 async def _on_screen(conversation: Conversation, turn: Turn) -> None:
     """A new turn is the version on screen from now on; it is drawn with its "N / M"."""
-    await branches.choose(conversation, turn.pk, first=getattr(turn, "first_version", False))
-    await branches.aannotate(conversation.pk, [turn])
+    tree = await branches.choose(conversation, turn.pk, first=getattr(turn, "first_version", False))
+    branches.annotate(tree, [turn])
 
 
 async def stop(conversation: Conversation) -> None:

@@ -60,6 +60,7 @@
     if (loads[id] > 20) return; // the server keeps failing: a reload will show it
     loading[id] = true;
     var el = document.getElementById("turn-" + id);
+    var added = !el;
     if (!el) {
       el = document.createElement("article");
       el.className = "turn";
@@ -71,6 +72,11 @@
       var again = loading[id] === "again";
       loading[id] = false;
       var part = document.getElementById("a-" + id);
+      var drawn = document.getElementById("turn-" + id);
+      if (added && drawn && drawn.dataset.parent !== undefined) {
+        added = false; // a new version, drawn: it takes the place of the one on screen
+        makeRoom(String(id), drawn.dataset.parent);
+      }
       if (again || (ended[id] && part && !isFinal(part.dataset.status))) loadTurn(id, url);
       refreshBusy();
     }
@@ -108,16 +114,23 @@
   var NEW_TURN = /^<div hx-swap-oob="beforeend:#transcript">\s*<article [^>]*data-turn-id="(\d+)" data-parent="(\d*)"/;
   function makeRoomFor(message) {
     var match = NEW_TURN.exec(message);
+    if (match && !document.getElementById("turn-" + match[1])) makeRoom(match[1], match[2]);
+  }
+  // Removes the other versions of turn `id` (those with the same parent) and what follows.
+  function makeRoom(id, parent) {
     var box = transcript();
-    if (!match || !box || document.getElementById("turn-" + match[1])) return;
+    if (!box) return;
     var turns = box.querySelectorAll("article.turn");
     var from = -1;
     for (var i = 0; i < turns.length; i++) {
-      if (turns[i].dataset.parent === match[2]) { from = i; break; }
-      if (match[2] && turns[i].dataset.turnId === match[2]) from = i + 1;
+      if (turns[i].dataset.turnId === id) continue;
+      if (turns[i].dataset.parent === parent) { from = i; break; }
+      if (parent && turns[i].dataset.turnId === parent) from = i + 1;
     }
     if (from < 0) return;
-    for (var j = from; j < turns.length; j++) turns[j].remove();
+    for (var j = from; j < turns.length; j++) {
+      if (turns[j].dataset.turnId !== id) turns[j].remove();
+    }
   }
 
   document.addEventListener("htmx:wsBeforeMessage", function (e) {
