@@ -111,6 +111,10 @@ def test_copy_puts_the_answers_markdown_on_the_clipboard(new_page, fresh_user, s
     assert copied == source and copied.strip()
     page.locator(".answer-details > summary").click()
     expect(page.locator(".answer-details dl").first).to_be_visible()
+    page.emulate_media(color_scheme="dark")
+    page.locator(".regenerate-with > summary").click()
+    expect(page.locator(".regenerate-with .menu")).to_be_visible()
+    screenshot(page, "branches-details-desktop-dark")
 
 
 def test_versions_look_right_narrow_and_dark(new_page, fresh_user, browser):
@@ -125,6 +129,10 @@ def test_versions_look_right_narrow_and_dark(new_page, fresh_user, browser):
     screenshot(page, "branches-mobile-dark")
     # Nothing wider than the screen.
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.locator(".regenerate-with > summary").click()
+    screenshot(page, "branches-menu-mobile-dark")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.emulate_media(color_scheme="light")
     page.get_by_role("button", name="Edit").click()
-    screenshot(page, "branches-editing-mobile-dark")
+    screenshot(page, "branches-editing-mobile")
     assert page.evaluate("document.documentElement.scrollWidth") <= 390

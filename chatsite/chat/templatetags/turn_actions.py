@@ -64,7 +64,8 @@ def token_breakdown(turn) -> list[tuple[str, int]]:
             ("total_tool_use_tokens", "Tool use"),
             ("total_tokens", "Total"),
         )
-        if isinstance(usage.get(key), int)
+        # Tool use only when there was some: most answers call no tool.
+        if isinstance(usage.get(key), int) and (usage[key] or key != "total_tool_use_tokens")
     ]
 
 
