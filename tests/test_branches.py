@@ -309,3 +309,24 @@ def test_turns_saved_without_a_parent_follow_the_turn_before_them():
     # A new version of the first message is marked as such.
     tree = branches.Tree([(1, None), (2, None), (3, None)], {branches.FIRSTS: [3]})
     assert tree.path() == [3] and tree.version(3) == branches.Version(2, 2, 1, None)
+
+
+async def test_a_chain_refused_as_expired_is_re_sent_as_this_branch_only(
+    user, emulator, monkeypatch
+):
+    convo = await make_conversation(user)
+    await said(user, convo, "old root words")
+    old = await said(user, convo, "old abandoned words")
+    await services.regenerate_turn(user, convo, old.pk)
+    await newest(convo)
+    await services.edit_turn(user, convo, old.pk, "old kept words")
+    await newest(convo)
+    # The API answers a chain to an expired interaction with a 400, not only a 404.
+    monkeypatch.setattr(emulator.store, "expire_after", 0.0)
+    turn = await said(user, convo, "still there?")
+    assert turn.status == "completed", turn.error
+    body = create_body(emulator, "still there?")
+    assert "previous_interaction_id" not in body
+    history = json.dumps(body["input"])
+    assert "old root words" in history and "old kept words" in history
+    assert "old abandoned words" not in history

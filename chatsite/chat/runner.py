@@ -23,6 +23,7 @@ from chatsite.gemini import (
     APIConnectionError,
     APIError,
     APITimeoutError,
+    BadRequestError,
     NotFoundError,
     StepAssembler,
 )
@@ -202,8 +203,8 @@ class TurnRunner:
         while True:
             try:
                 await self._stream_hop(client, opening)
-            except NotFoundError:
-                if not self._can_send_history():
+            except (NotFoundError, BadRequestError) as exc:
+                if not (_chain_gone(exc) and self._can_send_history()):
                     raise
                 opening = await self._first_open(client, with_history=True)
                 continue
@@ -217,8 +218,8 @@ class TurnRunner:
             self.body = await self._with_history(self.body)
         try:
             return await self._open(client, self.body)
-        except NotFoundError:
-            if with_history or not self._can_send_history():
+        except (NotFoundError, BadRequestError) as exc:
+            if with_history or not (_chain_gone(exc) and self._can_send_history()):
                 raise
             return await self._first_open(client, with_history=True)
 
@@ -563,6 +564,12 @@ class TurnRunner:
         frames = [turn_added_frame(turn)] if whole_turn else []
         frames += [assistant_frame(turn), status_frame(turn)]
         return frames, self.seq
+
+
+def _chain_gone(exc: APIError) -> bool:
+    """The chained interaction is no longer there: not found (404), or refused as expired
+    (a 400 that names it)."""
+    return isinstance(exc, NotFoundError) or "previous_interaction" in (exc.message or "")
 
 
 def _client_continues(body: dict) -> bool:
