@@ -330,3 +330,19 @@ async def test_a_chain_refused_as_expired_is_re_sent_as_this_branch_only(
     history = json.dumps(body["input"])
     assert "old root words" in history and "old kept words" in history
     assert "old abandoned words" not in history
+
+
+async def test_a_chain_older_than_the_stored_days_is_not_sent_but_re_sent_as_history(
+    user, emulator, settings
+):
+    convo = await make_conversation(user)
+    await said(user, convo, "aged root words")
+    settings.GEMINI_STORED_DAYS = 0  # every stored interaction counts as expired
+    turn = await said(user, convo, "are you still there")
+    assert turn.status == "completed", turn.error
+    sent = [
+        b for b in emulator.store.create_bodies() if "are you still there" in json.dumps(b["input"])
+    ]
+    # Straight to history: no request chained to the expired interaction went out first.
+    assert len(sent) == 1 and "previous_interaction_id" not in sent[0]
+    assert "aged root words" in json.dumps(sent[0]["input"])

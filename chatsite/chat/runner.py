@@ -111,8 +111,9 @@ class TurnWriter:
 
 
 class TurnRunner:
-    def __init__(self, turn: Turn, *, body: dict | None):
+    def __init__(self, turn: Turn, *, body: dict | None, history: bool = False):
         self.turn = turn
+        self.history_first = history  # the chained interaction has expired: send the branch
         self.turn_id = turn.pk
         self.conversation_id = turn.conversation_id
         self.body = body  # None: re-attach to an interaction already started
@@ -199,7 +200,7 @@ class TurnRunner:
                 self.turn.interaction_id, last_event_id=self.turn.last_event_id or None
             )
         else:
-            opening = await self._first_open(client)
+            opening = await self._first_open(client, with_history=self.history_first)
         while True:
             try:
                 await self._stream_hop(client, opening)

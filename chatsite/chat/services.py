@@ -10,6 +10,7 @@ import asyncio
 import logging
 import weakref
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -209,15 +210,23 @@ def public_request(body: dict) -> dict:
     return kept
 
 
-async def _previous_interaction_id(parent: Turn | None) -> str | None:
-    # A turn that never reached the API has no id; chain to the nearest ancestor that did.
+async def _chained(parent: Turn | None) -> Turn | None:
+    """The turn whose interaction the next one chains to. A turn that never reached the API
+    has no id; chain to the nearest ancestor that did."""
     seen = 0
     while parent is not None and seen < 1000:
         if parent.interaction_id:
-            return parent.interaction_id
+            return parent
         parent = await Turn.objects.filter(pk=parent.parent_id).afirst()
         seen += 1
     return None
+
+
+def _expired(chained: Turn | None) -> bool:
+    """Stored interactions expire upstream (GEMINI_STORED_DAYS): past that, the branch goes
+    as history at once instead of a chain the API would refuse."""
+    days = settings.GEMINI_STORED_DAYS
+    return chained is not None and timezone.now() - chained.created_at > timedelta(days=days)
 
 
 async def send_message(
@@ -292,7 +301,8 @@ async def start_turn(
 ) -> TurnRunner | None:
     """Save the new turn (one INSERT, with the options it is sent with), show it, start its
     runner. Only what the request needs happens before the request goes out."""
-    previous = await _previous_interaction_id(parent)
+    chained = await _chained(parent)
+    previous = chained.interaction_id if chained else None
     servers = []
     if (conversation.settings or {}).get("mcp_servers"):
         servers = [s async for s in McpServer.objects.filter(enabled=True)]
@@ -311,7 +321,7 @@ async def start_turn(
             hub.publish(conversation.pk, [turn_added_frame(turn)])
             await TurnRunner.fail_orphan(turn, str(exc))
             return None
-    runner = TurnRunner(turn, body=body)
+    runner = TurnRunner(turn, body=body, history=_expired(chained))
     # Before the start: once the runner runs, its frames must find the turn drawn.
     await _on_screen(conversation, turn)
     runner.start()  # the request is on its way while the bubble is drawn
