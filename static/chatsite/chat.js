@@ -193,6 +193,7 @@
     bubble.classList.add("is-editing");
     bubble.appendChild(form);
     htmx.process(form);
+    bubble.scrollIntoView({ block: "nearest" });
     box.focus();
     box.setSelectionRange(box.value.length, box.value.length);
     box.style.height = box.scrollHeight + "px";
@@ -204,6 +205,10 @@
 
   document.addEventListener("click", function (e) {
     var target = e.target.closest ? e.target : e.target.parentElement;
+    // An open "Regenerate with…" menu closes on a click anywhere else.
+    document.querySelectorAll(".regenerate-with[open]").forEach(function (menu) {
+      if (!menu.contains(target)) menu.open = false;
+    });
     var edit = target.closest(".edit-turn");
     if (edit) { openEditor(edit); return; }
     var cancel = target.closest(".cancel-edit");
