@@ -272,6 +272,9 @@ GEMINI_MODEL = env.str("GEMINI_MODEL", GEMINI_MODELS[0] if GEMINI_MODELS else "g
 GEMINI_TITLE_MODEL = env.str("GEMINI_TITLE_MODEL", "gemini-3.1-flash-lite-preview")
 GEMINI_TIMEOUT = env.float("GEMINI_TIMEOUT", 60.0, validate=Range(min=1))
 GEMINI_MAX_RETRIES = env.int("GEMINI_MAX_RETRIES", 4, validate=Range(min=0, max=10))
+# How long the API keeps stored interactions (55 days paid, 1 day free): an older chain is
+# not chained to but re-sent as history (a 404 or 400 for a chain does the same).
+GEMINI_STORED_DAYS = env.float("GEMINI_STORED_DAYS", 55.0, validate=Range(min=0))
 # With no key the app talks to its own emulator: an embedded one on a free loopback port, or
 # the one GEMINI_API_BASE_URL points at (for example `manage.py emulator`).
 GEMINI_EMULATED = not GEMINI_API_KEY

@@ -5,6 +5,7 @@ shows is rendered from those steps, so nothing is lost when the renderer improve
 """
 
 import secrets
+from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -33,6 +34,9 @@ class Conversation(models.Model):
     settings = models.JSONField(
         default=dict, blank=True, help_text="Interaction-scoped settings, re-sent every turn."
     )
+    # The version on screen at each fork: {"<parent turn id>" or "root": chosen child's id}.
+    # A fork without an entry shows its latest child (chat/branches.py).
+    branch = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -68,6 +72,10 @@ class Turn(models.Model):
     # and those still streaming (read through getattr by the templates).
     steps_by_index: dict[int, dict] | None
     live_indices: set[int]
+    # Set by chat.branches, never saved: the turn's place among its versions ("N / M"), and
+    # whether a new turn is a new version of the first message.
+    version: Any
+    first_version: bool
 
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="turns")
     parent = models.ForeignKey(

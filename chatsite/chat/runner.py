@@ -25,14 +25,15 @@ from chatsite.gemini import (
     APIConnectionError,
     APIError,
     APITimeoutError,
+    BadRequestError,
     NotFoundError,
     StepAssembler,
 )
 
-from . import leases, structured, titles, tools, upstream
+from . import branches, leases, structured, titles, tools, upstream
 from .attachments import strip_echo
 from .hub import Outbox, hub
-from .models import Turn
+from .models import Conversation, Turn
 from .rendering import continue_output, render_step, stream_dom_id
 
 log = logging.getLogger(__name__)
@@ -112,8 +113,9 @@ class TurnWriter:
 
 
 class TurnRunner:
-    def __init__(self, turn: Turn, *, body: dict | None):
+    def __init__(self, turn: Turn, *, body: dict | None, history: bool = False):
         self.turn = turn
+        self.history_first = history  # the chained interaction has expired: send the branch
         self.turn_id = turn.pk
         self.conversation_id = turn.conversation_id
         self.body = body  # None: re-attach to an interaction already started
@@ -200,12 +202,12 @@ class TurnRunner:
                 self.turn.interaction_id, last_event_id=self.turn.last_event_id or None
             )
         else:
-            opening = await self._first_open(client)
+            opening = await self._first_open(client, with_history=self.history_first)
         while True:
             try:
                 await self._stream_hop(client, opening)
-            except NotFoundError:
-                if not self._can_send_history():
+            except (NotFoundError, BadRequestError) as exc:
+                if not (_chain_gone(exc) and self._can_send_history()):
                     raise
                 opening = await self._first_open(client, with_history=True)
                 continue
@@ -220,8 +222,8 @@ class TurnRunner:
             self.body = await self._with_history(self.body)
         try:
             return await self._open(client, self.body)
-        except NotFoundError:
-            if with_history or not self._can_send_history():
+        except (NotFoundError, BadRequestError) as exc:
+            if with_history or not (_chain_gone(exc) and self._can_send_history()):
                 raise
             return await self._first_open(client, with_history=True)
 
@@ -238,8 +240,10 @@ class TurnRunner:
         restart): send the conversation so far as steps instead, so the reply still knows it."""
         log.info("turn %s: previous interaction gone; sending the history", self.turn_id)
         steps: list[dict] = []
-        earlier = Turn.objects.filter(conversation_id=self.conversation_id, pk__lt=self.turn_id)
-        async for turn in earlier.exclude(status=Turn.Status.PENDING).order_by("created_at", "pk"):
+        tree = await branches.aload(Conversation(pk=self.conversation_id))
+        path = tree.ancestors(self.turn_id)  # this branch's turns only, not its other versions
+        earlier = Turn.objects.filter(pk__in=path).exclude(status=Turn.Status.PENDING)
+        async for turn in earlier.order_by("created_at", "pk"):
             said = [s for s in turn.steps if s.get("type") != "user_input"]
             steps.append({"type": "user_input", "content": _history_content(turn.user_input)})
             steps += [{k: v for k, v in s.items() if not k.startswith("_")} for s in said]
@@ -567,6 +571,12 @@ class TurnRunner:
         frames = [turn_added_frame(turn)] if whole_turn else []
         frames += [assistant_frame(turn), status_frame(turn)]
         return frames, self.seq
+
+
+def _chain_gone(exc: APIError) -> bool:
+    """The chained interaction is no longer there: not found (404), or refused as expired
+    (a 400 that names it)."""
+    return isinstance(exc, NotFoundError) or "previous_interaction" in (exc.message or "")
 
 
 def _client_continues(body: dict) -> bool:

@@ -10,6 +10,7 @@ import asyncio
 import logging
 import weakref
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -17,7 +18,7 @@ from django.db import close_old_connections
 from django.db.models import Q
 from django.utils import timezone
 
-from . import attachments, conversations, leases, limits, relay
+from . import attachments, branches, conversations, leases, limits, relay
 from .forms import is_agent, valid_mcp_name
 from .hub import hub
 from .models import Conversation, McpServer, Turn
@@ -209,22 +210,29 @@ def public_request(body: dict) -> dict:
     return kept
 
 
-async def _chain_parent(conversation: Conversation) -> Turn | None:
-    """The latest turn the next one follows."""
-    return await conversation.turns.order_by("-created_at", "-pk").afirst()
-
-
-async def _previous_interaction_id(parent: Turn | None) -> str | None:
-    # A turn that never reached the API has no id; chain to the nearest ancestor that did.
+async def _chained(parent: Turn | None) -> Turn | None:
+    """The turn whose interaction the next one chains to. A turn that never reached the API
+    has no id; chain to the nearest ancestor that did."""
     seen = 0
     while parent is not None and seen < 1000:
         if parent.interaction_id:
-            return parent.interaction_id
+            return parent
         if parent.parent_id is None:  # the first turn: a lookup by None finds nothing either
             return None
         parent = await Turn.objects.filter(pk=parent.parent_id).afirst()
         seen += 1
     return None
+
+
+def _expired(chained: Turn | None) -> bool:
+    """Stored interactions expire upstream (GEMINI_STORED_DAYS): past that, the branch goes
+    as history at once instead of a chain the API would refuse."""
+    days = settings.GEMINI_STORED_DAYS
+    return chained is not None and timezone.now() - chained.created_at > timedelta(days=days)
+
+
+def _after_import(previous: str | None, parent: Turn | None) -> bool:
+    return previous is None and parent is not None and bool((parent.request or {}).get("imported"))
 
 
 async def send_message(
@@ -241,7 +249,7 @@ async def send_message(
             await limits.acheck_budget(user)
         else:
             await limits.acheck_can_send(user, conversation.model)
-        parent = await _chain_parent(conversation)
+        parent = await branches.last_on_screen(conversation)  # continues the branch on screen
         turn = Turn(
             conversation=conversation,
             parent=parent,
@@ -254,19 +262,42 @@ async def send_message(
     return turn
 
 
-async def retry_turn(user, conversation: Conversation, turn_id) -> Turn | None:
+async def regenerate_turn(user, conversation: Conversation, turn_id, *, model=None) -> Turn | None:
+    """A new version of a finished answer: a sibling turn with the same input and parent (Retry
+    on a failed or stopped turn is this too, so the question is never asked twice)."""
     old = await conversation.turns.filter(pk=turn_id).afirst()
     if old is None or not old.is_final:
         return None
+    model = model or conversation.model
+    return await _new_version(user, conversation, old, old.user_input, model, old.background)
+
+
+retry_turn = regenerate_turn
+
+
+async def edit_turn(user, conversation: Conversation, turn_id, text) -> Turn | None:
+    """The person's message, edited: a sibling turn with the new words and the same files,
+    chained to the edited turn's parent interaction (none for the first turn)."""
+    old = await conversation.turns.filter(pk=turn_id).afirst()
+    if old is None:
+        return None
+    files = [b for b in old.user_input if not (isinstance(b, dict) and b.get("type") == "text")]
+    text = clean_message(text, with_files=bool(files))
+    blocks = ([{"type": "text", "text": text}] if text else []) + files
+    return await _new_version(user, conversation, old, blocks, conversation.model, False)
+
+
+async def _new_version(user, conversation, old: Turn, user_input, model, background) -> Turn:
     async with _start_lock(user.pk):
         if await is_busy(conversation):
             raise ConversationBusy()
-        await limits.acheck_can_send(user, conversation.model)
-        parent = await _chain_parent(conversation)
+        await limits.acheck_can_send(user, model)
+        parent = await branches.parent_of(conversation, old)
         turn = Turn(
-            conversation=conversation, parent=parent, model=conversation.model,
-            user_input=old.user_input, background=old.background or is_agent(conversation.model),
+            conversation=conversation, parent=parent, model=model, user_input=user_input,
+            background=background or is_agent(model),
         )  # fmt: skip
+        turn.first_version = parent is None
         await start_turn(conversation, turn, parent)
     return turn
 
@@ -276,7 +307,8 @@ async def start_turn(
 ) -> TurnRunner | None:
     """Save the new turn (one INSERT, with the options it is sent with), show it, start its
     runner. Only what the request needs happens before the request goes out."""
-    previous = await _previous_interaction_id(parent)
+    chained = await _chained(parent)
+    previous = chained.interaction_id if chained else None
     servers = []
     if (conversation.settings or {}).get("mcp_servers"):
         servers = [s async for s in McpServer.objects.filter(enabled=True)]
@@ -291,19 +323,29 @@ async def start_turn(
                 conversation.owner_id, turn.user_input
             )
         except attachments.AttachmentError as exc:
+            await _on_screen(conversation, turn)
             hub.publish(conversation.pk, [turn_added_frame(turn)])
             await TurnRunner.fail_orphan(turn, str(exc))
             return None
-    runner = TurnRunner(turn, body=body)
-    if previous is None and parent is not None and (parent.request or {}).get("imported"):
-        # Imported turns have no interaction here to chain to: send the history as steps.
-        runner.body = await runner._with_history(body)
+    # Imported turns have no interaction here to chain to, and a chain past its days upstream
+    # would be refused: either way the branch goes as history.
+    history = _expired(chained) or _after_import(previous, parent)
+    runner = TurnRunner(turn, body=body, history=history)
+    # Before the start: once the runner runs, its frames must find the turn drawn.
+    await _on_screen(conversation, turn)
     runner.start()  # the request is on its way while the bubble is drawn
     hub.publish(conversation.pk, [turn_added_frame(turn)])
     # After the start: the list of conversations is ordered by this, the reply is not.
     await Conversation.objects.filter(pk=conversation.pk).aupdate(updated_at=timezone.now())
     await conversations.publish_sidebar(conversation.owner_id)  # it moves to the top
     return runner
+
+
+async def _on_screen(conversation: Conversation, turn: Turn) -> None:
+    """A new turn is the version on screen from now on; it is drawn with its "N / M"."""
+    tree = await branches.choose(conversation, turn.pk, first=getattr(turn, "first_version", False))
+    if tree is not None:
+        branches.annotate(tree, [turn])
 
 
 async def stop(conversation: Conversation) -> None:
@@ -346,12 +388,16 @@ async def catch_up(conversation: Conversation, sub, known: list[int], after: int
     The tab is already subscribed, so anything published meanwhile reaches it too; a snapshot
     replaces the whole assistant part, so a delta it already got is never shown twice.
     """
+    tree = await branches.aload(conversation)
+    # New turns of the branch on screen only: another branch's turns are a click away.
+    new = [pk for pk in tree.path() if pk > after]
     rows = [
         t
-        async for t in conversation.turns.filter(Q(pk__in=known) | Q(pk__gt=after)).order_by(
+        async for t in conversation.turns.filter(Q(pk__in=known) | Q(pk__in=new)).order_by(
             "created_at", "pk"
         )[:MAX_CATCH_UP]
     ]
+    branches.annotate(tree, rows)
     for turn in rows:
         whole = turn.pk > after
         runner = hub.runner(turn.pk)
@@ -371,10 +417,12 @@ async def catch_up(conversation: Conversation, sub, known: list[int], after: int
                 # yet): show what is saved; the owner's frames follow, or this process
                 # re-attaches once the lease runs out. Never a second runner while it holds.
                 turn = await Turn.objects.aget(pk=turn.pk)
+                turn.version = tree.version(turn.pk)
                 runner = hub.runner(turn.pk)
                 if runner is None and leases.left_running(turn):
                     leases.adopt_when_lapsed(turn)
         if runner is not None:
+            runner.turn.version = tree.version(turn.pk)
             frames, _ = runner.snapshot(whole_turn=whole)
         else:
             frames = await _render_saved(turn, whole)

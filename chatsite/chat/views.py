@@ -13,7 +13,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from . import attachments, conversations, limits, services, sessions
+from . import attachments, branches, conversations, limits, services, sessions
 from .forms import ComposerForm
 from .models import Invite, Turn
 
@@ -26,18 +26,10 @@ def _sidebar(user):
     return conversations.sidebar_groups(user)
 
 
-def _latest_turns(conversation, before=None, reach=None):
-    """A page of turns, oldest first, and whether there are earlier ones. Pages cost the same
-    however long the conversation is. `reach`: a turn to open at (a search result) that the
-    page must include, however far back (up to MAX_REACH turns)."""
-    turns = conversation.turns.order_by("-created_at", "-pk")
-    if before is not None:
-        turns = turns.filter(pk__lt=before)
-    size = PAGE_TURNS
-    if reach is not None:
-        size = max(size, min(turns.filter(pk__gte=reach).count(), MAX_REACH))
-    page = list(turns[: size + 1])
-    return page[:size][::-1], len(page) > size
+def _latest_turns(conversation, before=None, showing=None):
+    """A page of the branch on screen, oldest first, and whether there are earlier turns.
+    `showing`: a turn the page must reach back to (a search result), however far back."""
+    return branches.page(conversation, PAGE_TURNS, before=before, showing=showing)
 
 
 def _page_context(user, conversation=None, form=None, *, with_turns=True, reach=None):
@@ -45,7 +37,7 @@ def _page_context(user, conversation=None, form=None, *, with_turns=True, reach=
     tokens = 0
     if conversation is not None:
         if with_turns:
-            turns, earlier = _latest_turns(conversation, reach=reach)
+            turns, earlier = _latest_turns(conversation, showing=reach)
         tokens = conversation.turns.aggregate(total=Sum("total_tokens"))["total"] or 0
     return {
         "conversation": conversation,
@@ -104,7 +96,27 @@ def conversation(request, pk):
 def turn(request, pk, turn_id):
     """One turn, whole: a tab loads it this way when it is too large for a socket frame."""
     convo = get_object_or_404(services.owned_conversations(request.user), pk=pk)
-    return render(request, f"{PAGE}#turn", {"turn": get_object_or_404(convo.turns, pk=turn_id)})
+    shown = get_object_or_404(convo.turns, pk=turn_id)
+    branches.annotate(branches.load(convo), [shown])
+    return render(request, f"{PAGE}#turn", {"turn": shown})
+
+
+@login_required
+@require_POST
+async def version(request, pk, turn_id):
+    """Show version `turn_id` of its turn and the turns that follow it on its branch."""
+    _, convo = await _owned(request, pk)
+    if not await branches.choose(convo, turn_id):
+        raise Http404
+    if not request.htmx:
+        return redirect(convo)
+    return HttpResponse(await sync_to_async(_render_transcript)(convo, turn_id))
+
+
+def _render_transcript(convo, showing) -> str:
+    turns, earlier = _latest_turns(convo, showing=showing)
+    context = {"conversation": convo, "turns": turns, "earlier": earlier}
+    return render_to_string(f"{PAGE}#earlier", context)
 
 
 @login_required
@@ -248,18 +260,39 @@ async def stop(request, pk):
 
 @login_required
 @require_POST
-async def retry(request, pk, turn_id):
+async def regenerate(request, pk, turn_id):
+    """A new version of an answer (also Retry), optionally from another model."""
     user, convo = await _owned(request, pk)
-    if await convo.turns.exclude(status__in=Turn.FINAL).aexists():
-        return _composer_error("Wait for the reply to finish, or press Stop.", status=409)
+    model = request.POST.get("model") or None
+    if model is not None and model not in [*settings.GEMINI_MODELS, *settings.GEMINI_AGENTS]:
+        return _composer_error("Choose one of the models on offer.")
+    return await _new_version(
+        request, convo, services.regenerate_turn(user, convo, turn_id, model=model)
+    )
+
+
+@login_required
+@require_POST
+async def edit(request, pk, turn_id):
+    """The person's message with new words: a new version of that turn."""
+    user, convo = await _owned(request, pk)
+    text = request.POST.get("message", "")
+    return await _new_version(request, convo, services.edit_turn(user, convo, turn_id, text))
+
+
+async def _new_version(request, convo, starting) -> HttpResponse:
+    # The new version reaches this tab, like every other tab, through the socket.
     try:
-        if await services.retry_turn(user, convo, turn_id) is None:
+        if await starting is None:
             raise Http404
-    except services.ConversationBusy as exc:
-        return _composer_error(str(exc), status=409)
+    except services.InvalidInput as exc:  # ConversationBusy too
+        status = 409 if isinstance(exc, services.ConversationBusy) else 422
+        return _composer_error(str(exc), status=status)
     except limits.LimitReached as exc:
         return _composer_error(str(exc), status=429)
-    return HttpResponse(status=204) if request.htmx else redirect(convo)
+    if not request.htmx:
+        return redirect(convo)
+    return HttpResponse(render_to_string(f"{PAGE}#composer-error", {"oob": True}))
 
 
 def signup(request, token=None):

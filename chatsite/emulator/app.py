@@ -139,6 +139,8 @@ class Emulator:
             chain = list(self.store.chain(previous_id))
             if not chain:
                 raise not_found(previous_id)
+            if self.store.expired(chain[0]):
+                raise invalid_argument(f"The 'previous_interaction_id' {previous_id} has expired.")
             for earlier in reversed(chain):
                 history.extend(earlier.input_steps)
                 history.extend(earlier.steps)

@@ -189,6 +189,7 @@ class InteractionRecord:
     background: bool = False
     status: str = "in_progress"
     created: str = field(default_factory=now_iso)
+    born: float = field(default_factory=time.monotonic)  # for `InteractionStore.expire_after`
     updated: str = ""
     steps: list[dict[str, Any]] = field(default_factory=list)  # generated steps, finished
     current: Any = None  # the in-progress step's accumulator (see runner.StepAccumulator)
@@ -314,6 +315,9 @@ class Store:
         self.recent: OrderedDict[str, InteractionRecord] = OrderedDict()
         self.requests: deque[RequestLog] = deque(maxlen=max_requests)
         self.fail_attempts: dict[str, int] = {}
+        # Stored interactions expire upstream (1 day on the free tier): tests set seconds here,
+        # after which chaining to one is refused with a 400.
+        self.expire_after: float | None = None
         self._lock = threading.Lock()  # guards `requests` and `recent` against test readers
 
     # --- mutation (server loop only) --------------------------------------------------------
@@ -358,6 +362,9 @@ class Store:
     def get(self, interaction_id: str) -> InteractionRecord | None:
         """A stored interaction, as the API sees it (None for unknown, deleted, store:false)."""
         return self.interactions.get(interaction_id)
+
+    def expired(self, record: InteractionRecord) -> bool:
+        return self.expire_after is not None and time.monotonic() - record.born >= self.expire_after
 
     def find(self, interaction_id: str) -> InteractionRecord | None:
         """Any recent interaction, stored or not (for tests)."""

@@ -60,6 +60,7 @@
     if (loads[id] > 20) return; // the server keeps failing: a reload will show it
     loading[id] = true;
     var el = document.getElementById("turn-" + id);
+    var added = !el;
     if (!el) {
       el = document.createElement("article");
       el.className = "turn";
@@ -71,6 +72,11 @@
       var again = loading[id] === "again";
       loading[id] = false;
       var part = document.getElementById("a-" + id);
+      var drawn = document.getElementById("turn-" + id);
+      if (added && drawn && drawn.dataset.parent !== undefined) {
+        added = false; // a new version, drawn: it takes the place of the one on screen
+        makeRoom(String(id), drawn.dataset.parent);
+      }
       if (again || (ended[id] && part && !isFinal(part.dataset.status))) loadTurn(id, url);
       refreshBusy();
     }
@@ -102,8 +108,34 @@
     }
   }
 
+  // A new turn arrives as HTML appended to the transcript. When it is a new version (an edit,
+  // a regenerated answer), the version it replaces and the turns after it leave the screen
+  // first: the transcript always shows one branch.
+  var NEW_TURN = /^<div hx-swap-oob="beforeend:#transcript">\s*<article [^>]*data-turn-id="(\d+)" data-parent="(\d*)"/;
+  function makeRoomFor(message) {
+    var match = NEW_TURN.exec(message);
+    if (match && !document.getElementById("turn-" + match[1])) makeRoom(match[1], match[2]);
+  }
+  // Removes the other versions of turn `id` (those with the same parent) and what follows.
+  function makeRoom(id, parent) {
+    var box = transcript();
+    if (!box) return;
+    var turns = box.querySelectorAll("article.turn");
+    var from = -1;
+    for (var i = 0; i < turns.length; i++) {
+      if (turns[i].dataset.turnId === id) continue;
+      if (turns[i].dataset.parent === parent) { from = i; break; }
+      if (parent && turns[i].dataset.turnId === parent) from = i + 1;
+    }
+    if (from < 0) return;
+    for (var j = from; j < turns.length; j++) {
+      if (turns[j].dataset.turnId !== id) turns[j].remove();
+    }
+  }
+
   document.addEventListener("htmx:wsBeforeMessage", function (e) {
     var message = e.detail.message;
+    if (typeof message === "string" && message.charAt(0) === "<") makeRoomFor(message);
     if (typeof message !== "string" || message.charAt(0) !== "{") return; // HTML: htmx swaps it
     e.preventDefault();
     try { applyFrame(JSON.parse(message)); } catch (err) { return; }
@@ -130,14 +162,83 @@
     setTimeout(function () { socket.reconnect(); }, 500 + Math.random() * 1500);
   });
 
-  // Keyboard: Enter sends, Shift+Enter is a new line, Escape stops the reply.
+  // Edit: the message becomes a text box with Send and Cancel; sending starts a new version
+  // of the turn, which the socket draws in its place. Cancel puts the message back.
+  function openEditor(button) {
+    var bubble = button.closest("article.turn").querySelector("[data-role=user]");
+    if (bubble.querySelector(".edit-form")) return;
+    var form = document.createElement("form");
+    form.className = "edit-form";
+    form.setAttribute("hx-post", button.dataset.edit);
+    form.setAttribute("hx-swap", "none");
+    form.setAttribute("hx-disabled-elt", "find button[type=submit]");
+    var box = document.createElement("textarea");
+    box.name = "message";
+    box.dir = "auto";
+    box.maxLength = 100000;
+    box.setAttribute("aria-label", "Edit message");
+    box.value = button.dataset.text;
+    var actions = document.createElement("div");
+    actions.className = "edit-actions";
+    var cancel = document.createElement("button");
+    cancel.type = "button";
+    cancel.className = "button small cancel-edit";
+    cancel.textContent = "Cancel";
+    var send = document.createElement("button");
+    send.type = "submit";
+    send.className = "button small primary";
+    send.textContent = "Send";
+    actions.append(cancel, send);
+    form.append(box, actions);
+    bubble.classList.add("is-editing");
+    bubble.appendChild(form);
+    htmx.process(form);
+    bubble.scrollIntoView({ block: "nearest" });
+    box.focus();
+    box.setSelectionRange(box.value.length, box.value.length);
+    box.style.height = box.scrollHeight + "px";
+  }
+  function closeEditor(form) {
+    form.closest("[data-role=user]").classList.remove("is-editing");
+    form.remove();
+  }
+
+  document.addEventListener("click", function (e) {
+    var target = e.target.closest ? e.target : e.target.parentElement;
+    // An open "Regenerate with…" menu closes on a click anywhere else.
+    document.querySelectorAll(".regenerate-with[open]").forEach(function (menu) {
+      if (!menu.contains(target)) menu.open = false;
+    });
+    var edit = target.closest(".edit-turn");
+    if (edit) { openEditor(edit); return; }
+    var cancel = target.closest(".cancel-edit");
+    if (cancel) { closeEditor(cancel.closest(".edit-form")); return; }
+    var copy = target.closest(".copy-answer");
+    if (copy) {
+      navigator.clipboard.writeText(copy.dataset.source).then(function () {
+        copy.textContent = "Copied";
+        setTimeout(function () { copy.textContent = "Copy"; }, 1500);
+      });
+    }
+  });
+
+  // Another version on screen: keep the turn that was switched in view.
+  document.addEventListener("htmx:afterSwap", function (e) {
+    var shown = e.detail.requestConfig && e.detail.requestConfig.elt.dataset.show;
+    var el = shown && document.getElementById("turn-" + shown);
+    if (el) el.scrollIntoView({ block: "nearest" });
+  });
+
+  // Keyboard: Enter sends, Shift+Enter is a new line, Escape stops the reply (or the edit).
   document.addEventListener("keydown", function (e) {
     var composer = document.getElementById("composer");
     if (!composer) return;
+    var editing = e.target.closest && e.target.closest(".edit-form");
+    if (editing && e.key === "Escape") { e.preventDefault(); closeEditor(editing); return; }
     if (e.key === "Enter" && !e.shiftKey && !e.isComposing && e.target.name === "message") {
       e.preventDefault();
       var root = main();
-      if (!(root && root.classList.contains("is-streaming"))) composer.requestSubmit();
+      if (!(root && root.classList.contains("is-streaming"))) (editing || composer).requestSubmit();
     } else if (e.key === "Escape") {
       var stop = composer.querySelector(".stop");
       if (stop && main().classList.contains("is-streaming")) { e.preventDefault(); stop.click(); }

@@ -1,0 +1,163 @@
+"""Versions of a conversation: turns with the same parent turn are versions of one another.
+
+The branch on screen runs from the first turn down, taking at each fork the child the person
+chose last (Conversation.branch), else the latest one. Everything that walks a conversation —
+the page and its pagination, catch-up on reconnect, the parent of the next message, the
+history sent when the chain is gone — asks this module, so they all agree.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+from .models import Conversation, Turn
+
+ROOT = "root"
+FIRSTS = "first"  # the versions of the first message after the first one
+
+
+def _key(parent_id: int | None) -> str:
+    return ROOT if parent_id is None else str(parent_id)
+
+
+@dataclass(frozen=True)
+class Version:
+    """Where a turn stands among its versions: the n-th of m, and its neighbours."""
+
+    n: int
+    m: int
+    previous: int | None
+    next: int | None
+
+
+class Tree:
+    """A conversation's turns as (id, parent id) only: one small query, whatever its length."""
+
+    def __init__(self, pairs, choice: dict | None):
+        self.choice = choice or {}
+        self.parent: dict[int, int | None] = {}
+        self.children: dict[int | None, list[int]] = defaultdict(list)
+        firsts = set(self.choice.get(FIRSTS) or ())
+        before = None
+        for pk, parent_id in pairs:  # oldest first
+            # Only a new version of the first message has no parent. A turn saved without one
+            # otherwise (imported, or older than versions) follows the turn before it; so does
+            # one whose parent is gone.
+            if parent_id is None or parent_id not in self.parent:
+                parent_id = None if pk in firsts else before
+            self.parent[pk] = parent_id
+            self.children[parent_id].append(pk)
+            before = pk
+
+    def path(self) -> list[int]:
+        """The turns on screen, first to last."""
+        out: list[int] = []
+        node: int | None = None
+        while self.children.get(node) and len(out) <= len(self.parent):
+            kids = self.children[node]
+            wanted = self.choice.get(_key(node))
+            node = wanted if wanted in kids else kids[-1]
+            out.append(node)
+        return out
+
+    def version(self, pk: int) -> Version | None:
+        """None when the turn has no other version."""
+        kids = self.children.get(self._parent_of(pk)) or [pk]
+        if len(kids) < 2 or pk not in kids:
+            return None
+        i = kids.index(pk)
+        previous = kids[i - 1] if i > 0 else None
+        following = kids[i + 1] if i + 1 < len(kids) else None
+        return Version(i + 1, len(kids), previous, following)
+
+    def _parent_of(self, pk: int) -> int | None:
+        return self.parent.get(pk)
+
+    def ancestors(self, pk: int) -> list[int]:
+        """The turns before `pk` on its own branch, first to last."""
+        out: list[int] = []
+        node = self._parent_of(pk)
+        while node is not None and len(out) <= len(self.parent):
+            out.append(node)
+            node = self._parent_of(node)
+        return out[::-1]
+
+    def choosing(self, pk: int) -> dict:
+        """The choice that puts `pk` (and so its ancestors) on screen."""
+        choice = dict(self.choice)
+        node: int | None = pk
+        while node is not None and node in self.parent:
+            choice[_key(self._parent_of(node))] = node
+            node = self._parent_of(node)
+        return choice
+
+
+def _pairs(conversation_id: int):
+    return Turn.objects.filter(conversation_id=conversation_id).order_by("created_at", "pk")
+
+
+def load(conversation: Conversation) -> Tree:
+    return Tree(list(_pairs(conversation.pk).values_list("pk", "parent_id")), conversation.branch)
+
+
+async def aload(conversation: Conversation, *, first: int | None = None) -> Tree:
+    """`first`: a turn just saved as a new version of the first message."""
+    # The choice is read afresh: a socket's conversation object outlives another tab's switch.
+    choice = (
+        await Conversation.objects.filter(pk=conversation.pk)
+        .values_list("branch", flat=True)
+        .afirst()
+    ) or {}
+    if first is not None:
+        choice = {**choice, FIRSTS: [*choice.get(FIRSTS, ()), first]}
+    pairs = [p async for p in _pairs(conversation.pk).values_list("pk", "parent_id")]
+    return Tree(pairs, choice)
+
+
+def annotate(tree: Tree, turns) -> list[Turn]:
+    """Each turn learns its place among its versions (the page's "N / M")."""
+    for turn in turns:
+        turn.version = tree.version(turn.pk)
+    return list(turns)
+
+
+def page(conversation: Conversation, size: int, *, before=None, showing=None):
+    """A page of the branch on screen, oldest first, and whether it has earlier turns: the
+    latest `size` turns, those before turn `before`, or from turn `showing` to the end."""
+    tree = load(conversation)
+    path = tree.path()
+    end = len(path)
+    if before is not None:
+        end = path.index(before) if before in path else 0
+    start = max(0, end - size)
+    if showing in path:
+        start = min(start, path.index(showing))
+    ids = path[start:end]
+    rows = {t.pk: t for t in conversation.turns.filter(pk__in=ids)}
+    return annotate(tree, [rows[pk] for pk in ids if pk in rows]), start > 0
+
+
+async def last_on_screen(conversation: Conversation) -> Turn | None:
+    """The turn the next message follows: the last of the branch on screen."""
+    path = (await aload(conversation)).path()
+    return await Turn.objects.filter(pk=path[-1]).afirst() if path else None
+
+
+async def parent_of(conversation: Conversation, turn: Turn) -> Turn | None:
+    """The turn a new version of `turn` follows (None for the first message)."""
+    parent = (await aload(conversation)).parent.get(turn.pk)
+    return None if parent is None else await Turn.objects.filter(pk=parent).afirst()
+
+
+async def choose(conversation: Conversation, turn_id: int, *, first=False) -> Tree | None:
+    """Put turn `turn_id` on screen (and keep it there across reloads and tabs); the tree, or
+    None when it is not a turn of this conversation. `first`: it is a new version of the first
+    message."""
+    tree = await aload(conversation, first=turn_id if first else None)
+    if turn_id not in tree.parent:
+        return None
+    conversation.branch = tree.choosing(turn_id)
+    # Not .asave(): choosing a version is not activity that reorders the conversation list.
+    await Conversation.objects.filter(pk=conversation.pk).aupdate(branch=conversation.branch)
+    return tree

@@ -1,0 +1,348 @@
+"""Versions of a conversation: edit, regenerate, switch versions; the branch on screen is what
+the page, pagination, catch-up, the next message and the history fallback all follow."""
+
+import json
+import re
+
+import pytest
+
+from chatsite.chat import branches, services, views
+from chatsite.chat.models import Conversation, Turn
+
+from .helpers import make_conversation, wait_for_turn
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+QUICK = "[emulator:pace=0]"
+
+
+@pytest.fixture
+async def signed_in(async_client, user):
+    await async_client.aforce_login(user)
+    return async_client
+
+
+async def said(user, convo, text) -> Turn:
+    """A message sent and answered (on the branch on screen)."""
+    turn = await services.send_message(user, convo, f"{text} {QUICK}")
+    return await wait_for_turn(turn.pk)
+
+
+async def newest(convo) -> Turn:
+    turn = await convo.turns.order_by("-created_at", "-pk").afirst()
+    return await wait_for_turn(turn.pk)
+
+
+async def page(client, convo) -> str:
+    response = await client.get(f"/c/{convo.pk}/")
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def shown_turns(html: str) -> list[int]:
+    return [int(pk) for pk in re.findall(r'<article class="turn"[^>]*data-turn-id="(\d+)"', html)]
+
+
+async def joined(tab):
+    """The tab once its socket has finished connecting (and answered what it was sent
+    before): a socket handles one message at a time."""
+    await tab.send({"action": "no such action"})
+    await tab.receive_until(lambda f: "Unknown action" in f)
+    return tab
+
+
+def create_body(emulator, text: str) -> dict:
+    for body in reversed(emulator.store.create_bodies()):
+        if isinstance(body, dict) and text in json.dumps(body.get("input")):
+            return body
+    raise AssertionError(f"no request with {text!r} reached the emulator")
+
+
+# --- the path ---------------------------------------------------------------------------------
+
+
+def test_the_branch_on_screen_takes_the_chosen_version_else_the_latest():
+    # 1 → 2 → 4, and 3 is another version of 2 with 5 after it.
+    tree = branches.Tree([(1, None), (2, 1), (3, 1), (4, 2), (5, 3)], {})
+    assert tree.path() == [1, 3, 5]
+    assert tree.version(2) == branches.Version(1, 2, None, 3)
+    assert tree.version(4) is None
+    chosen = branches.Tree([(1, None), (2, 1), (3, 1), (4, 2), (5, 3)], tree.choosing(4))
+    assert chosen.path() == [1, 2, 4]
+    assert chosen.ancestors(4) == [1, 2]
+
+
+# --- edit -------------------------------------------------------------------------------------
+
+
+async def test_an_edited_message_is_a_new_version_chained_to_its_parent(signed_in, user, emulator):
+    convo = await make_conversation(user)
+    first = await said(user, convo, "my cat is Tom")
+    second = await said(user, convo, "what is my cat's name?")
+    response = await signed_in.post(
+        f"/c/{convo.pk}/turns/{second.pk}/edit/", {"message": "what colour is Tom?"}
+    )
+    assert response.status_code == 302
+    edited = await newest(convo)
+    assert edited.pk != second.pk and edited.parent_id == first.pk
+    assert edited.user_text == "what colour is Tom?"
+    # The request goes to the parent's interaction: a new branch upstream too.
+    assert create_body(emulator, "what colour is Tom?")["previous_interaction_id"] == (
+        first.interaction_id
+    )
+    html = await page(signed_in, convo)
+    assert shown_turns(html) == [first.pk, edited.pk]
+    assert re.search(r"data-branch[^>]*>.*?2 / 2", html, re.S)
+
+
+async def test_editing_the_first_message_starts_a_chain_of_its_own(signed_in, user, emulator):
+    convo = await make_conversation(user)
+    first = await said(user, convo, "hello there")
+    await signed_in.post(f"/c/{convo.pk}/turns/{first.pk}/edit/", {"message": "hi again"})
+    edited = await newest(convo)
+    assert edited.parent_id is None and edited.status == "completed"
+    assert "previous_interaction_id" not in create_body(emulator, "hi again")
+    assert shown_turns(await page(signed_in, convo)) == [edited.pk]
+
+
+async def test_an_edit_keeps_the_messages_files(signed_in, user):
+    convo = await make_conversation(user)
+    turn = await said(user, convo, "look")
+    # A file block as the composer stores it (a reference, not the bytes).
+    ref = {"type": "image", "mime_type": "image/png", "attachment": "ab" * 32, "name": "a.png"}
+    await Turn.objects.filter(pk=turn.pk).aupdate(user_input=[*turn.user_input, ref])
+    await services.stop(convo)
+    edited = await services.edit_turn(user, convo, turn.pk, "look closer")
+    assert edited.user_input[0] == {"type": "text", "text": "look closer"}
+    assert edited.user_input[1:] == [ref]
+
+
+# --- regenerate and retry ---------------------------------------------------------------------
+
+
+async def test_regenerate_is_a_new_version_with_the_same_question(signed_in, user, emulator):
+    convo = await make_conversation(user)
+    first = await said(user, convo, "one")
+    second = await said(user, convo, "two")
+    response = await signed_in.post(f"/c/{convo.pk}/turns/{second.pk}/regenerate/")
+    assert response.status_code == 302
+    again = await newest(convo)
+    assert again.parent_id == first.pk and again.user_input == second.user_input
+    assert create_body(emulator, "two")["previous_interaction_id"] == first.interaction_id
+    html = await page(signed_in, convo)
+    assert shown_turns(html) == [first.pk, again.pk]
+    assert html.count('class="user-text" dir="auto">two') == 1  # the question, once
+
+
+async def test_regenerate_with_another_model_uses_that_model(signed_in, user, emulator, settings):
+    convo = await make_conversation(user)
+    turn = await said(user, convo, "which model?")
+    other = next(m for m in settings.GEMINI_MODELS if m != convo.model)
+    await signed_in.post(f"/c/{convo.pk}/turns/{turn.pk}/regenerate/", {"model": other})
+    again = await newest(convo)
+    assert again.model == other and again.parent_id is None
+    assert create_body(emulator, "which model?")["model"] == other
+    bad = await signed_in.post(f"/c/{convo.pk}/turns/{turn.pk}/regenerate/", {"model": "nope"})
+    assert bad.status_code == 422
+
+
+async def test_retry_of_a_failed_turn_asks_once(signed_in, user):
+    convo = await make_conversation(user)
+    first = await said(user, convo, "fine")
+    failed = await said(user, convo, "breaks [emulator:fail=400]")
+    assert failed.status == "failed"
+    response = await signed_in.post(f"/c/{convo.pk}/turns/{failed.pk}/retry/")
+    assert response.status_code == 302
+    again = await newest(convo)
+    assert again.parent_id == first.pk and again.user_input == failed.user_input
+    assert shown_turns(await page(signed_in, convo)) == [first.pk, again.pk]
+
+
+async def test_a_running_reply_refuses_a_new_version(signed_in, user):
+    convo = await make_conversation(user)
+    first = await said(user, convo, "fine")
+    await services.send_message(user, convo, "slow [emulator:pace=200] [emulator:words=200]")
+    response = await signed_in.post(
+        f"/c/{convo.pk}/turns/{first.pk}/edit/", {"message": "x"}, headers={"HX-Request": "true"}
+    )
+    assert response.status_code == 409
+    await services.stop(convo)
+
+
+# --- navigation -------------------------------------------------------------------------------
+
+
+async def test_switching_versions_shows_that_version_and_what_followed_it(signed_in, user):
+    convo = await make_conversation(user)
+    first = await said(user, convo, "a")
+    old = await said(user, convo, "b")
+    old_next = await said(user, convo, "c")
+    await services.edit_turn(user, convo, old.pk, "b2")
+    edited = await newest(convo)
+    edited_next = await said(user, convo, "d")
+    assert edited_next.parent_id == edited.pk  # the next message continues the branch on screen
+
+    response = await signed_in.post(
+        f"/c/{convo.pk}/turns/{old.pk}/version/", headers={"HX-Request": "true"}
+    )
+    assert response.status_code == 200
+    swapped = response.content.decode()
+    assert shown_turns(swapped) == [first.pk, old.pk, old_next.pk]
+    assert "1 / 2" in swapped and 'aria-label="Next version"' in swapped
+    # The choice is kept: a reload (or another tab) shows the same branch...
+    assert shown_turns(await page(signed_in, convo)) == [first.pk, old.pk, old_next.pk]
+    # ...and the next message follows it.
+    after = await said(user, convo, "e")
+    assert after.parent_id == old_next.pk
+    await signed_in.post(f"/c/{convo.pk}/turns/{edited.pk}/version/")
+    assert shown_turns(await page(signed_in, convo)) == [first.pk, edited.pk, edited_next.pk]
+
+
+async def test_another_persons_turn_cannot_be_switched_to(async_client, other_user, user):
+    convo = await make_conversation(user)
+    turn = await said(user, convo, "mine")
+    await async_client.aforce_login(other_user)
+    response = await async_client.post(f"/c/{convo.pk}/turns/{turn.pk}/version/")
+    assert response.status_code == 404
+    response = await async_client.post(f"/c/{convo.pk}/turns/{turn.pk}/edit/", {"message": "x"})
+    assert response.status_code == 404
+
+
+async def test_earlier_pages_follow_the_branch_on_screen(signed_in, user, monkeypatch):
+    monkeypatch.setattr(views, "PAGE_TURNS", 2)
+    convo = await make_conversation(user)
+    one = await said(user, convo, "one")
+    two = await said(user, convo, "two")
+    await said(user, convo, "three")
+    await services.edit_turn(user, convo, two.pk, "two again")
+    two_again = await newest(convo)
+    four = await said(user, convo, "four")
+    five = await said(user, convo, "five")
+    html = await page(signed_in, convo)
+    assert shown_turns(html) == [four.pk, five.pk]
+    earlier = await signed_in.get(f"/c/{convo.pk}/earlier/?before={four.pk}")
+    assert shown_turns(earlier.content.decode()) == [one.pk, two_again.pk]
+
+
+# --- live: other tabs and catch-up ------------------------------------------------------------
+
+
+async def test_a_second_tab_sees_a_new_version_arrive(signed_in, user, open_tab):
+    convo = await make_conversation(user)
+    first = await said(user, convo, "first")
+    second = await said(user, convo, "second")
+    tab = await joined(await open_tab(user, convo.pk))
+    await signed_in.post(f"/c/{convo.pk}/turns/{second.pk}/regenerate/")
+    added = await tab.receive_until(lambda f: "beforeend:#transcript" in f)
+    # It names its parent, so the tab puts it in place of the version it replaces.
+    assert f'data-parent="{first.pk}"' in added and "2 / 2" in added
+    await wait_for_turn(int(re.search(r'data-turn-id="(\d+)"', added).group(1)))
+    await tab.close()
+
+
+async def test_catch_up_brings_only_the_branch_on_screen(user, open_tab):
+    convo = await make_conversation(user)
+    first = await said(user, convo, "first")
+    shown = await said(user, convo, "second")
+    await services.regenerate_turn(user, convo, shown.pk)
+    await newest(convo)  # the other version, finished
+    assert await branches.choose(convo, shown.pk)  # another tab switched back
+    tab = await open_tab(user, convo.pk)
+    await tab.send({"action": "resume", "turns": [], "after": first.pk})
+    await joined(tab)  # and the catch-up sent
+    added = [f for f in tab.frames if "data-turn-id" in f]
+    assert len(added) == 1 and f'data-turn-id="{shown.pk}"' in added[0] and "1 / 2" in added[0]
+    await tab.close()
+
+
+# --- the history fallback ---------------------------------------------------------------------
+
+
+async def test_a_forgotten_chain_is_re_sent_as_this_branch_only(user, emulator):
+    convo = await make_conversation(user)
+    await said(user, convo, "root words")
+    old = await said(user, convo, "abandoned words")
+    await services.edit_turn(user, convo, old.pk, "kept words")
+    kept = await newest(convo)
+    emulator.store.delete(kept.interaction_id)  # stored interactions expire
+    turn = await said(user, convo, "and now")
+    assert turn.status == "completed", turn.error
+    body = create_body(emulator, "and now")
+    assert "previous_interaction_id" not in body
+    history = json.dumps(body["input"])
+    assert "root words" in history and "kept words" in history
+    assert "abandoned words" not in history
+
+
+# --- each answer's model and details ----------------------------------------------------------
+
+
+async def test_each_answer_names_its_model_and_shows_its_settings_and_tokens(signed_in, user):
+    convo = await make_conversation(user)
+    convo.settings = {"system_instruction": "Answer in French.", "thinking_level": "low"}
+    await convo.asave()
+    turn = await said(user, convo, "bonjour")
+    html = await page(signed_in, convo)
+    assert re.search(rf"data-model[^>]*>{re.escape(turn.model)}<", html)
+    assert "Answer in French." in html and "Thinking" in html
+    assert re.search(r"<dt>Output</dt><dd>\d+</dd>", html)
+    # Copy carries the answer's Markdown source.
+    source = re.search(r'class="button small copy-answer" data-source="([^"]*)"', html)
+    assert source and source.group(1).strip()
+
+
+async def test_branch_choice_is_per_conversation(user):
+    one = await make_conversation(user)
+    two = await make_conversation(user)
+    turn = await said(user, one, "x")
+    await services.regenerate_turn(user, one, turn.pk)
+    await newest(one)
+    assert await branches.choose(one, turn.pk)
+    assert not await branches.choose(two, turn.pk)
+    assert (await Conversation.objects.aget(pk=two.pk)).branch == {}
+
+
+def test_turns_saved_without_a_parent_follow_the_turn_before_them():
+    # Imported, or older than versions: one line of turns, not versions of the first.
+    tree = branches.Tree([(1, None), (2, None), (3, None)], {})
+    assert tree.path() == [1, 2, 3] and tree.version(2) is None
+    # A new version of the first message is marked as such.
+    tree = branches.Tree([(1, None), (2, None), (3, None)], {branches.FIRSTS: [3]})
+    assert tree.path() == [3] and tree.version(3) == branches.Version(2, 2, 1, None)
+
+
+async def test_a_chain_refused_as_expired_is_re_sent_as_this_branch_only(
+    user, emulator, monkeypatch
+):
+    convo = await make_conversation(user)
+    await said(user, convo, "old root words")
+    old = await said(user, convo, "old abandoned words")
+    await services.regenerate_turn(user, convo, old.pk)
+    await newest(convo)
+    await services.edit_turn(user, convo, old.pk, "old kept words")
+    await newest(convo)
+    # The API answers a chain to an expired interaction with a 400, not only a 404.
+    monkeypatch.setattr(emulator.store, "expire_after", 0.0)
+    turn = await said(user, convo, "still there?")
+    assert turn.status == "completed", turn.error
+    body = create_body(emulator, "still there?")
+    assert "previous_interaction_id" not in body
+    history = json.dumps(body["input"])
+    assert "old root words" in history and "old kept words" in history
+    assert "old abandoned words" not in history
+
+
+async def test_a_chain_older_than_the_stored_days_is_not_sent_but_re_sent_as_history(
+    user, emulator, settings
+):
+    convo = await make_conversation(user)
+    await said(user, convo, "aged root words")
+    settings.GEMINI_STORED_DAYS = 0  # every stored interaction counts as expired
+    turn = await said(user, convo, "are you still there")
+    assert turn.status == "completed", turn.error
+    sent = [
+        b for b in emulator.store.create_bodies() if "are you still there" in json.dumps(b["input"])
+    ]
+    # Straight to history: no request chained to the expired interaction went out first.
+    assert len(sent) == 1 and "previous_interaction_id" not in sent[0]
+    assert "aged root words" in json.dumps(sent[0]["input"])
