@@ -42,7 +42,7 @@
       }
       return;
     }
-    document.querySelectorAll(".menu:not([hidden])").forEach(function (open) {
+    document.querySelectorAll(".menu[id]:not([hidden])").forEach(function (open) {
       if (!open.contains(el)) {
         open.hidden = true;
         var owner = document.querySelector('[data-toggle-menu="' + open.id + '"]');
@@ -77,8 +77,8 @@
       if (e.target.matches && e.target.matches("input[data-rename]")) {
         var cancel = document.querySelector("[data-rename-cancel]");
         if (cancel) { e.preventDefault(); cancel.click(); }
-      } else if (document.querySelector(".menu:not([hidden])")) {
-        document.querySelectorAll(".menu:not([hidden])").forEach(function (menu) {
+      } else if (document.querySelector(".menu[id]:not([hidden])")) {
+        document.querySelectorAll(".menu[id]:not([hidden])").forEach(function (menu) {
           menu.hidden = true;
           var owner = document.querySelector('[data-toggle-menu="' + menu.id + '"]');
           if (owner) { owner.setAttribute("aria-expanded", "false"); owner.focus(); }
