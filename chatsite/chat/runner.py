@@ -100,8 +100,13 @@ class TurnWriter:
         while self._fields:
             fields, self._fields = self._fields, set()
             after, self._after = self._after, []
+            # The values as they are now, taken on the loop: a save that read the turn later,
+            # in its thread, could write a status the loop set after (say "completed") beside
+            # steps from before it, and a reader would see a finished turn missing its end.
+            values = {name: copy.deepcopy(getattr(self.turn, name)) for name in fields}
+            values["updated_at"] = timezone.now()
             try:
-                await self.turn.asave(update_fields=[*fields, "updated_at"])
+                await Turn.objects.filter(pk=self.turn.pk).aupdate(**values)
             except Exception:
                 log.exception("turn %s: could not save %s", self.turn.pk, sorted(fields))
             for callback in after:
@@ -438,7 +443,9 @@ class TurnRunner:
             await self._on_created()
         elif kind == "interaction.status_update":
             status = self.assembler.status
-            if status and status != self.turn.status:
+            # A final status is written by _finish, with the final steps in the same UPDATE:
+            # no reader may see a turn "completed" whose last words are not saved yet.
+            if status and status != self.turn.status and status not in Turn.FINAL:
                 self.turn.status = status
                 self.writer.save("status")
                 self.outbox.json(json.loads(status_frame(self.turn)))
