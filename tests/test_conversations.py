@@ -415,6 +415,62 @@ def test_share_without_javascript_shows_the_link_on_the_page(client, user):
     assert re.search(r'name="share_url" value="http://testserver/s/[\w-]+/" readonly', page)
 
 
+def _shared(owner, title):
+    from chatsite.chat import conversations
+
+    convo = convo_of(owner, title)
+    conversations.share(convo)
+    return convo
+
+
+def test_admins_see_shared_conversations_and_stop_sharing_them_logged(
+    client, user, other_user, make_user
+):
+    from chatsite.chat.models import TranscriptRead
+
+    boss = make_user("boss", is_staff=True, is_superuser=True)
+    mine, theirs = _shared(user, "my public notes"), _shared(other_user, "their public notes")
+    convo_of(user, "never shared")
+    links = [f"/s/{c.share_token}/" for c in (mine, theirs)]
+    assert all(Client().get(link).status_code == 200 for link in links)
+
+    client.force_login(boss)
+    page = client.get("/admin/chat/sharedconversation/")
+    assert page.status_code == 200
+    rows = page.context["cl"].result_list
+    assert {(c.title, c.owner.username) for c in rows} == {
+        ("my public notes", user.username), ("their public notes", other_user.username),
+    }  # fmt: skip
+    body = page.content.decode()
+    assert "Shared at" in body and "Stop sharing" in body
+    assert f'href="/admin/chat/conversation/{mine.pk}/change/"' in body  # reading it is logged
+
+    response = client.post(
+        "/admin/chat/sharedconversation/",
+        {"action": "stop_sharing", "_selected_action": [mine.pk, theirs.pk]},
+    )
+    assert response.status_code == 302
+    assert all(Client().get(link).status_code == 404 for link in links)
+    assert not Conversation.objects.filter(share_token__isnull=False).exists()
+    assert client.get("/admin/chat/sharedconversation/").context["cl"].result_count == 0
+    logged = TranscriptRead.objects.filter(reader=boss, what="stop sharing")
+    assert {(r.owner_id, r.conversation_id) for r in logged} == {
+        (user.pk, mine.pk), (other_user.pk, theirs.pk),
+    }  # fmt: skip
+
+
+def test_people_without_admin_rights_cannot_list_or_stop_shares(client, user, other_user):
+    theirs = _shared(other_user, "their public notes")
+    client.force_login(user)
+    assert client.get("/admin/chat/sharedconversation/").status_code == 302  # to the sign-in
+    client.post(
+        "/admin/chat/sharedconversation/",
+        {"action": "stop_sharing", "_selected_action": [theirs.pk]},
+    )
+    theirs.refresh_from_db()
+    assert theirs.share_token is not None
+
+
 # -- export -----------------------------------------------------------------------------------
 
 

@@ -1,10 +1,10 @@
 """Full-text search over a person's own conversations: titles, messages and replies.
 
-One interface, two engines: PostgreSQL full text (`django.contrib.postgres.search`, a GIN index
-on `Turn.search_text`) and SQLite FTS5 (a table kept in step by triggers); both made by
-migration 0007. A conversation matches when every word typed appears in it, each as a word
-or the start of one, in its title or any turn. Highlighting and snippets are done here, once,
-for both engines.
+One interface, two engines: PostgreSQL full text (a stored `tsvector` column generated from
+`Turn.search_text`, GIN-indexed) and SQLite FTS5 (a table kept in step by triggers, with prefix
+indexes); made by migrations 0010 and 0014. A conversation matches when every word typed
+appears in it, each as a word or the start of one, in its title or any turn. Highlighting and
+snippets are done here, once, for both engines.
 """
 
 from __future__ import annotations
@@ -184,22 +184,18 @@ class _SQLite:
 
 
 class _Postgres:
-    """Full text with the `simple` configuration (no stemming: any language), GIN-indexed."""
-
-    @staticmethod
-    def _matching(words, joiner):
-        from django.contrib.postgres.search import SearchQuery, SearchVector
-
-        query = SearchQuery(
-            joiner.join(f"{w}:*" for w in words), search_type="raw", config="simple"
-        )
-        return Turn.objects.annotate(document=SearchVector("search_text", config="simple")).filter(
-            document=query
-        )
+    """Full text with the `simple` configuration (no stemming: any language) over the stored,
+    GIN-indexed `chat_turn.search_vector` (migration 0014): a match is never recomputed."""
 
     def conversations_with(self, user, word, cap) -> set[int] | None:
-        rows = self._matching([word], " & ").filter(conversation__owner=user)
-        found = set(rows.order_by().values_list("conversation_id", flat=True).distinct()[: cap + 1])
+        sql = (
+            "SELECT DISTINCT t.conversation_id FROM chat_turn t "
+            "JOIN chat_conversation c ON c.id = t.conversation_id "
+            "WHERE t.search_vector @@ to_tsquery('simple', %s) AND c.owner_id = %s LIMIT %s"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [f"{word}:*", user.pk, cap + 1])
+            found = {row[0] for row in cursor.fetchall()}
         return None if len(found) > cap else found
 
 
