@@ -498,6 +498,107 @@ async def test_export_downloads_markdown_and_json_of_my_conversation(
 # -- import -----------------------------------------------------------------------------------
 
 
+def _turn(convo, said, answered):
+    turn = Turn(
+        conversation=convo, status="completed", user_input=[{"type": "text", "text": said}],
+        steps=[{"type": "model_output", "content": [{"type": "text", "text": answered}]}],
+    )  # fmt: skip
+    turn.refresh_search_text()
+    turn.save()
+    return turn
+
+
+async def _download_all(client):
+    response = await client.get("/accounts/conversations.zip")
+    assert response.status_code == 200 and response["Content-Type"] == "application/zip"
+    assert response.streaming  # never built whole in memory
+    chunks = [chunk async for chunk in response.streaming_content]
+    return response, chunks
+
+
+async def test_the_zip_of_all_my_conversations_holds_each_of_mine_and_none_of_theirs(
+    async_client, user, other_user
+):
+    import io
+    import zipfile
+
+    def make():
+        mine = [
+            convo_of(user, "Rivers of Europe"),
+            convo_of(user, "Old & archived", days_ago=90, archived=True),
+            convo_of(user, ""),  # untitled
+            convo_of(user, "Rivers of Europe"),  # the same title twice
+        ]
+        for n, convo in enumerate(mine):
+            _turn(convo, f"question {n} of mine", f"answer {n} of mine")
+        theirs = convo_of(other_user, "Their secret plans")
+        _turn(theirs, "their private question", "their private answer")
+        return mine
+
+    mine = await sync_to_async(make)()
+    await async_client.aforce_login(user)
+    settings_page = (await async_client.get("/accounts/settings/")).content.decode()
+    assert 'href="/accounts/conversations.zip"' in settings_page and 'id="sidebar"' in settings_page
+    assert "Download all conversations" in settings_page
+
+    response, chunks = await _download_all(async_client)
+    assert re.fullmatch(r'attachment; filename="[\w-]+\.zip"', response["Content-Disposition"])
+    assert len(chunks) > len(mine)  # a piece per conversation, then the directory
+    archive = zipfile.ZipFile(io.BytesIO(b"".join(chunks)))
+    assert archive.testzip() is None
+    names = archive.namelist()
+    assert len(names) == 2 * len(mine) == len(set(names))
+    exported = [json.loads(archive.read(n)) for n in names if n.endswith(".json")]
+    assert sorted(e["id"] for e in exported) == sorted(c.pk for c in mine)
+    for data in exported:
+        n = [c.pk for c in mine].index(data["id"])
+        assert data["owner"]["username"] == user.username
+        assert [t["user_input"][0]["text"] for t in data["turns"]] == [f"question {n} of mine"]
+        markdown = archive.read(entry_of(names, data["id"]) + ".md").decode()
+        assert f"answer {n} of mine" in markdown
+    everything = b"".join(archive.read(n) for n in names).decode()
+    assert "Their secret plans" not in everything and "their private" not in everything
+
+    # What someone else downloads has none of mine.
+    from django.test import AsyncClient
+
+    theirs_client = AsyncClient()
+    await theirs_client.aforce_login(other_user)
+    _, chunks = await _download_all(theirs_client)
+    theirs = zipfile.ZipFile(io.BytesIO(b"".join(chunks)))
+    assert len(theirs.namelist()) == 2
+    assert b"of mine" not in b"".join(theirs.read(n) for n in theirs.namelist())
+
+
+def entry_of(names, pk):
+    """The entry (without extension) of conversation `pk` in the ZIP."""
+    return next(n[: -len(".json")] for n in names if n.split("/")[-1].startswith(f"{pk}-"))
+
+
+async def test_a_json_from_the_zip_imports_back(async_client, user):
+    import io
+    import zipfile
+
+    def make():
+        convo = convo_of(user, "Worth keeping")
+        _turn(convo, "what is a delta?", "Where a river meets the sea.")
+
+    await sync_to_async(make)()
+    await async_client.aforce_login(user)
+    _, chunks = await _download_all(async_client)
+    archive = zipfile.ZipFile(io.BytesIO(b"".join(chunks)))
+    name = next(n for n in archive.namelist() if n.endswith(".json"))
+    upload = SimpleUploadedFile("c.json", archive.read(name), content_type="application/json")
+    response = await async_client.post("/c/import/", {"file": upload})
+    assert response.status_code == 302
+    assert await Conversation.objects.filter(owner=user, title="Worth keeping").acount() == 2
+
+
+def test_the_zip_download_needs_a_sign_in(client):
+    response = client.get("/accounts/conversations.zip")
+    assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+
+
 def json_file(data, name="conversation.json"):
     body = data if isinstance(data, bytes) else json.dumps(data).encode()
     return SimpleUploadedFile(name, body, content_type="application/json")
