@@ -735,6 +735,91 @@ async def test_my_other_open_tabs_get_the_new_list_and_no_one_elses(
     assert await stranger.ws.receive_nothing(timeout=0.3)  # nothing of mine reached them
 
 
+@pytest.fixture
+def open_page_socket():
+    """The socket of a page without a conversation (`/`, `/c/`): `/ws/u/`."""
+    from channels.testing import WebsocketCommunicator
+
+    from chatsite.asgi import application
+
+    from .conftest import Tab, session_cookie_for
+
+    async def open_(user, *, expect_ok=True):
+        headers = [(b"host", b"localhost"), (b"origin", b"http://localhost")]
+        if user is not None:
+            headers.append((b"cookie", await sync_to_async(session_cookie_for)(user)))
+        tab = Tab(WebsocketCommunicator(application, "/ws/u/", headers=headers))
+        connected, _ = await tab.connect()
+        assert connected is expect_ok
+        return tab
+
+    return open_
+
+
+def test_pages_without_a_conversation_open_the_person_socket(client, user):
+    convo = convo_of(user, "mine")
+    client.force_login(user)
+    for url in ("/", "/c/", "/accounts/settings/"):
+        assert 'ws-connect="/ws/u/"' in sidebar(client.get(url).content.decode()), url
+    page = client.get(f"/c/{convo.pk}/").content.decode()
+    assert 'ws-connect="/ws/u/"' not in page and f'ws-connect="/ws/c/{convo.pk}/"' in page
+
+
+async def test_a_tab_without_a_conversation_gets_my_list_live_and_no_one_elses(
+    async_client, user, other_user, open_page_socket
+):
+    await sync_to_async(convo_of)(user, "an older one", days_ago=3)
+    await sync_to_async(convo_of)(other_user, "someone else's")
+    home = await open_page_socket(user)
+    stranger = await open_page_socket(other_user)
+    first = await home.receive_until(is_list)  # the list when it opens: the page may be older
+    assert "an older one" in first and "aria-current" not in first
+    assert "someone else" in await stranger.receive_until(is_list)
+
+    await async_client.aforce_login(user)
+    await async_client.post("/c/new/", {"message": "[emulator:words=3] Harbour tides"})
+    frame = await home.receive_until(lambda f: is_list(f) and "Harbour tides" in f)
+    assert frame.index("Harbour tides") < frame.index("an older one")
+    assert "someone else" not in frame
+    await wait_for_turn((await Turn.objects.filter(conversation__owner=user).alatest("pk")).pk)
+    assert await stranger.ws.receive_nothing(timeout=0.3)  # nothing of mine reached them
+
+
+async def test_a_list_event_to_my_group_reaches_every_tab_of_mine_with_its_own_mark(
+    user, open_tab, open_page_socket
+):
+    """What another process sends (through the channel layer) to the person's group."""
+    from channels.layers import get_channel_layer
+
+    from chatsite.chat.sessions import user_group
+
+    a, b = [await sync_to_async(convo_of)(user, title) for title in ("alpha", "beta")]
+    tab_a, tab_b = await open_tab(user, a.pk), await open_tab(user, b.pk)
+    home = await open_page_socket(user)
+    await home.receive_until(is_list)
+    await get_channel_layer().group_send(user_group(user.pk), {"type": "sidebar.changed"})
+    for tab, convo in ((tab_a, a), (tab_b, b)):
+        frame = await tab.receive_until(is_list)
+        assert re.findall(r'data-conversation-id="(\d+)"[^>]*aria-current', frame) == [
+            str(convo.pk)
+        ]
+    assert "aria-current" not in await home.receive_until(is_list)
+
+
+async def test_the_page_socket_needs_a_sign_in_and_closes_on_sign_out(
+    async_client, user, open_page_socket
+):
+    await open_page_socket(None, expect_ok=False)
+    home = await open_page_socket(user)
+    await home.receive_until(is_list)
+    await async_client.aforce_login(user)
+    await async_client.post("/accounts/sign-out-everywhere/")
+    output = await home.ws.receive_output(timeout=5)
+    while output["type"] != "websocket.close":
+        output = await home.ws.receive_output(timeout=5)
+    assert output["code"] == 4401
+
+
 # -- bulk -------------------------------------------------------------------------------------
 
 
