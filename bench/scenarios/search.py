@@ -45,11 +45,6 @@ def _fill(user, conversations: int, turns: int) -> None:
             batch.append(Turn(conversation=convo, status="completed", search_text=" ".join(words)))
         if len(batch) >= 5_000:
             Turn.objects.bulk_create(batch, batch_size=1_000)
-    if connection.vendor == "postgresql":
-        # What autovacuum does on a live site within a minute of such a burst of writes: without
-        # statistics the planner takes a 10,000-conversation table for a handful of rows.
-        with connection.cursor() as cursor:
-            cursor.execute("ANALYZE chat_conversation, chat_turn")
             batch = []
     Turn.objects.bulk_create(batch, batch_size=1_000)
     if connection.vendor == "postgresql":
