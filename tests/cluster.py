@@ -76,7 +76,8 @@ def _template(database_url: str) -> str:
     starts from a copy, which takes a fraction of what migrating does."""
     import psycopg
 
-    name = "chatsite_scale_template"
+    # Its own name when several checkouts run these tests on one PostgreSQL at once.
+    name = os.environ.get("CHATSITE_SCALE_TEMPLATE", "chatsite_scale_template")
     env = app_env(Path(tempfile.mkdtemp()), "http://unused.invalid")
     env["DATABASE_URL"] = fresh_postgres_database(name)
     env.pop("REDIS_URL", None)

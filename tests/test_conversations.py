@@ -415,6 +415,62 @@ def test_share_without_javascript_shows_the_link_on_the_page(client, user):
     assert re.search(r'name="share_url" value="http://testserver/s/[\w-]+/" readonly', page)
 
 
+def _shared(owner, title):
+    from chatsite.chat import conversations
+
+    convo = convo_of(owner, title)
+    conversations.share(convo)
+    return convo
+
+
+def test_admins_see_shared_conversations_and_stop_sharing_them_logged(
+    client, user, other_user, make_user
+):
+    from chatsite.chat.models import TranscriptRead
+
+    boss = make_user("boss", is_staff=True, is_superuser=True)
+    mine, theirs = _shared(user, "my public notes"), _shared(other_user, "their public notes")
+    convo_of(user, "never shared")
+    links = [f"/s/{c.share_token}/" for c in (mine, theirs)]
+    assert all(Client().get(link).status_code == 200 for link in links)
+
+    client.force_login(boss)
+    page = client.get("/admin/chat/sharedconversation/")
+    assert page.status_code == 200
+    rows = page.context["cl"].result_list
+    assert {(c.title, c.owner.username) for c in rows} == {
+        ("my public notes", user.username), ("their public notes", other_user.username),
+    }  # fmt: skip
+    body = page.content.decode()
+    assert "Shared at" in body and "Stop sharing" in body
+    assert f'href="/admin/chat/conversation/{mine.pk}/change/"' in body  # reading it is logged
+
+    response = client.post(
+        "/admin/chat/sharedconversation/",
+        {"action": "stop_sharing", "_selected_action": [mine.pk, theirs.pk]},
+    )
+    assert response.status_code == 302
+    assert all(Client().get(link).status_code == 404 for link in links)
+    assert not Conversation.objects.filter(share_token__isnull=False).exists()
+    assert client.get("/admin/chat/sharedconversation/").context["cl"].result_count == 0
+    logged = TranscriptRead.objects.filter(reader=boss, what="stop sharing")
+    assert {(r.owner_id, r.conversation_id) for r in logged} == {
+        (user.pk, mine.pk), (other_user.pk, theirs.pk),
+    }  # fmt: skip
+
+
+def test_people_without_admin_rights_cannot_list_or_stop_shares(client, user, other_user):
+    theirs = _shared(other_user, "their public notes")
+    client.force_login(user)
+    assert client.get("/admin/chat/sharedconversation/").status_code == 302  # to the sign-in
+    client.post(
+        "/admin/chat/sharedconversation/",
+        {"action": "stop_sharing", "_selected_action": [theirs.pk]},
+    )
+    theirs.refresh_from_db()
+    assert theirs.share_token is not None
+
+
 # -- export -----------------------------------------------------------------------------------
 
 
@@ -440,6 +496,107 @@ async def test_export_downloads_markdown_and_json_of_my_conversation(
 
 
 # -- import -----------------------------------------------------------------------------------
+
+
+def _turn(convo, said, answered):
+    turn = Turn(
+        conversation=convo, status="completed", user_input=[{"type": "text", "text": said}],
+        steps=[{"type": "model_output", "content": [{"type": "text", "text": answered}]}],
+    )  # fmt: skip
+    turn.refresh_search_text()
+    turn.save()
+    return turn
+
+
+async def _download_all(client):
+    response = await client.get("/accounts/conversations.zip")
+    assert response.status_code == 200 and response["Content-Type"] == "application/zip"
+    assert response.streaming  # never built whole in memory
+    chunks = [chunk async for chunk in response.streaming_content]
+    return response, chunks
+
+
+async def test_the_zip_of_all_my_conversations_holds_each_of_mine_and_none_of_theirs(
+    async_client, user, other_user
+):
+    import io
+    import zipfile
+
+    def make():
+        mine = [
+            convo_of(user, "Rivers of Europe"),
+            convo_of(user, "Old & archived", days_ago=90, archived=True),
+            convo_of(user, ""),  # untitled
+            convo_of(user, "Rivers of Europe"),  # the same title twice
+        ]
+        for n, convo in enumerate(mine):
+            _turn(convo, f"question {n} of mine", f"answer {n} of mine")
+        theirs = convo_of(other_user, "Their secret plans")
+        _turn(theirs, "their private question", "their private answer")
+        return mine
+
+    mine = await sync_to_async(make)()
+    await async_client.aforce_login(user)
+    settings_page = (await async_client.get("/accounts/settings/")).content.decode()
+    assert 'href="/accounts/conversations.zip"' in settings_page and 'id="sidebar"' in settings_page
+    assert "Download all conversations" in settings_page
+
+    response, chunks = await _download_all(async_client)
+    assert re.fullmatch(r'attachment; filename="[\w-]+\.zip"', response["Content-Disposition"])
+    assert len(chunks) > len(mine)  # a piece per conversation, then the directory
+    archive = zipfile.ZipFile(io.BytesIO(b"".join(chunks)))
+    assert archive.testzip() is None
+    names = archive.namelist()
+    assert len(names) == 2 * len(mine) == len(set(names))
+    exported = [json.loads(archive.read(n)) for n in names if n.endswith(".json")]
+    assert sorted(e["id"] for e in exported) == sorted(c.pk for c in mine)
+    for data in exported:
+        n = [c.pk for c in mine].index(data["id"])
+        assert data["owner"]["username"] == user.username
+        assert [t["user_input"][0]["text"] for t in data["turns"]] == [f"question {n} of mine"]
+        markdown = archive.read(entry_of(names, data["id"]) + ".md").decode()
+        assert f"answer {n} of mine" in markdown
+    everything = b"".join(archive.read(n) for n in names).decode()
+    assert "Their secret plans" not in everything and "their private" not in everything
+
+    # What someone else downloads has none of mine.
+    from django.test import AsyncClient
+
+    theirs_client = AsyncClient()
+    await theirs_client.aforce_login(other_user)
+    _, chunks = await _download_all(theirs_client)
+    theirs = zipfile.ZipFile(io.BytesIO(b"".join(chunks)))
+    assert len(theirs.namelist()) == 2
+    assert b"of mine" not in b"".join(theirs.read(n) for n in theirs.namelist())
+
+
+def entry_of(names, pk):
+    """The entry (without extension) of conversation `pk` in the ZIP."""
+    return next(n[: -len(".json")] for n in names if n.split("/")[-1].startswith(f"{pk}-"))
+
+
+async def test_a_json_from_the_zip_imports_back(async_client, user):
+    import io
+    import zipfile
+
+    def make():
+        convo = convo_of(user, "Worth keeping")
+        _turn(convo, "what is a delta?", "Where a river meets the sea.")
+
+    await sync_to_async(make)()
+    await async_client.aforce_login(user)
+    _, chunks = await _download_all(async_client)
+    archive = zipfile.ZipFile(io.BytesIO(b"".join(chunks)))
+    name = next(n for n in archive.namelist() if n.endswith(".json"))
+    upload = SimpleUploadedFile("c.json", archive.read(name), content_type="application/json")
+    response = await async_client.post("/c/import/", {"file": upload})
+    assert response.status_code == 302
+    assert await Conversation.objects.filter(owner=user, title="Worth keeping").acount() == 2
+
+
+def test_the_zip_download_needs_a_sign_in(client):
+    response = client.get("/accounts/conversations.zip")
+    assert response.status_code == 302 and "/accounts/login/" in response["Location"]
 
 
 def json_file(data, name="conversation.json"):
@@ -576,6 +733,91 @@ async def test_my_other_open_tabs_get_the_new_list_and_no_one_elses(
     frame = await tab.receive_until(lambda f: is_list(f) and "renamed elsewhere" in f)
     assert "someone else" not in frame
     assert await stranger.ws.receive_nothing(timeout=0.3)  # nothing of mine reached them
+
+
+@pytest.fixture
+def open_page_socket():
+    """The socket of a page without a conversation (`/`, `/c/`): `/ws/u/`."""
+    from channels.testing import WebsocketCommunicator
+
+    from chatsite.asgi import application
+
+    from .conftest import Tab, session_cookie_for
+
+    async def open_(user, *, expect_ok=True):
+        headers = [(b"host", b"localhost"), (b"origin", b"http://localhost")]
+        if user is not None:
+            headers.append((b"cookie", await sync_to_async(session_cookie_for)(user)))
+        tab = Tab(WebsocketCommunicator(application, "/ws/u/", headers=headers))
+        connected, _ = await tab.connect()
+        assert connected is expect_ok
+        return tab
+
+    return open_
+
+
+def test_pages_without_a_conversation_open_the_person_socket(client, user):
+    convo = convo_of(user, "mine")
+    client.force_login(user)
+    for url in ("/", "/c/", "/accounts/settings/"):
+        assert 'ws-connect="/ws/u/"' in sidebar(client.get(url).content.decode()), url
+    page = client.get(f"/c/{convo.pk}/").content.decode()
+    assert 'ws-connect="/ws/u/"' not in page and f'ws-connect="/ws/c/{convo.pk}/"' in page
+
+
+async def test_a_tab_without_a_conversation_gets_my_list_live_and_no_one_elses(
+    async_client, user, other_user, open_page_socket
+):
+    await sync_to_async(convo_of)(user, "an older one", days_ago=3)
+    await sync_to_async(convo_of)(other_user, "someone else's")
+    home = await open_page_socket(user)
+    stranger = await open_page_socket(other_user)
+    first = await home.receive_until(is_list)  # the list when it opens: the page may be older
+    assert "an older one" in first and "aria-current" not in first
+    assert "someone else" in await stranger.receive_until(is_list)
+
+    await async_client.aforce_login(user)
+    await async_client.post("/c/new/", {"message": "[emulator:words=3] Harbour tides"})
+    frame = await home.receive_until(lambda f: is_list(f) and "Harbour tides" in f)
+    assert frame.index("Harbour tides") < frame.index("an older one")
+    assert "someone else" not in frame
+    await wait_for_turn((await Turn.objects.filter(conversation__owner=user).alatest("pk")).pk)
+    assert await stranger.ws.receive_nothing(timeout=0.3)  # nothing of mine reached them
+
+
+async def test_a_list_event_to_my_group_reaches_every_tab_of_mine_with_its_own_mark(
+    user, open_tab, open_page_socket
+):
+    """What another process sends (through the channel layer) to the person's group."""
+    from channels.layers import get_channel_layer
+
+    from chatsite.chat.sessions import user_group
+
+    a, b = [await sync_to_async(convo_of)(user, title) for title in ("alpha", "beta")]
+    tab_a, tab_b = await open_tab(user, a.pk), await open_tab(user, b.pk)
+    home = await open_page_socket(user)
+    await home.receive_until(is_list)
+    await get_channel_layer().group_send(user_group(user.pk), {"type": "sidebar.changed"})
+    for tab, convo in ((tab_a, a), (tab_b, b)):
+        frame = await tab.receive_until(is_list)
+        assert re.findall(r'data-conversation-id="(\d+)"[^>]*aria-current', frame) == [
+            str(convo.pk)
+        ]
+    assert "aria-current" not in await home.receive_until(is_list)
+
+
+async def test_the_page_socket_needs_a_sign_in_and_closes_on_sign_out(
+    async_client, user, open_page_socket
+):
+    await open_page_socket(None, expect_ok=False)
+    home = await open_page_socket(user)
+    await home.receive_until(is_list)
+    await async_client.aforce_login(user)
+    await async_client.post("/accounts/sign-out-everywhere/")
+    output = await home.ws.receive_output(timeout=5)
+    while output["type"] != "websocket.close":
+        output = await home.ws.receive_output(timeout=5)
+    assert output["code"] == 4401
 
 
 # -- bulk -------------------------------------------------------------------------------------

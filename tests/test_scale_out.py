@@ -286,3 +286,37 @@ async def test_killing_the_owner_mid_reply_hands_it_to_exactly_one_other_process
     for tab in tabs:
         assert shown_words(tab.frames) == upstream.split()
         await tab.close()
+
+
+async def test_the_list_reaches_the_persons_tabs_on_the_other_process(apart, people):
+    """A new conversation started on A: the person's tabs on B — one on another conversation,
+    one on a page without any (`/ws/u/`) — get the new list through the channel layer."""
+    import websockets
+
+    from .cluster import Tab
+
+    a, b = apart
+    on_a = await people(a, "person07")
+    on_b = on_a.on(b)
+    earlier = await on_a.new_conversation("an earlier one [emulator:words=2]")
+    await finished(on_a, earlier)
+    on_earlier = await on_b.tab(earlier)
+    cookie = "; ".join(f"{k}={v}" for k, v in on_b.http.cookies.items())
+    home = Tab(
+        await websockets.connect(
+            f"ws://127.0.0.1:{b.port}/ws/u/",
+            additional_headers={"Cookie": cookie, "Origin": b.url},
+            max_queue=None,
+        )
+    )
+    await home.read_until(lambda f: 'id="conversation-list"' in f)  # the list as it opens
+    await asyncio.sleep(0.3)  # the sockets have joined the person's group
+
+    started = await on_a.new_conversation("Lighthouse schedules [emulator:words=2]")
+    for tab in (on_earlier, home):
+        frame = await tab.read_until(
+            lambda f: 'id="conversation-list"' in f and f"/c/{started}/" in f, timeout=15
+        )
+        assert frame.index(f"/c/{started}/") < frame.index(f"/c/{earlier}/")
+        await tab.close()
+    await finished(on_a, started)

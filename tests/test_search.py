@@ -154,3 +154,54 @@ async def test_a_finished_reply_is_searchable(async_client, user):
 def test_snippets_read_as_text_not_markdown():
     text = "**Turn 2.** You said: _rye_ and snake_case `code`"
     assert search.snippet(text, ["rye"]) == "Turn 2. You said: rye and snake_case code"
+
+
+def test_search_reads_a_stored_index_and_never_recomputes_it(user, library):
+    """PostgreSQL: the GIN-indexed `search_vector` column, no `to_tsvector` per row at query
+    time. SQLite: FTS5 with prefix indexes, so a short prefix is one index entry."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        assert titles(search.search(user, "oolong matcha")) == ["Morning drinks"]
+        assert titles(search.search(user, "de")) == ["Bicycle repair"]
+    sql = " ".join(q["sql"] for q in queries.captured_queries)
+    if connection.vendor == "postgresql":
+        assert "to_tsvector" not in sql and "search_vector" in sql
+    else:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT sql FROM sqlite_master WHERE name = 'chat_turn_fts'")
+            assert "prefix='2 3'" in cursor.fetchone()[0]
+
+
+def test_a_word_in_most_conversations_and_one_in_a_single_old_one_are_both_found(user, monkeypatch):
+    """The newest conversations are read first to tell a broad word (PostgreSQL); a word only
+    in an old conversation is still found through the index."""
+    monkeypatch.setattr(search._Postgres, "PROBE", 3)
+    monkeypatch.setattr(search, "CAP", 2)
+    oldest = conversation(user, "first", ("lighthouse keeper", "a common answer"))
+    others = [conversation(user, f"later {n}", ("hello", "a common answer")) for n in range(5)]
+    assert titles(search.search(user, "lighthouse")) == ["first"]
+    assert titles(search.search(user, "common")) == [c.title for c in [*others[::-1], oldest]]
+    assert titles(search.search(user, "common keeper")) == ["first"]
+
+
+@pytest.mark.parametrize(
+    "text, word, found",
+    [
+        ("Oolong tea", "oolong", True),
+        ("the teapot", "tea", True),
+        ("steam", "tea", False),
+        ("snake_case name", "case", False),
+        ("snake_case name", "snake_case", True),
+        ("(tea)", "tea", True),
+        ("naïve café", "café", True),
+        ("ÜBER alles", "über", True),
+        ("x2tea tea2", "tea", True),
+        ("x2tea", "tea", False),
+        ("", "tea", False),
+    ],
+)
+def test_word_starts_are_found_as_the_highlighting_marks_them(text, word, found):
+    assert search._has_word(text.lower(), word) is found
+    assert bool(search._pattern([word]).search(text)) is found

@@ -18,12 +18,12 @@ from django.db.models import Count, Exists, IntegerField, OuterRef, Q, Subquery,
 from django.db.models.functions import Coalesce
 from django.http import Http404, QueryDict
 from django.template.loader import render_to_string
-from django.urls import NoReverseMatch, path
+from django.urls import NoReverseMatch, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.text import smart_split, unescape_string_literal
 
-from . import admin_views, review, usage
+from . import admin_views, conversations, review, usage
 from .models import (
     Conversation,
     FunctionTool,
@@ -31,6 +31,7 @@ from .models import (
     McpServer,
     ModelPrice,
     Review,
+    SharedConversation,
     TranscriptRead,
     Turn,
 )
@@ -667,3 +668,52 @@ class PersonDataAdmin(UserAdmin):
 if admin.site.is_registered(User):
     admin.site.unregister(User)
 admin.site.register(User, PersonDataAdmin)
+
+
+@admin.register(SharedConversation)
+class SharedConversationAdmin(ReadScopedAdmin):
+    """Conversations with a live share link (`/s/…`), and "Stop sharing". Each stop is logged
+    like a read of someone else's conversation; the transcript itself opens, logged, in
+    Conversations (rows link there: this list shows no text of theirs)."""
+
+    list_display = ("conversation_link", "owner", "shared_at")
+    list_display_links = None
+    list_filter = (("owner", admin.RelatedOnlyFieldListFilter),)
+    list_select_related = ("owner",)
+    search_fields = ("title", "owner__username")
+    date_hierarchy = "shared_at"
+    ordering = ("-shared_at",)
+    actions = ["stop_sharing"]
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request).filter(share_token__isnull=False)
+        return admin_views.readable_conversations(request.user, queryset)
+
+    def has_view_permission(self, request, obj=None):
+        if obj is not None:
+            return False  # no page of its own: the list and the action only
+        allowed = super().has_view_permission(request) or admin_views.may_read_others(request.user)
+        return allowed and request.user.is_active and request.user.is_staff
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_stop_sharing_permission(self, request):
+        return self.has_view_permission(request)
+
+    @admin.display(description="Title", ordering="title")
+    def conversation_link(self, obj):
+        try:
+            url = reverse("admin:chat_conversation_change", args=[obj.pk])
+        except NoReverseMatch:
+            return str(obj)
+        return format_html('<a href="{}">{}</a>', url, str(obj))
+
+    @admin.action(description="Stop sharing", permissions=["stop_sharing"])
+    def stop_sharing(self, request, queryset):
+        rows = list(queryset.select_related("owner"))
+        for convo in rows:
+            shared = f"shared {convo.shared_at:%Y-%m-%d %H:%M}"
+            conversations.stop_sharing(convo)
+            admin_views.log_read(request, convo, "stop sharing", shared)
+        self.message_user(request, f"Stopped sharing {len(rows)} conversation(s).")

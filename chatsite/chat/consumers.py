@@ -13,7 +13,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.urls import reverse
 from django.utils import timezone
 
-from . import backlog, services, sessions
+from . import backlog, conversations, services, sessions
 from .hub import Subscriber, hub
 
 log = logging.getLogger(__name__)
@@ -168,6 +168,15 @@ class ConversationConsumer(AsyncWebsocketConsumer):
 
     async def session_revoked(self, event):
         await self._signed_out()
+
+    # -- the sidebar -------------------------------------------------------------------------
+    async def sidebar_changed(self, event):
+        """The person's list changed (a new conversation, a title, a reply moving one up): sent
+        to every socket of theirs, on every process (conversations.publish_sidebar). Each tab
+        gets the list with its own conversation marked."""
+        frame = await sync_to_async(conversations.sidebar_frame)(self.user_id, self.conversation_id)
+        if self.sub is not None:  # in order with the conversation's frames, same send caps
+            self.sub.put(frame)
 
     # -- sending -----------------------------------------------------------------------------
     async def _send_frame(self, frame: str):

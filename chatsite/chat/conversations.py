@@ -11,6 +11,7 @@ import re
 import secrets
 
 from asgiref.sync import async_to_sync, sync_to_async
+from channels.layers import get_channel_layer
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import TextField
@@ -20,7 +21,7 @@ from django.utils import timezone
 
 from chatsite.gemini import APIStatusError, NotFoundError
 
-from . import upstream
+from . import sessions, upstream
 from .models import Attachment, Conversation, Turn
 
 log = logging.getLogger(__name__)
@@ -72,24 +73,23 @@ def _group(convo: Conversation, today, archived: bool) -> str:
     return day.strftime("%B %Y")
 
 
-async def publish_sidebar(owner_id: int) -> None:
-    """The person's new list to each of their open tabs (each shows one conversation and has
-    its socket): a new conversation, a title, a reply that moves one to the top. Tabs served
-    by other processes get it through the relay."""
-    from .hub import hub
+def sidebar_frame(owner_id: int, current_id: int | None = None) -> str:
+    """The list as a socket frame (swapped in place by htmx), `current_id` marked."""
+    context = {
+        "groups": sidebar_groups(owner_id),
+        "conversation": Conversation(pk=current_id) if current_id else None,
+        "list_oob": True,
+    }
+    return render_to_string("chat/conversation.html#conversation-list", context).strip()
 
-    open_ids = list(hub.subscribers)
-    if not open_ids:
-        return
-    mine = Conversation.objects.filter(owner_id=owner_id, pk__in=open_ids)
-    ids = [pk async for pk in mine.values_list("pk", flat=True)]
-    if not ids:
-        return
-    groups = await sync_to_async(sidebar_groups)(owner_id)
-    for pk in ids:
-        context = {"groups": groups, "conversation": Conversation(pk=pk), "list_oob": True}
-        html = render_to_string("chat/conversation.html#conversation-list", context)
-        hub.publish(pk, [html.strip()])
+
+async def publish_sidebar(owner_id: int) -> None:
+    """Tell every open tab of the person, on every process, that their list changed: a new
+    conversation, a title, a reply that moves one to the top. Through the channel layer's
+    `user.<id>` group: each socket renders the list for its own tab (consumers.py)."""
+    layer = get_channel_layer()
+    if layer is not None:
+        await layer.group_send(sessions.user_group(owner_id), {"type": "sidebar.changed"})
 
 
 def publish_sidebar_now(owner_id: int) -> None:

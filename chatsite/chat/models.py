@@ -148,6 +148,14 @@ class Turn(models.Model):
         )
 
 
+class SharedConversation(Conversation):
+    """A conversation with a live share link: the admin's list of them (admin.py)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "shared conversation"
+
+
 class TranscriptRead(models.Model):
     """Every time someone opens another person's conversation in the admin: who, whose, when."""
 

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from . import attachment_views, conversation_views, media, share_views, views
+from . import account_views, attachment_views, conversation_views, media, share_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -55,4 +55,6 @@ urlpatterns = [
     path("accounts/signup/", views.signup, name="signup"),
     path("accounts/sign-out-everywhere/", views.sign_out_everywhere, name="sign-out-everywhere"),
     path("accounts/invite/<str:token>/", views.signup, name="invite"),
+    path("accounts/settings/", account_views.settings_page, name="settings"),
+    path("accounts/conversations.zip", account_views.export_all, name="export-all"),
 ]

@@ -203,6 +203,49 @@ def test_another_tab_sees_the_list_change_live(new_page, fresh_user, server, bro
     wait_for_reply(page, turns=2)
 
 
+def test_tabs_without_a_conversation_see_new_ones_arrive_live(new_page, fresh_user, server):
+    page = new_page(fresh_user)
+    chat(page, server, "an earlier conversation")
+    tabs = []
+    for where in ("/", "/c/"):
+        tab = page.context.new_page()
+        tab.problems = []
+        tab.on("pageerror", lambda exc, tab=tab: tab.problems.append(f"page error: {exc}"))
+        tab.goto(f"{server.url}{where}")
+        expect(tab.locator(SIDEBAR_LINKS)).to_have_count(1)
+        tabs.append(tab)
+    chat(page, server, "harbour tides tonight")
+    for tab in tabs:
+        expect(tab.locator(SIDEBAR_LINKS).first).to_contain_text("harbour", timeout=10_000)
+        expect(tab.locator(SIDEBAR_LINKS)).to_have_count(2)
+        assert not tab.problems, tab.problems
+
+
+def test_settings_downloads_all_my_conversations_as_a_zip(new_page, fresh_user, server, tmp_path):
+    import json
+    import zipfile
+
+    page = new_page(fresh_user)
+    chat(page, server, "one about apples")
+    chat(page, server, "one about pears")
+    page.get_by_role("link", name="Settings").click()
+    page.wait_for_url(f"{server.url}/accounts/settings/")
+    expect(page.locator(SIDEBAR_LINKS)).to_have_count(2)
+    looks(page, "settings-desktop")
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Download all conversations").click()
+    saved = tmp_path / "all.zip"
+    download.value.save_as(saved)
+    with zipfile.ZipFile(saved) as archive:
+        names = archive.namelist()
+        said = sorted(
+            json.loads(archive.read(n))["turns"][0]["user_input"][0]["text"]
+            for n in names
+            if n.endswith(".json")
+        )
+    assert said == ["one about apples", "one about pears"] and len(names) == 4
+
+
 def test_on_a_phone_export_and_share_fit_the_screen(new_page, fresh_user, server):
     page = new_page(fresh_user, width=390, height=844)
     chat(page, server, "phone export")
