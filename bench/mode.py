@@ -27,7 +27,7 @@ from bench.servers import (
     wait_for_quiet,
 )
 
-SCENARIOS = ("ttft", "relay", "bytes", "dbwrites", "page", "memory", "search")
+SCENARIOS = ("ttft", "relay", "bytes", "dbwrites", "page", "memory", "search", "scaleout")
 
 
 @dataclass
