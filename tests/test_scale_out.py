@@ -346,3 +346,40 @@ async def test_stop_pressed_while_the_owner_is_dead_cancels_the_reply_when_its_l
     saved = model_text(turn_row(b, turn, "steps")[0]).split()
     assert len(saved) < 1500 and saved == upstream[: len(saved)]
     await tab.close()
+
+
+async def test_twenty_replies_at_once_reach_tabs_on_both_processes_whole(apart, people):
+    """The bench's two-process row (`python -m bench --scenarios scaleout`) at CI size: 20
+    replies streaming at once, half run by A and half by B, each watched by a tab on the
+    process that runs it and one on the other: no tab loses or doubles a character."""
+    names = [f"person{n:02d}" for n in (8, 9, 11, *range(13, 30))]  # 2 messages each: 4/m
+    streams = []
+    for i, name in enumerate(names):
+        owner, other = apart[i % 2], apart[1 - i % 2]
+        person = await people(owner, name)
+        streams.append((person, other, await person.new_conversation("hi [emulator:words=2]")))
+    for person, _, conversation in streams:
+        await finished(person, conversation)
+    tabs = [
+        (await person.tab(conversation), await person.on(other).tab(conversation))
+        for person, other, conversation in streams
+    ]
+    sent = await asyncio.gather(
+        *(
+            person.send(conversation, "go on [emulator:words=150]")
+            for person, _, conversation in streams
+        )
+    )
+    assert [r.status_code for r in sent] == [302] * len(streams)
+    for pair in tabs:
+        for tab in pair:
+            await tab.read_until(lambda f: is_status(f, "completed"), timeout=60)
+    for local, remote in tabs:
+        status, steps = turn_row(apart[0], turn_id_of(local.frames))
+        saved = model_text(steps).split()
+        assert status == "completed" and len(saved) == 150
+        assert len(delta_frames(remote.frames)) >= 3  # it streamed there, not only at the end
+        assert shown_words(local.frames) == saved
+        assert shown_words(remote.frames) == saved
+        await local.close()
+        await remote.close()

@@ -51,7 +51,7 @@ from bench.scenarios.relay import (
 from bench.stats import ms_summary
 
 CSRF = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
-SEND_CONCURRENCY = 50
+SEND_CONCURRENCY = 8  # each send is a request: a thread and a database connection
 
 
 def skip_reason() -> str | None:
