@@ -1,13 +1,15 @@
 """8. Several processes: N streams over two daphne processes on PostgreSQL + Redis.
 
 Two daphne processes, A (the set-up's own) and B (started here with the same settings), share
-the database, the Redis channel layer and the emulator. N conversations, each with one tab; each
-conversation's message is POSTed to the process that is to run its reply — A for half of them,
-B for the other half — so each process runs N/2 replies and keeps N/2 tabs. In the measured run
-half the tabs are connected to the process that does *not* run their reply (a quarter of A's
-and B's replies each way), so their text reaches them only through the relay (Redis, one batched
-message per flush interval); in the baseline run, the same streams with every tab on the process
-that runs its reply. Replies are `relay_words` one-word deltas at `relay_pace_ms` (50 deltas/s),
+the database, the Redis channel layer and the emulator. N people (a team, not one person with N
+tabs), each with one conversation and one tab on it; each message is sent on a socket of the
+process that is to run its reply — A for half of them, B for the other half — so each process
+runs N/2 replies and keeps N/2 tabs. In the measured run half the tabs are connected to the
+process that does *not* run their reply (a quarter of A's and B's replies each way): their
+message goes out on a second socket of the person's, on the owner, closed once the turn is
+added, and their text reaches them only through the relay (Redis, one batched message per flush
+interval). In the baseline run, the same streams with every tab on the process that runs its
+reply, sending on it. Replies are `relay_words` one-word deltas at `relay_pace_ms` (50 deltas/s),
 the sends spread over `scaleout_spread_s`.
 
 Latency of a delta and lost/doubled characters are measured as in the relay scenario (2): emit
@@ -22,11 +24,10 @@ no channel layer, so the scenario is skipped and says why.
 from __future__ import annotations
 
 import asyncio
-import re
-import time
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.contrib.auth import get_user_model
 
 from bench import fixtures
 from bench.clients import (
@@ -37,6 +38,7 @@ from bench.clients import (
     http_client,
     is_final_status,
     latencies,
+    run_turn,
     upstream_text,
 )
 from bench.scenarios.relay import (
@@ -49,9 +51,6 @@ from bench.scenarios.relay import (
     steady_window,
 )
 from bench.stats import ms_summary
-
-CSRF = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
-SEND_CONCURRENCY = 8  # each send is a request: a thread and a database connection
 
 
 def skip_reason() -> str | None:
@@ -81,9 +80,9 @@ def run(ctx) -> dict:
     daphne_b, url_b = ctx.start_daphne("daphne-b")
     try:
         procs = [(ctx.daphne, ctx.app_url), (daphne_b, url_b)]
-        conversations = fixtures.make_conversations(ctx.user, 2 * n, "scaleout")
-        out["split"] = _cleanest(lambda: asyncio.run(_run(ctx, procs, conversations[:n], True)))
-        out["same"] = _cleanest(lambda: asyncio.run(_run(ctx, procs, conversations[n:], False)))
+        people = _people(n)
+        out["split"] = _cleanest(lambda: asyncio.run(_run(ctx, procs, people, True)))
+        out["same"] = _cleanest(lambda: asyncio.run(_run(ctx, procs, people, False)))
     finally:
         daphne_b.stop()
     return out
@@ -97,71 +96,66 @@ def _layout(i: int, split: bool) -> tuple[int, int]:
     return owner, 1 - owner if remote else owner
 
 
-class Sender:
-    """POSTs messages to one process as the composer does (session cookie, CSRF token)."""
-
-    def __init__(self, url: str, cookie: str):
-        self.url = url
-        self.http = http_client()
-        name, value = cookie.split("=", 1)
-        self.http.cookies.set(name, value)  # the CSRF cookie joins it from the first page
-        self.token = ""
-
-    async def open(self) -> Sender:
-        page = await self.http.get(self.url + "/")
-        page.raise_for_status()
-        self.token = CSRF.search(page.text).group(1)
-        return self
-
-    async def send(self, conversation_id: int, message: str) -> None:
-        response = await self.http.post(
-            f"{self.url}/c/{conversation_id}/send/",
-            data={"message": message, "csrfmiddlewaretoken": self.token},
-            headers={"Origin": self.url, "Referer": f"{self.url}/c/{conversation_id}/"},
-        )
-        if response.status_code != 302:
-            raise RuntimeError(f"send refused: {response.status_code} {response.text[:200]}")
-
-    async def close(self) -> None:
-        await self.http.aclose()
+def _people(n: int) -> list[tuple[str, int, int]]:
+    """N people (no password: they are signed in directly), each with a session cookie and one
+    conversation per run: [(cookie, split-run conversation, baseline conversation)]."""
+    User = get_user_model()  # noqa: N806
+    User.objects.filter(username__startswith="scaleout-").delete()
+    users = User.objects.bulk_create(
+        [User(username=f"scaleout-{i}", password="!") for i in range(n)], batch_size=500
+    )
+    out = []
+    for user in users:
+        split, same = fixtures.make_conversations(user, 2, "scaleout")
+        out.append((fixtures.session_cookie(user), split, same))
+    return out
 
 
-async def _turn(tab: Tab, sender: Sender, gate: asyncio.Semaphore, message: str) -> TabTurn:
+async def _sent_elsewhere(tab: Tab, sender: Tab, message: str) -> TabTurn:
+    """Send on the owner's socket; once the turn is added there, that socket closes and the
+    turn is followed on `tab` (on the other process) alone."""
     start = len(tab.frames)
-    sent = time.monotonic()
-    async with gate:
-        await sender.send(tab.conversation_id, message)
+    sent = await sender.send({"action": "send", "message": message})
+    await sender.wait_for(lambda f: added_turn_id(f) is not None, 0, 60)
+    await sender.close()
     added = await tab.wait_for(lambda f: added_turn_id(f) is not None, start, 60)
     turn_id = added_turn_id(tab.frames[added][1])
     end = await tab.wait_for(lambda f: is_final_status(f, turn_id), added, 60)
     return TabTurn(turn_id, sent, tab.frames[start : end + 1])
 
 
-async def _run(ctx, procs, conversations: list[int], split: bool) -> dict:
-    n = len(conversations)
+async def _run(ctx, procs, people, split: bool) -> dict:
+    n = len(people)
     layout = [_layout(i, split) for i in range(n)]
-    open_gate = asyncio.Semaphore(OPEN_CONCURRENCY)
+    conversations = [split_id if split else same_id for _, split_id, same_id in people]
+    gate = asyncio.Semaphore(OPEN_CONCURRENCY)
 
-    async def open_tab(i):
-        async with open_gate:
-            return await Tab.open(procs[layout[i][1]][1], conversations[i], ctx.cookie)
+    async def open_tab(i, where):
+        async with gate:
+            return await Tab.open(procs[where][1], conversations[i], people[i][0])
 
-    senders = [await Sender(url, ctx.cookie).open() for _, url in procs]
-    tabs = await asyncio.gather(*(open_tab(i) for i in range(n)))
+    tabs = await asyncio.gather(*(open_tab(i, layout[i][1]) for i in range(n)))
+    remote = [i for i in range(n) if layout[i][0] != layout[i][1]]
+    senders = dict(
+        zip(remote, await asyncio.gather(*(open_tab(i, layout[i][0]) for i in remote)), strict=True)
+    )
     await asyncio.sleep(0.5)
     message = _message(ctx)
-    send_gate = asyncio.Semaphore(SEND_CONCURRENCY)
+
+    def one_turn(i):
+        if i in senders:
+            return _sent_elsewhere(tabs[i], senders[i], message)
+        return run_turn(tabs[i], message, timeout=60)
+
     outcomes, sampler = await _load(
         ctx,
         n,
-        lambda i: _turn(tabs[i], senders[layout[i][0]], send_gate, message),
+        one_turn,
         {"daphne_a": procs[0][0], "daphne_b": procs[1][0], "emulator": ctx.emulator,
          "client": None},
     )  # fmt: skip
     closed_early = sum(1 for t in tabs if t.closed_code is not None)
-    await asyncio.gather(*(t.close() for t in tabs), return_exceptions=True)
-    for sender in senders:
-        await sender.close()
+    await asyncio.gather(*(t.close() for t in [*tabs, *senders.values()]), return_exceptions=True)
     failed = [repr(t) for t in outcomes if isinstance(t, BaseException)]
     done = [
         (i, t.replay()) for i, t in enumerate(outcomes) if not isinstance(t, BaseException)
