@@ -451,9 +451,24 @@ def _scaleout(mode, r) -> list[Row]:
     if not split:
         why = "the run did not finish"
     elif split["latency"]["p99"] is None:
-        why = (split["failed"] or ["no delta reached a tab while all streamed"])[0][:120]
+        why = (split["failed"] or [""])[0][:120] or (
+            f"the {split['streams']} replies never all streamed at once"
+            if not split["window_s"]
+            else "no delta reached a tab while all streamed"
+        )
     if why:
-        return [Row(measure, mode, f"no data: {why}", baseline, target,
+        if same:
+            w = same["latency_whole_run"]
+            baseline += f"; over the whole run p50 {_ms(w['p50'])} / p99 {_ms(w['p99'])} ms"
+        whole = (split or {}).get("latency_whole_run") or {}
+        seen = (
+            f"; over the whole run p50 {_ms(whole.get('p50'))} / p99 {_ms(whole.get('p99'))} ms, "
+            f"lost {split['lost_chars']} / doubled {split['doubled_chars']} chars, "
+            f"{split['completed']} of {split['turns']} replies"
+            if split
+            else ""
+        )
+        return [Row(measure, mode, f"no data: {why}{seen}", baseline, target,
                     _verdict(False, f"no data: {why}"))]  # fmt: skip
     bad = split["lost_chars"] + split["doubled_chars"]
     failed = split["turns"] - split["completed"]
