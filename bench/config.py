@@ -32,6 +32,9 @@ class Profile:
     search_conversations: int = 10_000
     search_turns: int = 20
     search_reps: int = 20
+    # 8. two processes: concurrent streams (half the tabs on the other process), send spread
+    scaleout_streams: int = 400
+    scaleout_spread_s: float = 2.0
     # time limit for one mode (seconds)
     mode_timeout_s: int = 540
 
@@ -73,6 +76,8 @@ QUICK = Profile(
     db_pace_ms=2,
     search_conversations=2_000,
     search_reps=10,
+    scaleout_streams=100,
+    scaleout_spread_s=1.0,
     mode_timeout_s=360,
 )
 

@@ -27,7 +27,7 @@ from bench.servers import (
     wait_for_quiet,
 )
 
-SCENARIOS = ("ttft", "relay", "bytes", "dbwrites", "page", "memory", "search")
+SCENARIOS = ("ttft", "relay", "bytes", "dbwrites", "page", "memory", "search", "scaleout")
 
 
 @dataclass
@@ -147,6 +147,9 @@ def main() -> None:
             quiet = wait_for_quiet()
             started = time.monotonic()
             print(f"[{args.mode}] {name} … (machine {quiet['busy_percent']} % busy)", flush=True)
+            # What a set-up stopped for taking too long leaves: an error row, not no row.
+            results["scenarios"][name] = {"error": "not finished: the set-up ran out of time"}
+            _save(args.out, results)
             try:
                 outcome = _scenario(name).run(ctx)
             except Exception:

@@ -53,6 +53,7 @@ def rows_for(mode: str, results: dict) -> list[Row]:
         ("page", _page),
         ("dbwrites", _dbwrites),
         ("search", _search),
+        ("scaleout", _scaleout),
     ):
         if name not in s:
             continue
@@ -295,12 +296,8 @@ def setups(all_results: dict) -> str:
 
 
 def generated_section(meta: dict, all_results: dict, rows: list[Row]) -> str:
-    missed = [r for r in rows if r.verdict.startswith("**MISSED") or r.verdict == "error"]
-    summary = (
-        f"{len(rows) - len(missed)} of {len(rows)} rows meet their target."
-        if rows
-        else "No results."
-    )
+    met = [r for r in rows if r.verdict == "met"]  # a skipped row meets nothing
+    summary = f"{len(met)} of {len(rows)} rows meet their target." if rows else "No results."
     parts = [
         START,
         "## Results",
@@ -375,6 +372,23 @@ def details(all_results: dict) -> str:
                 f"{w['second_round']['kib_per_connection_vs_first_closed']:.1f} KiB/socket above "
                 f"the first round's closed RSS."
             )
+        so = s.get("scaleout", {})
+        for run, label in (
+            ("split", "half the tabs on the other process"),
+            ("same", "all tabs on the owner"),
+        ):
+            v = so.get(run)
+            if v:
+                c = v["cpu_percent"]
+                out.append(
+                    f"- Two processes, {label}: all {v['streams']} streaming for "
+                    f"{v['window_s']:.1f} s; latency max {_ms(v['latency']['max'])} ms; over the "
+                    f"whole run p50 {_ms(v['latency_whole_run']['p50'])} / p99 "
+                    f"{_ms(v['latency_whole_run']['p99'])} ms. CPU: daphne A "
+                    f"{_pct(c.get('daphne_a'))}, B {_pct(c.get('daphne_b'))}, emulator "
+                    f"{_pct(c.get('emulator'))}, bench client {_pct(c.get('client'))}, other "
+                    f"processes {_pct(c.get('others'))}."
+                )
         dbw = s.get("dbwrites", {})
         if "in_process" in dbw:
             out.append(f"- DB statements per reply (in-process): {dbw['in_process']['statements']}")
@@ -414,3 +428,68 @@ def _search(mode, r) -> list[Row]:
             _verdict(worst <= 50, f"{worst / 50:.1f}× the budget"),
         )
     ]
+
+
+def _scaleout(mode, r) -> list[Row]:
+    measure = (
+        f"8. Two processes, {r.get('streams', '?')} streams × 50 deltas/s, half the tabs on "
+        "the process not running the reply"
+    )
+    target = "p99 ≤ 50 ms, 0 lost/doubled"
+    if "skipped" in r:
+        return [Row(measure, mode, f"not measured: {r['skipped']}", "–", target,
+                    f"skipped ({r['skipped']})")]  # fmt: skip
+    split, same = r.get("split"), r.get("same")
+    baseline = "–"
+    if same:
+        baseline = (
+            f"all tabs on the owner: p50 {_ms(same['latency']['p50'])} / p99 "
+            f"{_ms(same['latency']['p99'])} ms; lost {same['lost_chars']} / doubled "
+            f"{same['doubled_chars']} chars, {same['completed']} of {same['turns']} replies"
+        )
+    why = None
+    if not split:
+        why = "the run did not finish"
+    elif split["latency"]["p99"] is None:
+        why = (split["failed"] or [""])[0][:120] or (
+            f"the {split['streams']} replies never all streamed at once"
+            if not split["window_s"]
+            else "no delta reached a tab while all streamed"
+        )
+    if why:
+        if same:
+            w = same["latency_whole_run"]
+            baseline += f"; over the whole run p50 {_ms(w['p50'])} / p99 {_ms(w['p99'])} ms"
+        whole = (split or {}).get("latency_whole_run") or {}
+        seen = (
+            f"; over the whole run p50 {_ms(whole.get('p50'))} / p99 {_ms(whole.get('p99'))} ms, "
+            f"lost {split['lost_chars']} / doubled {split['doubled_chars']} chars, "
+            f"{split['completed']} of {split['turns']} replies"
+            if split
+            else ""
+        )
+        return [Row(measure, mode, f"no data: {why}{seen}", baseline, target,
+                    _verdict(False, f"no data: {why}"))]  # fmt: skip
+    bad = split["lost_chars"] + split["doubled_chars"]
+    failed = split["turns"] - split["completed"]
+    p99 = split["latency"]["p99"]
+    miss = []
+    if bad or failed or split["sockets_closed_early"] or split["streams_saved_mismatch"]:
+        miss.append(
+            f"{bad} chars wrong, {failed} of {split['turns']} replies failed, "
+            f"{split['sockets_closed_early']} sockets closed, "
+            f"{split['streams_saved_mismatch']} saved wrong"
+        )
+    if p99 > 50:
+        miss.append(f"p99 {p99 - 50:+.1f} ms over")
+    cpu = split["cpu_percent"]
+    remote = split["latency_remote"]
+    noisy = _noise(max(cpu.get("others", 0), (same or {}).get("cpu_percent", {}).get("others", 0)))
+    result = (
+        f"p50 {_ms(split['latency']['p50'])} / **p99 {_ms(p99)} ms** (the {split['remote_tabs']} "
+        f"remote tabs: p50 {_ms(remote['p50'])} / p99 {_ms(remote['p99'])}); daphne CPU "
+        f"{_pct(cpu.get('daphne_a'))} + {_pct(cpu.get('daphne_b'))}; lost "
+        f"{split['lost_chars']} / doubled {split['doubled_chars']} chars ({split['deltas']:,} "
+        f"deltas, {split['completed']} of {split['turns']} replies)" + noisy
+    )
+    return [Row(measure, mode, result, baseline, target, _verdict(not miss, "; ".join(miss)))]

@@ -20,12 +20,13 @@ PAGE_KIB = os.sysconf("SC_PAGE_SIZE") // 1024
 
 # The two set-ups every scenario runs on.
 POSTGRES_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
-POSTGRES_BENCH_DB = "chatsite_bench"
+# Overridable, so that two benches on one machine do not share (and drop) one database.
+POSTGRES_BENCH_DB = os.environ.get("BENCH_POSTGRES_DB", "chatsite_bench")
 MODES = {
     "defaults": {},
     "postgres": {
         "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{POSTGRES_BENCH_DB}",
-        "REDIS_URL": "redis://127.0.0.1:6379/1",
+        "REDIS_URL": f"redis://127.0.0.1:6379/{os.environ.get('BENCH_REDIS_DB', '1')}",
     },
 }
 

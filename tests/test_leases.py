@@ -111,3 +111,28 @@ async def test_a_runner_renews_its_lease_and_stops_silently_once_another_took_it
     assert turn.status == "in_progress"
     assert turn.lease_owner == "another-process"
     await tab.close()
+
+
+async def test_a_runner_stops_at_its_next_renewal_when_a_stop_it_missed_is_kept(user, open_tab):
+    """Stop pressed on another process while the relay's word did not reach this one (e.g.
+    it was taking the turn over): the renewal sees the Stop kept with the turn."""
+    convo = await make_conversation(user)
+    tab = await open_tab(user, convo.pk)
+    await tab.send({"action": "send", "message": "long [emulator:words=2000] [emulator:pace=5]"})
+    await tab.receive_until(lambda f: f.startswith('{"d"'))
+    turn = await Turn.objects.filter(conversation=convo).alast()
+    await Turn.objects.filter(pk=turn.pk).aupdate(stop_requested_at=timezone.now())
+    await tab.receive_until(lambda f: is_status(f, "cancelled"), timeout=10)
+    turn = await wait_for_turn(turn.pk)
+    assert turn.status == "cancelled"
+    assert len(model_text(turn.steps).split()) < 2000
+
+
+async def test_a_stopped_turn_whose_owner_died_is_cancelled_not_re_attached(user, emulator):
+    convo, turn = await running_turn(user, emulator, owner="a-dead-process", expires_in=-1)
+    await Turn.objects.filter(pk=turn.pk).aupdate(stop_requested_at=timezone.now())
+    assert await leases.adopt(turn.pk) is None
+    turn = await Turn.objects.aget(pk=turn.pk)
+    assert turn.status == "cancelled"
+    assert emulator.store.status(turn.interaction_id) == "cancelled"
+    assert stream_requests(emulator, turn.interaction_id) == []

@@ -16,10 +16,12 @@ import re
 import signal
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import psycopg
 import pytest
+from psycopg import sql
 
 from chatsite.emulator.server import EmulatorServer
 
@@ -51,6 +53,21 @@ def shared(tmp_path_factory):
     try:
         with site(var, "chatsite_scale_shared", 12, processes=3, upstream=emulator.base_url,
                   TURN_LEASE_SECONDS="4") as apps:  # fmt: skip
+            yield apps, emulator
+    finally:
+        emulator.stop()
+
+
+@pytest.fixture(scope="module")
+def pair(tmp_path_factory):
+    """Two processes on one emulator (the test's), with a turn lease long enough to press Stop
+    on a dead owner's reply before it runs out."""
+    var = tmp_path_factory.mktemp("pair")
+    emulator = EmulatorServer(host="127.0.0.1", port=0, pace_ms=20)
+    emulator.start()
+    try:
+        with site(var, "chatsite_scale_pair", 13, processes=2, upstream=emulator.base_url,
+                  TURN_LEASE_SECONDS="6") as apps:  # fmt: skip
             yield apps, emulator
     finally:
         emulator.stop()
@@ -238,11 +255,12 @@ async def test_an_idle_socket_stays_open_on_the_redis_channel_layer(apart, peopl
     await tab.close()
 
 
-def turn_row(app, turn_id):
+def turn_row(app, turn_id, *fields):
+    query = sql.SQL("SELECT {} FROM chat_turn WHERE id = %s").format(
+        sql.SQL(", ").join(map(sql.Identifier, fields or ("status", "steps")))
+    )
     with psycopg.connect(app.env["DATABASE_URL"]) as conn:
-        return conn.execute(
-            "SELECT status, steps FROM chat_turn WHERE id = %s", [turn_id]
-        ).fetchone()
+        return conn.execute(query, [turn_id]).fetchone()
 
 
 async def test_killing_the_owner_mid_reply_hands_it_to_exactly_one_other_process(shared, people):
@@ -320,3 +338,82 @@ async def test_the_list_reaches_the_persons_tabs_on_the_other_process(apart, peo
         assert frame.index(f"/c/{started}/") < frame.index(f"/c/{earlier}/")
         await tab.close()
     await finished(on_a, started)
+
+
+async def test_stop_pressed_while_the_owner_is_dead_cancels_the_reply_when_its_lease_lapses(
+    pair, people
+):
+    """A's process dies mid-reply; Stop on B's tab comes before A's lease runs out, so B may
+    not take the reply yet. Kept with the turn, the Stop is what the taker acts on: it cancels
+    the interaction upstream and ends the turn as cancelled, instead of streaming the rest."""
+    (a, b), emulator = pair
+    on_a = await people(a, "person12")
+    conversation = await on_a.new_conversation("first [emulator:words=2]")
+    await finished(on_a, conversation)
+    tab = await on_a.on(b).tab(conversation)
+    await on_a.send(conversation, "a long answer [emulator:words=1500]")  # 30 s upstream
+    await tab.read_until(lambda f: len(delta_frames(tab.frames)) >= 20)
+    turn = turn_id_of(tab.frames)
+    interaction = emulator.store.last_interaction()
+    a.proc.send_signal(signal.SIGKILL)  # A dies mid-reply: no cleanup, no last word
+    a.proc.wait(10)
+    # Stop is pressed while A's lease still holds (renewed every 2 s, 6 s long).
+    (lease_until,) = turn_row(b, turn, "lease_expires_at")
+    assert lease_until > datetime.now(UTC) + timedelta(seconds=1)
+    await tab.send({"action": "stop"})
+    ended = await tab.read_until(lambda f: is_status(f, "cancelled") or is_status(f, "completed"),
+                                 timeout=60)  # fmt: skip
+    assert is_status(ended, "cancelled")
+
+    assert turn_row(b, turn, "status")[0] == "cancelled"
+    assert emulator.store.status(interaction.id) == "cancelled"  # cancelled upstream too
+    # Not continued: no process replayed the stream, and what the tab shows (and the turn
+    # keeps) is the beginning of the reply, not all of it.
+    replays = [
+        r for r in emulator.store.all_requests()
+        if r.method == "GET" and r.path.endswith(interaction.id) and "stream=true" in r.query
+    ]  # fmt: skip
+    assert replays == []
+    upstream = model_text(interaction.all_steps()).split()
+    shown = shown_words(tab.frames)
+    assert len(shown) < 1500 and shown == upstream[: len(shown)]
+    saved = model_text(turn_row(b, turn, "steps")[0]).split()
+    assert len(saved) < 1500 and saved == upstream[: len(saved)]
+    await tab.close()
+
+
+async def test_twenty_replies_at_once_reach_tabs_on_both_processes_whole(apart, people):
+    """The bench's two-process row (`python -m bench --scenarios scaleout`) at CI size: 20
+    replies streaming at once, half run by A and half by B, each watched by a tab on the
+    process that runs it and one on the other: no tab loses or doubles a character."""
+    names = [f"person{n:02d}" for n in (8, 9, 11, *range(13, 30))]  # 2 messages each: 4/m
+    streams = []
+    for i, name in enumerate(names):
+        owner, other = apart[i % 2], apart[1 - i % 2]
+        person = await people(owner, name)
+        streams.append((person, other, await person.new_conversation("hi [emulator:words=2]")))
+    for person, _, conversation in streams:
+        await finished(person, conversation)
+    tabs = [
+        (await person.tab(conversation), await person.on(other).tab(conversation))
+        for person, other, conversation in streams
+    ]
+    sent = await asyncio.gather(
+        *(
+            person.send(conversation, "go on [emulator:words=150]")
+            for person, _, conversation in streams
+        )
+    )
+    assert [r.status_code for r in sent] == [302] * len(streams)
+    for pair in tabs:
+        for tab in pair:
+            await tab.read_until(lambda f: is_status(f, "completed"), timeout=60)
+    for local, remote in tabs:
+        status, steps = turn_row(apart[0], turn_id_of(local.frames))
+        saved = model_text(steps).split()
+        assert status == "completed" and len(saved) == 150
+        assert len(delta_frames(remote.frames)) >= 3  # it streamed there, not only at the end
+        assert shown_words(local.frames) == saved
+        assert shown_words(remote.frames) == saved
+        await local.close()
+        await remote.close()

@@ -11,6 +11,10 @@ reply, and a reply whose process died is picked up again by exactly one other.
   no body). Who tries: the process a tab connects to, for the turns that tab shows
   (services.catch_up), and, with several processes, every process, which looks for lapsed
   leases twice per lease (`watch`).
+- Stop is kept with the turn (`request_stop`): its owner stops at once through the relay, or at
+  its next renewal if that word was missed; a process that takes over a stopped turn (its owner
+  died before it could stop) cancels the interaction upstream and ends the turn as cancelled,
+  instead of re-attaching (`adopt`).
 
 The database is the one place every process already shares, so this works the same on SQLite
 with one process and on PostgreSQL with many. Times are the processes' clocks (kept by NTP);
@@ -81,6 +85,11 @@ async def release(turn_id: int) -> None:
     )
 
 
+async def request_stop(turns) -> None:
+    """Stop was pressed on these (unfinished) turns: kept, whichever process ends them."""
+    await turns.filter(stop_requested_at__isnull=True).aupdate(stop_requested_at=timezone.now())
+
+
 async def adopt(turn_id: int):
     """Take over a turn whose owner is gone and re-attach to it here. The runner, or None."""
     from .runner import TurnRunner
@@ -88,6 +97,11 @@ async def adopt(turn_id: int):
     if hub.runner(turn_id) is not None or not await take_over(turn_id):
         return None
     turn = await Turn.objects.aget(pk=turn_id)
+    if turn.stop_requested_at is not None:
+        # Stop was pressed after its owner died: end it, never run it on.
+        log.info("turn %s: stopped while no process ran it; cancelling it here", turn_id)
+        await TurnRunner.end_stopped(turn)
+        return None
     log.info("turn %s: no process renews it; re-attaching here (%s)", turn_id, PROCESS_ID)
     runner = TurnRunner(turn, body=None)
     runner.start()
@@ -142,33 +156,40 @@ class Keeper:
             if not runners:
                 return
             try:
-                lost = await self._renew([r.turn_id for r in runners])
+                lost, stopped = await self._renew([r.turn_id for r in runners])
                 good_until = loop.time() + seconds()
             except Exception:
                 log.warning("could not renew turn leases", exc_info=True)
                 if loop.time() < good_until:
                     continue
                 lost = {r.turn_id for r in runners}  # ours may have lapsed: stop, don't race
+                stopped = set()
             for runner in runners:
                 if runner.turn_id in lost:
                     log.warning("turn %s: lease lost; another process runs it", runner.turn_id)
                     runner.abandon()
+                elif runner.turn_id in stopped:
+                    runner.stop()  # Stop was pressed; the relay's word did not reach us
 
     @staticmethod
-    async def _renew(turn_ids: list[int]) -> set[int]:
-        """Renew in one UPDATE; the turns whose lease another process holds now."""
-        renewed = await Turn.objects.filter(pk__in=turn_ids, lease_owner=PROCESS_ID).aupdate(
-            lease_expires_at=_until()
-        )
+    async def _renew(turn_ids: list[int]) -> tuple[set[int], set[int]]:
+        """Renew in one UPDATE. The turns whose lease another process holds now, and the
+        turns of ours someone pressed Stop on (not renewed: they end now)."""
+        renewed = await Turn.objects.filter(
+            pk__in=turn_ids, lease_owner=PROCESS_ID, stop_requested_at__isnull=True
+        ).aupdate(lease_expires_at=_until())
         if renewed == len(turn_ids):
-            return set()
-        mine = {
-            pk
-            async for pk in Turn.objects.filter(
-                pk__in=turn_ids, lease_owner=PROCESS_ID
-            ).values_list("pk", flat=True)
-        }
-        return set(turn_ids) - mine
+            return set(), set()
+        rows = Turn.objects.filter(pk__in=turn_ids).values_list(
+            "pk", "lease_owner", "stop_requested_at"
+        )
+        mine, stopped = set(), set()
+        async for pk, owner, stop_requested_at in rows:
+            if owner == PROCESS_ID:
+                mine.add(pk)
+                if stop_requested_at is not None:
+                    stopped.add(pk)
+        return set(turn_ids) - mine, stopped
 
 
 keeper = Keeper()

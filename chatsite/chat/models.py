@@ -111,6 +111,9 @@ class Turn(models.Model):
     # Which process runs the reply, until when (renewed while it runs; see chat/leases.py).
     lease_owner = models.CharField(max_length=64, blank=True, default="")
     lease_expires_at = models.DateTimeField(null=True, blank=True)
+    # When Stop was pressed on it: kept, so a process that takes the reply over from a dead
+    # owner ends it instead of re-attaching (chat/leases.py).
+    stop_requested_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["created_at", "pk"]

@@ -132,6 +132,7 @@ class TurnRunner:
         # clock, so a runner that takes a turn over counts on above the one it replaces.
         self.seq = time.time_ns() // 1000
         self.abandoned = False  # another process took the lease: stop without writing
+        self.stopping = False
         # A long answer arrives in several interactions ("hops", `requires_continuation`):
         self.hop = 0
         self.prior_steps: list[dict] = []  # saved form of the finished hops' steps
@@ -154,7 +155,9 @@ class TurnRunner:
         )
 
     def stop(self) -> None:
-        if self.task is not None and not self.task.done():
+        # Once: a second cancel would land in the finishing writes of the first.
+        if self.task is not None and not self.task.done() and not self.stopping:
+            self.stopping = True
             self.task.cancel()
 
     def abandon(self) -> None:
@@ -555,6 +558,17 @@ class TurnRunner:
         turn.completed_at = timezone.now()
         await turn.asave(update_fields=["status", "error", "completed_at", "updated_at"])
         hub.publish(turn.conversation_id, [assistant_frame(turn), status_frame(turn)])
+
+    @classmethod
+    async def end_stopped(cls, turn: Turn) -> None:
+        """Stop pressed on a turn no runner runs (its process died): cancel the interaction
+        upstream, best effort (it may have ended, or never started), and end the turn there."""
+        if turn.interaction_id:
+            try:
+                await upstream.client().cancel(turn.interaction_id)
+            except (APIError, APIConnectionError, APITimeoutError) as exc:
+                log.info("turn %s: upstream cancel failed: %s", turn.pk, exc)
+        await cls.fail_orphan(turn, "Stopped.", status=Turn.Status.CANCELLED)
 
     # -- helpers -----------------------------------------------------------------------------
     async def _save(self, *fields: str) -> None:

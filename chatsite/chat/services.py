@@ -350,6 +350,10 @@ async def _on_screen(conversation: Conversation, turn: Turn) -> None:
 
 async def stop(conversation: Conversation) -> None:
     """Stop every reply running in this conversation, in this process or another."""
+    unfinished = conversation.turns.exclude(status__in=Turn.FINAL)
+    # Kept with the turns first: a process that takes one over later (its owner died before
+    # this reached it) ends it instead of running it on (leases.adopt).
+    await leases.request_stop(unfinished)
     for runner in hub.runners_for(conversation.pk):
         runner.stop()
     several = relay.enabled()
@@ -358,9 +362,9 @@ async def stop(conversation: Conversation) -> None:
     # A turn still marked running that no process runs (a crash) is closed too: with one
     # process, any not running here; with several, those whose lease nobody renews.
     running = list(hub.runners)
-    async for turn in conversation.turns.exclude(status__in=Turn.FINAL).exclude(pk__in=running):
+    async for turn in unfinished.exclude(pk__in=running):
         if not several or await leases.take_over(turn.pk):
-            await TurnRunner.fail_orphan(turn, "Stopped.", status=Turn.Status.CANCELLED)
+            await TurnRunner.end_stopped(turn)
 
 
 # Saved turns are drawn off the event loop, one at a time for the whole process: a tab that
