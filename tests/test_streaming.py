@@ -216,6 +216,17 @@ async def test_no_database_write_and_no_channel_layer_message_per_delta(
         saves.append(instance)
 
     post_save.connect(count_save, sender=Turn)
+    # The runner's writer updates the row directly (no post_save): count those UPDATEs too.
+    from django.db.models.query import QuerySet
+
+    update = QuerySet.update
+
+    def counted_update(self, **values):
+        if self.model is Turn and "lease_expires_at" not in values:  # lease renewals aside
+            saves.append(values)
+        return update(self, **values)
+
+    monkeypatch.setattr(QuerySet, "update", counted_update)
     for name in ("send", "group_send"):
         original = getattr(layer_class, name)
 
@@ -234,10 +245,11 @@ async def test_no_database_write_and_no_channel_layer_message_per_delta(
     words = len(model_text(turn.steps).split())
     assert words >= 300
     # created + interaction id + one per finished step + the end: a handful, not ~300.
-    assert len(saves) <= 6, [s.status for s in saves]
+    assert len(saves) <= 8, saves
     # One process: the layer is not in the delta path at all (with several, the relay sends
-    # batches; tests/test_scale_out.py counts those).
-    assert layer_calls == []
+    # batches; tests/test_scale_out.py counts those). A turn's control messages may use it —
+    # the sidebar's one event to the person's group — never one per delta.
+    assert len(layer_calls) <= 4, layer_calls
     await tab.close()
     post_save.disconnect(count_save, sender=Turn)
 
