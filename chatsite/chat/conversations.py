@@ -22,7 +22,7 @@ from django.utils import timezone
 from chatsite.gemini import APIStatusError, NotFoundError
 
 from . import sessions, upstream
-from .models import Attachment, Conversation, Turn
+from .models import Attachment, Conversation, Turn, interaction_ids
 
 log = logging.getLogger(__name__)
 
@@ -144,13 +144,6 @@ def shared_turns(convo: Conversation):
 # -- delete ---------------------------------------------------------------------------------
 
 
-def interaction_ids(convo: Conversation) -> list[str]:
-    ids: list[str] = []
-    for interaction_id, continued in convo.turns.values_list("interaction_id", "continuation_ids"):
-        ids += [i for i in [*(continued or []), interaction_id] if isinstance(i, str) and i]
-    return ids
-
-
 def attachment_hashes(turns) -> set[str]:
     return {
         block["attachment"]
@@ -164,7 +157,7 @@ def delete(convo: Conversation) -> list[str]:
     """Remove the conversation, its turns (and the media inside their steps) and the files it
     attached that no other turn of the owner's refers to. Returns the interaction ids to delete
     upstream. Sync: call via sync_to_async."""
-    ids = interaction_ids(convo)
+    ids = interaction_ids(convo.turns)
     hashes = attachment_hashes(convo.turns.values_list("user_input", flat=True))
     with transaction.atomic():
         convo.delete()  # turns cascade

@@ -151,6 +151,15 @@ class Turn(models.Model):
         )
 
 
+def interaction_ids(turns) -> list[str]:
+    """Every interaction id these turns hold upstream (continuation hops included), e.g. to
+    delete them there. `turns`: a Turn queryset."""
+    ids: list[str] = []
+    for interaction_id, continued in turns.values_list("interaction_id", "continuation_ids"):
+        ids += [i for i in [*(continued or []), interaction_id] if isinstance(i, str) and i]
+    return ids
+
+
 class SharedConversation(Conversation):
     """A conversation with a live share link: the admin's list of them (admin.py)."""
 

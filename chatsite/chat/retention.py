@@ -29,7 +29,7 @@ from chatsite.gemini import InteractionsClient
 from chatsite.gemini.errors import NotFoundError
 
 from . import upstream
-from .models import Attachment, Conversation, Lease, Turn
+from .models import Attachment, Conversation, Lease, Turn, interaction_ids
 
 log = logging.getLogger("chatsite.retention")
 
@@ -66,13 +66,6 @@ def expired(days: int, now=None):
     return Conversation.objects.filter(updated_at__lt=now - timedelta(days=days))
 
 
-def _interaction_ids(turns) -> list[str]:
-    ids: list[str] = []
-    for interaction_id, continued in turns.values_list("interaction_id", "continuation_ids"):
-        ids.extend(i for i in [*(continued or []), interaction_id] if isinstance(i, str) and i)
-    return ids
-
-
 def _attachment_refs(turns) -> set[tuple[int, str]]:
     """(owner, sha256) of each attachment these turns' inputs refer to."""
     refs = set()
@@ -86,7 +79,7 @@ def _attachment_refs(turns) -> set[tuple[int, str]]:
 def plan(conversations) -> Plan:
     ids = list(conversations.values_list("pk", flat=True))
     turns = Turn.objects.filter(conversation_id__in=ids)
-    result = Plan(conversations=ids, turns=turns.count(), interactions=_interaction_ids(turns))
+    result = Plan(conversations=ids, turns=turns.count(), interactions=interaction_ids(turns))
     refs = _attachment_refs(turns)
     # An attachment is removed when no remaining conversation refers to it.
     kept = _attachment_refs(
@@ -102,7 +95,7 @@ def plan(conversations) -> Plan:
     return result
 
 
-async def _delete_upstream(interaction_ids: list[str]) -> tuple[int, int]:
+async def _delete_upstream(ids: list[str]) -> tuple[int, int]:
     deleted = failed = 0
     async with InteractionsClient(
         base_url=upstream.base_url(),
@@ -110,7 +103,7 @@ async def _delete_upstream(interaction_ids: list[str]) -> tuple[int, int]:
         timeout=settings.GEMINI_TIMEOUT,
         max_retries=settings.GEMINI_MAX_RETRIES,
     ) as client:
-        for interaction_id in interaction_ids:
+        for interaction_id in ids:
             try:
                 await client.delete(interaction_id)
                 deleted += 1
@@ -122,11 +115,11 @@ async def _delete_upstream(interaction_ids: list[str]) -> tuple[int, int]:
     return deleted, failed
 
 
-def delete_upstream(interaction_ids: list[str]) -> tuple[int, int]:
+def delete_upstream(ids: list[str]) -> tuple[int, int]:
     """(deleted, failed), from sync code (the purge thread, a command, an admin view)."""
-    if not interaction_ids:
+    if not ids:
         return 0, 0
-    return asyncio.run(_delete_upstream(interaction_ids))
+    return asyncio.run(_delete_upstream(ids))
 
 
 def remove_attachments(pks) -> None:
