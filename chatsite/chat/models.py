@@ -334,3 +334,35 @@ class Lease(models.Model):
 
     def __str__(self):
         return self.name
+
+
+class Account(models.Model):
+    """A person's own preferences, set on `/accounts/settings/`. Created on first save; a person
+    without one gets the defaults (`Account.for_user`)."""
+
+    class Theme(models.TextChoices):
+        SYSTEM = "system", "System"
+        LIGHT = "light", "Light"
+        DARK = "dark", "Dark"
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="account"
+    )
+    # A code from settings.LANGUAGES, or "" to follow the browser's Accept-Language.
+    language = models.CharField(max_length=10, blank=True, default="")
+    theme = models.CharField(max_length=10, choices=Theme.choices, default=Theme.SYSTEM)
+    # Model or agent for new conversations; "" means the site default (GEMINI_MODEL).
+    default_model = models.CharField(max_length=100, blank=True, default="")
+    # Adds "Answer in <language> unless asked otherwise" to the system instruction.
+    answer_in_language = models.BooleanField(default=True)
+
+    def __str__(self):
+        return f"Account of {self.user}"
+
+    @classmethod
+    def for_user(cls, user) -> "Account":
+        """The saved account, or an unsaved one with the defaults (never a write on a read)."""
+        try:
+            return user.account
+        except cls.DoesNotExist:
+            return cls(user=user)
