@@ -10,15 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import copy
 import json
 import logging
 import time
-from collections.abc import Sequence
-from typing import Any
 
 from django.conf import settings
-from django.template.loader import render_to_string
 from django.utils import timezone
 
 from chatsite.gemini import (
@@ -30,91 +26,34 @@ from chatsite.gemini import (
     StepAssembler,
 )
 
-from . import branches, leases, structured, titles, tools, upstream
-from .attachments import strip_echo
+from . import hops, leases, structured, titles, upstream
 from .hub import Outbox, hub
-from .models import Conversation, Turn
-from .rendering import continue_output, render_step, stream_dom_id
+from .models import Turn
+from .rendering import render_step, stream_dom_id
+from .turn_frames import (
+    assistant_frame,
+    meta_frame,
+    oob_append,
+    oob_replace,
+    status_frame,
+    turn_added_frame,
+)
+from .turn_writer import TurnWriter
+
+__all__ = ["TurnRunner", "assistant_frame", "status_frame", "turn_added_frame"]
 
 log = logging.getLogger(__name__)
 
 MAX_RESUMES = 5
-MAX_HOPS = 20  # continuation hops for one reply
 
 
 class StreamInterrupted(Exception):
     """The upstream stream ended before `interaction.completed`."""
 
 
-def _oob_append(target: str, html: str) -> str:
-    return f'<div hx-swap-oob="beforeend:#{target}">{html}</div>'
-
-
-def _oob_replace(html: str) -> str:
-    # render_step's root element carries the id; htmx swaps the element with that id.
-    return html.replace(">", ' hx-swap-oob="outerHTML">', 1)
-
-
-def turn_added_frame(turn: Turn) -> str:
-    html = render_to_string("chat/conversation.html#turn", {"turn": turn})
-    return _oob_append("transcript", html)
-
-
-def status_frame(turn: Turn) -> str:
-    return json.dumps({"status": [turn.pk, turn.status]}, separators=(",", ":"))
-
-
-def meta_frame(turn: Turn) -> str:
-    return _oob_replace(render_to_string("chat/conversation.html#turn-meta", {"turn": turn}))
-
-
-def assistant_frame(turn: Turn) -> str:
-    return _oob_replace(render_to_string("chat/conversation.html#assistant", {"turn": turn}))
-
-
 def _shown(steps) -> list[dict]:
     """The steps the assistant part shows (the echoed input is the user's bubble)."""
     return [s for s in steps if not (isinstance(s, dict) and s.get("type") == "user_input")]
-
-
-class TurnWriter:
-    """A turn's database writes, in order and off the event path: the stream never waits for
-    the database. Fields asked for while a write runs go out together in the next one; `after`
-    runs once the write that includes it is done (e.g. showing a step whose media the browser
-    will fetch at once)."""
-
-    def __init__(self, turn: Turn):
-        self.turn = turn
-        self._fields: set[str] = set()
-        self._after: list = []
-        self._task: asyncio.Task | None = None
-
-    def save(self, *fields: str, after=None) -> None:
-        self._fields.update(fields)
-        if after is not None:
-            self._after.append(after)
-        if self._task is None or self._task.done():
-            self._task = asyncio.get_running_loop().create_task(self._run())
-
-    async def _run(self) -> None:
-        while self._fields:
-            fields, self._fields = self._fields, set()
-            after, self._after = self._after, []
-            # The values as they are now, taken on the loop: a save that read the turn later,
-            # in its thread, could write a status the loop set after (say "completed") beside
-            # steps from before it, and a reader would see a finished turn missing its end.
-            values = {name: copy.deepcopy(getattr(self.turn, name)) for name in fields}
-            values["updated_at"] = timezone.now()
-            try:
-                await Turn.objects.filter(pk=self.turn.pk).aupdate(**values)
-            except Exception:
-                log.exception("turn %s: could not save %s", self.turn.pk, sorted(fields))
-            for callback in after:
-                callback()
-
-    async def drain(self) -> None:
-        while self._task is not None and not self._task.done():
-            await asyncio.shield(self._task)
 
 
 class TurnRunner:
@@ -124,7 +63,7 @@ class TurnRunner:
         self.turn_id = turn.pk
         self.conversation_id = turn.conversation_id
         self.body = body  # None: re-attach to an interaction already started
-        self.assembler = StepAssembler()
+        self.reply = hops.ReplySteps(turn.user_input)  # what it shows and saves, over hops
         self.live: set[int] = set()  # element indices of steps still streaming
         self.outbox = Outbox(self._deliver, settings.STREAM_FLUSH_MS / 1000)
         self.task: asyncio.Task | None = None
@@ -133,15 +72,11 @@ class TurnRunner:
         self.seq = time.time_ns() // 1000
         self.abandoned = False  # another process took the lease: stop without writing
         self.stopping = False
-        # A long answer arrives in several interactions ("hops", `requires_continuation`):
-        self.hop = 0
-        self.prior_steps: list[dict] = []  # saved form of the finished hops' steps
-        self.prior_shown: dict[int, dict] = {}  # element index → step, finished hops
-        self.offset = 0  # element index of this hop's step 0
-        self.joined: dict[int, int] = {}  # this hop's index → the element it continues
-        self.usage: dict = {}
-        self.answered: set[str | None] = set()  # function calls we have answered
         self.writer = TurnWriter(turn)
+
+    @property
+    def assembler(self) -> StepAssembler:  # the current hop's
+        return self.reply.assembler
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -215,7 +150,7 @@ class TurnRunner:
             try:
                 await self._stream_hop(client, opening)
             except (NotFoundError, BadRequestError) as exc:
-                if not (_chain_gone(exc) and self._can_send_history()):
+                if not (hops.chain_gone(exc) and self._can_send_history()):
                     raise
                 opening = await self._first_open(client, with_history=True)
                 continue
@@ -231,34 +166,21 @@ class TurnRunner:
         try:
             return await self._open(client, self.body)
         except (NotFoundError, BadRequestError) as exc:
-            if with_history or not (_chain_gone(exc) and self._can_send_history()):
+            if with_history or not (hops.chain_gone(exc) and self._can_send_history()):
                 raise
             return await self._first_open(client, with_history=True)
 
     def _can_send_history(self) -> bool:
         return bool(
-            self.hop == 0
+            self.reply.hop == 0
             and self.body
             and self.body.get("previous_interaction_id")
             and not self.assembler.interaction_id
         )
 
     async def _with_history(self, body: dict) -> dict:
-        """The chained interaction is gone (stored interactions expire; an emulator forgets on
-        restart): send the conversation so far as steps instead, so the reply still knows it."""
         log.info("turn %s: previous interaction gone; sending the history", self.turn_id)
-        steps: list[dict] = []
-        tree = await branches.aload(Conversation(pk=self.conversation_id))
-        path = tree.ancestors(self.turn_id)  # this branch's turns only, not its other versions
-        earlier = Turn.objects.filter(pk__in=path).exclude(status=Turn.Status.PENDING)
-        async for turn in earlier.order_by("created_at", "pk"):
-            said = [s for s in turn.steps if s.get("type") != "user_input"]
-            steps.append({"type": "user_input", "content": _history_content(turn.user_input)})
-            steps += [{k: v for k, v in s.items() if not k.startswith("_")} for s in said]
-        current = body.get("input")
-        steps.append({"type": "user_input", "content": _history_content(current)})
-        rest = {k: v for k, v in body.items() if k not in ("previous_interaction_id", "input")}
-        return {**rest, "input": steps}
+        return await hops.with_history(body, self.turn)
 
     async def _open(self, client, body: dict):
         """A stream of the interaction this body creates. A background run is created first
@@ -298,106 +220,26 @@ class TurnRunner:
         return self.body is None or self.body.get("store", True) is not False
 
     async def _next_request(self) -> dict | None:
-        """The next interaction of this reply, if it needs one: the decode stopped at its limit
-        (`requires_continuation`), or the model called our functions (`requires_action`)."""
-        if self.body is None or self.hop + 1 >= MAX_HOPS:
+        if self.body is None:
             return None
-        status = self.assembler.status
-        if status == Turn.Status.REQUIRES_CONTINUATION:
-            token = self.assembler.continuation_token
-            if not token or token == self.body.get("continuation_token"):
-                return None
-            if not _client_continues(self.body):
-                return None  # the server goes on by itself
-            body = _continuation_body(self.body, token, self.assembler.interaction_id)
-            self._next_hop(body)
-            return body
-        if status == Turn.Status.REQUIRES_ACTION:
-            results = await self._call_functions()
-            if not results:
-                return None
-            body = {
-                k: v
-                for k, v in self.body.items()
-                if k not in ("input", "previous_interaction_id", "continuation_token")
-            }
-            body.update(input=results, previous_interaction_id=self.assembler.interaction_id)
-            self._next_hop(body, results)
-            return body
-        return None
-
-    async def _call_functions(self) -> list[dict]:
-        """Run the function calls of this hop that have no result yet; an exception becomes an
-        `is_error` result, never a crash."""
-        assert self.body is not None  # _next_request returned before, without a body
-        offered = {
-            t.get("name") for t in self.body.get("tools") or [] if t.get("type") == "function"
-        }
-        calls = [s for _, s in self._hop_steps() if s.get("type") == "function_call"]
-        if not calls:
-            return []
-        allowed = offered & await tools.enabled()  # an admin may switch one off mid-reply
-        results = []
-        for call in calls:
-            if call.get("id") in self.answered:
-                continue
-            arguments = call.get("arguments")
-            outcome = await tools.call(
-                call.get("name"), arguments if isinstance(arguments, dict) else {}, allowed=allowed
-            )
-            results.append(tools.function_result_step(call, outcome))
-            self.answered.add(call.get("id"))
-        return results
-
-    def _next_hop(self, body: dict, extra_steps: Sequence[dict] = ()) -> None:
-        """Close this hop; what the reply showed so far stays, and `extra_steps` (our function
-        results) join it."""
-        self.prior_shown = self.shown()
-        self.prior_steps = self.saved_steps()
-        self.usage = _add_usage(self.usage, self.assembler.usage or {})
+        body = await self.reply.next_request(self.body)
+        if body is None:
+            return None
+        # Close this hop: our function results (if any) join what the reply shows.
         self.turn.continuation_ids = [*self.turn.continuation_ids, self.assembler.interaction_id]
-        element = max(self.prior_shown, default=-1) + 1
-        for step in extra_steps:
-            self.prior_steps.append(step)
-            self.prior_shown[element] = step
+        extra = body["input"] if "continuation_token" not in body else []
+        for element, step in self.reply.next_hop(extra):
             html = render_step(step, turn_id=self.turn_id, index=element, **self._call_of(step))
-            self.outbox.html(_oob_append(f"steps-{self.turn_id}", html))
-            element += 1
+            self.outbox.html(oob_append(f"steps-{self.turn_id}", html))
         self.body = body
-        self.offset = element
-        self.joined = {}
-        self.hop += 1
-        self.assembler = StepAssembler()
+        return body
 
     # -- what is shown and saved, across hops -----------------------------------------------
-    def _element(self, index: Any) -> int:  # the event's index as received
-        return self.joined.get(index, index + self.offset)
-
-    def _hop_steps(self) -> list[tuple[int, dict]]:
-        items = sorted(self.assembler.steps_by_index.items())
-        if self.hop:  # later hops echo their input: the user's again, or our function results
-            items = [
-                (i, s)
-                for i, s in items
-                if s.get("type") != "user_input"
-                and not (s.get("type") == "function_result" and s.get("call_id") in self.answered)
-            ]
-        return items
-
     def shown(self) -> dict[int, dict]:
-        """Element index → step as the page shows it (continued answers joined)."""
-        shown = dict(self.prior_shown)
-        for index, step in self._hop_steps():
-            element = self._element(index)
-            if index in self.joined:
-                step = continue_output(self.prior_shown[element], step)
-            shown[element] = step
-        return shown
+        return self.reply.shown()
 
     def saved_steps(self) -> list[dict]:
-        """The steps as received, every hop's in order (the page joins continued answers)."""
-        steps = self.prior_steps + [copy.deepcopy(s) for _, s in self._hop_steps()]
-        return strip_echo(steps, self.turn.user_input)  # the files' bytes are not kept twice
+        return self.reply.saved()
 
     def _render(self, element: int, *, live: bool = False) -> str:
         step = self.shown()[element]
@@ -421,13 +263,7 @@ class TurnRunner:
         )
 
     def _call_of(self, step: dict) -> dict:
-        """For a result step, the call it answers (its card says so)."""
-        if not isinstance(step.get("call_id"), str):
-            return {}
-        for index, other in self.shown().items():
-            if other.get("id") == step["call_id"]:
-                return {"call": other, "call_index": index}
-        return {}
+        return self.reply.call_of(step)
 
     # -- events ------------------------------------------------------------------------------
     async def _on_event(self, event: dict) -> None:
@@ -456,20 +292,20 @@ class TurnRunner:
             self._show_live(event.get("index"))
         elif kind == "step.delta":
             index = event.get("index")
-            if self._element(index) not in self.live:
+            if self.reply.element(index) not in self.live:
                 self._show_live(index)  # a delta with no start: its shell carries the text so far
                 return
             text = _delta_text(event.get("delta"))
             if text:
-                self.outbox.text(stream_dom_id(self.turn_id, self._element(index)), text)
+                self.outbox.text(stream_dom_id(self.turn_id, self.reply.element(index)), text)
         elif kind == "step.stop":
-            element = self._element(event.get("index"))
+            element = self.reply.element(event.get("index"))
             self.live.discard(element)
             self.turn.steps = self.saved_steps()
             self.turn.last_event_id = self.assembler.last_event_id or ""
             await self._check_answers()
             if element in self.shown():
-                final = _oob_replace(self._render(element))
+                final = oob_replace(self._render(element))
                 # Shown once saved: its media URLs must answer when the browser asks.
                 self.writer.save(
                     "steps", "last_event_id", "schema_verdicts",
@@ -490,26 +326,25 @@ class TurnRunner:
 
     def _show_live(self, index) -> None:
         step = self.assembler.steps_by_index.get(index)
-        if step is None or self._element(index) in self.live or step.get("type") == "user_input":
+        element = self.reply.element(index)
+        if step is None or element in self.live or step.get("type") == "user_input":
             return
-        continues = self.hop and step.get("type") == "model_output" and self.prior_shown
-        last = max(self.prior_shown, default=None)
-        if continues and last is not None and self.prior_shown[last].get("type") == "model_output":
+        last = self.reply.continues_answer(index)
+        if last is not None:
             # The answer runs on: reopen its element instead of starting a new one.
-            self.joined[index] = last
+            self.reply.joined[index] = last
             self.live.add(last)
-            self.outbox.html(_oob_replace(self._render(last, live=True)))
+            self.outbox.html(oob_replace(self._render(last, live=True)))
             return
-        element = self._element(index)
         self.live.add(element)
         html = self._render(element, live=True)
-        self.outbox.html(_oob_append(f"steps-{self.turn_id}", html))
+        self.outbox.html(oob_append(f"steps-{self.turn_id}", html))
 
     # -- finishing ---------------------------------------------------------------------------
     async def _finish(self, *, cancelled: bool = False, error: dict | None = None) -> None:
         turn = self.turn
         turn.steps = self.saved_steps() or turn.steps
-        turn.usage = _add_usage(self.usage, self.assembler.usage or {}) or turn.usage
+        turn.usage = self.reply.total_usage() or turn.usage
         turn.last_event_id = self.assembler.last_event_id or turn.last_event_id
         await self._check_answers()
         if cancelled:
@@ -594,44 +429,6 @@ class TurnRunner:
         return frames, self.seq
 
 
-def _chain_gone(exc: APIError) -> bool:
-    """The chained interaction is no longer there: not found (404), or refused as expired
-    (a 400 that names it)."""
-    return isinstance(exc, NotFoundError) or "previous_interaction" in (exc.message or "")
-
-
-def _client_continues(body: dict) -> bool:
-    """As the SDK: background and agent runs are continued by the server, not by us."""
-    return not (body.get("background") or body.get("agent") or body.get("agent_config"))
-
-
-def _continuation_body(body: dict, token: str, owner_id: str | None) -> dict:
-    """The next hop of a long decode: the same request (its config, tools, system instruction
-    and response format) with the token; stored, it names the interaction that issued the
-    token and leaves out the input, as the SDK does."""
-    hop = {k: v for k, v in body.items() if k != "continuation_token"}
-    hop["continuation_token"] = token
-    if hop.get("store", True) is not False:
-        hop.pop("input", None)
-        hop["previous_interaction_id"] = owner_id
-    return hop
-
-
-def _history_content(blocks) -> list[dict]:
-    """A turn's input as history: files the API no longer has become a short mention."""
-    if isinstance(blocks, str):
-        return [{"type": "text", "text": blocks}]
-    out = []
-    for block in blocks if isinstance(blocks, list) else []:
-        if isinstance(block, dict) and "attachment" in block:
-            out.append({"type": "text", "text": f"[attached file: {block.get('name', 'file')}]"})
-        elif isinstance(block, dict) and block.get("type") in (
-            "text", "image", "audio", "video", "document",
-        ):  # fmt: skip
-            out.append(block)
-    return out or [{"type": "text", "text": ""}]
-
-
 def _delta_text(delta) -> str:
     """The text a delta adds to its element: answer text, or thought-summary text."""
     if not isinstance(delta, dict):
@@ -644,14 +441,3 @@ def _delta_text(delta) -> str:
             text = content.get("text")
             return text if isinstance(text, str) else ""
     return ""
-
-
-def _add_usage(total: dict, more: dict) -> dict:
-    """Usage over hops: integer fields add up (per-modality lists are kept from the last)."""
-    out = dict(total)
-    for key, value in (more or {}).items():
-        if isinstance(value, int) and isinstance(out.get(key), int):
-            out[key] += value
-        else:
-            out[key] = value
-    return out

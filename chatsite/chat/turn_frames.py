@@ -1,0 +1,34 @@
+"""The htmx and JSON frames a turn sends to the tabs that watch it: whole-turn, assistant part,
+meta line and status. Server-rendered from the same partials as the page."""
+
+import json
+
+from django.template.loader import render_to_string
+
+from .models import Turn
+
+
+def oob_append(target: str, html: str) -> str:
+    return f'<div hx-swap-oob="beforeend:#{target}">{html}</div>'
+
+
+def oob_replace(html: str) -> str:
+    # render_step's root element carries the id; htmx swaps the element with that id.
+    return html.replace(">", ' hx-swap-oob="outerHTML">', 1)
+
+
+def turn_added_frame(turn: Turn) -> str:
+    html = render_to_string("chat/conversation.html#turn", {"turn": turn})
+    return oob_append("transcript", html)
+
+
+def status_frame(turn: Turn) -> str:
+    return json.dumps({"status": [turn.pk, turn.status]}, separators=(",", ":"))
+
+
+def meta_frame(turn: Turn) -> str:
+    return oob_replace(render_to_string("chat/conversation.html#turn-meta", {"turn": turn}))
+
+
+def assistant_frame(turn: Turn) -> str:
+    return oob_replace(render_to_string("chat/conversation.html#assistant", {"turn": turn}))
