@@ -61,8 +61,17 @@ def rows_for(mode: str, results: dict) -> list[Row]:
             first = s[name]["error"].strip().splitlines()[-1][:120]
             rows.append(Row(name, mode, f"error: {first}", "–", "–", "error"))
             continue
-        rows.extend(builder(mode, s[name]))
+        rows.extend(_no_data_is_a_miss(row) for row in builder(mode, s[name]))
     return rows
+
+
+def _no_data_is_a_miss(row: Row) -> Row:
+    """A figure that was not measured prints "–"; its row never says "met" (issue 16, item 7:
+    on a slow machine a 200-stream row once did, with p50 and p99 both "–")."""
+    if row.verdict == "met" and "–" in row.result:
+        missing = ", ".join(sorted(set(re.findall(r"([A-Za-z0-9]+) –", row.result)))) or "a figure"
+        row.verdict = _verdict(False, f"no data: {missing} not measured")
+    return row
 
 
 def _ttft(mode, r) -> list[Row]:
@@ -70,6 +79,11 @@ def _ttft(mode, r) -> list[Row]:
     for variant, label in (("paced", "20 ms pace"), ("burst", "pace 0")):
         v = r[variant]
         added = v["overhead_p50_ms"]
+        if added is None:
+            why = (v.get("failed") or ["no first token was timed"])[0]
+            rows.append(Row(f"1. Time to first token, {label}", mode, f"no data: {why}", "–",
+                            "added p50 ≤ 2 ms", _verdict(False, f"no data: {why}")))  # fmt: skip
+            continue
         rows.append(
             Row(
                 f"1. Time to first token, {label} ({v['turns']} turns)",

@@ -128,6 +128,9 @@ CACHES = {
 }
 # Several processes share replies through the channel layer (chatsite/chat/relay.py).
 CHATSITE_RELAY = env.bool("CHATSITE_RELAY", bool(REDIS_URL))
+# A reply's frames go to other processes only while a tab there watches its conversation, but
+# always for its first seconds (a new tab's "watch" may still be on its way; chat/relay.py).
+RELAY_UNWATCHED_GRACE_S = env.float("RELAY_UNWATCHED_GRACE_S", 2.0, validate=Range(min=0, max=60))
 # A running reply is leased to its process for this long and renewed; a crashed process's
 # replies are re-attached by another one once their lease runs out (chatsite/chat/leases.py).
 TURN_LEASE_SECONDS = env.float("TURN_LEASE_SECONDS", 10.0, validate=Range(min=1, max=600))

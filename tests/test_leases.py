@@ -40,9 +40,11 @@ def stream_requests(emulator, interaction_id):
     ]
 
 
-async def running_turn(user, emulator, *, owner, expires_in):
+async def running_turn(
+    user, emulator, *, owner, expires_in, stop_requested=False, words="[emulator:pace=5]"
+):
     convo = await make_conversation(user)
-    interaction_id = await start_upstream(emulator, "still there? [emulator:pace=5]")
+    interaction_id = await start_upstream(emulator, f"still there? {words}")
     turn = await Turn.objects.acreate(
         conversation=convo,
         interaction_id=interaction_id,
@@ -50,6 +52,8 @@ async def running_turn(user, emulator, *, owner, expires_in):
         user_input=[{"type": "text", "text": "still there?"}],
         lease_owner=owner,
         lease_expires_at=timezone.now() + timedelta(seconds=expires_in),
+        # In the same INSERT: with Redis, this process's lease watcher may look at any moment.
+        stop_requested_at=timezone.now() if stop_requested else None,
     )
     return convo, turn
 
@@ -129,10 +133,17 @@ async def test_a_runner_stops_at_its_next_renewal_when_a_stop_it_missed_is_kept(
 
 
 async def test_a_stopped_turn_whose_owner_died_is_cancelled_not_re_attached(user, emulator):
-    convo, turn = await running_turn(user, emulator, owner="a-dead-process", expires_in=-1)
-    await Turn.objects.filter(pk=turn.pk).aupdate(stop_requested_at=timezone.now())
+    convo, turn = await running_turn(
+        user, emulator, owner="a-dead-process", expires_in=-1, stop_requested=True,
+        words="[emulator:words=2000] [emulator:pace=5]",  # still running when it is cancelled
+    )  # fmt: skip
     assert await leases.adopt(turn.pk) is None
-    turn = await Turn.objects.aget(pk=turn.pk)
+    # This call, or the process's lease watcher (running with Redis) first: either ends it.
+    for _ in range(100):
+        turn = await Turn.objects.aget(pk=turn.pk)
+        if turn.status != "in_progress":
+            break
+        await asyncio.sleep(0.1)
     assert turn.status == "cancelled"
     assert emulator.store.status(turn.interaction_id) == "cancelled"
     assert stream_requests(emulator, turn.interaction_id) == []

@@ -33,14 +33,16 @@ pytestmark = pytest.mark.services
 services_or_skip()
 
 SLOW = "[emulator:pace=25]"  # a reply of n words takes n × 25 ms
+APART_REDIS = 11
+GRACE = 0.5  # seconds of a reply relayed even when no other process watches it
 
 
 @pytest.fixture(scope="module")
 def apart(tmp_path_factory):
     """Two processes, A and B, each with its own embedded emulator."""
     var = tmp_path_factory.mktemp("apart")
-    with site(var, "chatsite_scale_apart", 11, processes=2, EMULATOR_PACE_MS="20",
-              RATE_LIMIT_MESSAGES="4/m") as apps:  # fmt: skip
+    with site(var, "chatsite_scale_apart", APART_REDIS, processes=2, EMULATOR_PACE_MS="20",
+              RATE_LIMIT_MESSAGES="4/m", RELAY_UNWATCHED_GRACE_S=str(GRACE)) as apps:  # fmt: skip
         yield apps
 
 
@@ -417,3 +419,63 @@ async def test_twenty_replies_at_once_reach_tabs_on_both_processes_whole(apart, 
         assert shown_words(remote.frames) == saved
         await local.close()
         await remote.close()
+
+
+class RelaySpy:
+    """Listens on the relay's group in the site's Redis, as a third process would, and keeps
+    the frames relayed for one conversation."""
+
+    def __init__(self, conversation_id):
+        from channels_redis.core import RedisChannelLayer
+
+        _, redis = services_or_skip()
+        url = f"{redis.rsplit('/', 1)[0]}/{APART_REDIS}"
+        self.layer = RedisChannelLayer(hosts=[{"address": url, "socket_timeout": None}])
+        self.conversation_id = conversation_id
+        self.frames: list[str] = []
+
+    async def __aenter__(self):
+        self.channel = await self.layer.new_channel()
+        await self.layer.group_add("chatsite.relay", self.channel)
+        self.task = asyncio.create_task(self._listen())
+        return self
+
+    async def _listen(self):
+        while True:
+            message = await self.layer.receive(self.channel)
+            for conversation_id, _, _, frames in message.get("items", ()):
+                if conversation_id == self.conversation_id:
+                    self.frames += frames
+
+    async def __aexit__(self, *exc):
+        await asyncio.sleep(0.5)  # the last batches (sent within a flush interval)
+        self.task.cancel()
+        await self.layer.group_discard("chatsite.relay", self.channel)
+        await self.layer.close_pools()
+
+
+async def test_a_reply_nobody_elsewhere_watches_stays_off_the_relay_after_its_first_moments(
+    apart, people
+):
+    """Relaying a reply no other process shows costs Redis for nothing (issue 16): after its
+    grace, it goes out only once a tab on another process watches the conversation."""
+    a, b = apart
+    on_a = await people(a, "person10")
+    conversation = await on_a.new_conversation("hi [emulator:words=2]")
+    await finished(on_a, conversation)
+    here = await on_a.tab(conversation)  # a tab on the process that runs it: local, no relay
+    async with RelaySpy(conversation) as spy:
+        await on_a.send(conversation, f"go on [emulator:words=160]{SLOW}")  # ~4 s
+        await here.read_until(lambda f: is_status(f, "completed"))
+    unwatched = shown_words(spy.frames)
+    assert len(unwatched) < 80, f"{len(unwatched)} of 160 words relayed with nobody watching"
+
+    there = await on_a.on(b).tab(conversation)  # now B watches it
+    await asyncio.sleep(1)  # B's "watch" reaches A (A would relay anyway during the grace)
+    async with RelaySpy(conversation) as spy:
+        await on_a.send(conversation, f"and more [emulator:words=160]{SLOW}")
+        await there.read_until(lambda f: is_status(f, "completed"), timeout=60)
+    assert len(shown_words(there.frames)) == 160  # B shows the whole reply
+    assert len(shown_words(spy.frames)) == 160  # and it came through the relay
+    await here.close()
+    await there.close()

@@ -222,7 +222,10 @@ class Hub:
                 sub.put(frame)
 
     def join(self, conversation_id: int, sub: Subscriber) -> None:
+        first = conversation_id not in self.subscribers
         self.subscribers.setdefault(conversation_id, set()).add(sub)
+        if first:
+            self.relay.local_watch(conversation_id, True)
 
     def leave(self, conversation_id: int, sub: Subscriber) -> None:
         subs = self.subscribers.get(conversation_id)
@@ -230,7 +233,12 @@ class Hub:
             subs.discard(sub)
             if not subs:
                 del self.subscribers[conversation_id]
+                self.relay.local_watch(conversation_id, False)
         sub.close()
+
+    def watched(self) -> list[int]:
+        """The conversations that tabs of this process show."""
+        return list(self.subscribers)
 
 
 hub = Hub()

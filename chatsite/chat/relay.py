@@ -5,6 +5,11 @@ process joins one group and:
 
 - sends what its runners publish as *one batched message per flush interval* — never one
   message per delta, which is what saturates a Redis channel layer (design.md, "Measured facts");
+- and only for conversations that a tab on another process watches: each process announces the
+  conversations it has tabs for ("watch"/"unwatch", re-announced every minute and answered to a
+  newcomer's "hello"), so a reply nobody elsewhere reads costs Redis nothing. A reply's first
+  seconds, and a process's own first seconds, are relayed regardless: a tab whose "watch" is
+  still on its way gets them, and one that connects later asks for a snapshot anyway;
 - answers snapshot requests for the turns it runs, so a tab connected to another process sees
   the reply so far (frames carry a per-turn sequence number; the asking tab ignores relayed
   frames the snapshot already contains, so no text is doubled);
@@ -28,6 +33,8 @@ GROUP = "chatsite.relay"
 PROCESS_ID = uuid.uuid4().hex[:12]
 SNAPSHOT_TIMEOUT = 2.0
 REJOIN_EVERY = 3600.0  # group membership expires (channels_redis: a day); renew well before
+ANNOUNCE_EVERY = 60.0  # re-announce what we watch; a process that died stops being counted
+WATCH_EXPIRES = 3 * ANNOUNCE_EVERY
 
 
 def enabled() -> bool:
@@ -47,6 +54,9 @@ class Relay:
         self._timer: asyncio.TimerHandle | None = None
         self._waiting: dict[str, asyncio.Future] = {}
         self._tasks: list[asyncio.Task] = []
+        # conversation id → {other process id: loop time of its last word that it watches}
+        self.watchers: dict[int, dict[str, float]] = {}
+        self.started = 0.0
 
     # -- lifecycle (one listener per event loop: tests run many loops, servers one) ---------
     async def ensure_running(self) -> bool:
@@ -60,6 +70,8 @@ class Relay:
         self._timer = None
         self._waiting = {}
         self._outbox = asyncio.Queue()
+        self.watchers = {}
+        self.started = loop.time()
         from . import leases
 
         layer = get_channel_layer()
@@ -72,9 +84,12 @@ class Relay:
         self._tasks = [
             loop.create_task(self._listen(layer, self.channel), name="relay-listen"),
             loop.create_task(self._send_batches(layer), name="relay-send"),
+            loop.create_task(self._announce_periodically(), name="relay-announce"),
             # Several processes: pick up the replies of one that died (chat/leases.py).
             leases.background(leases.watch(), "lease-watch"),
         ]
+        # Who watches what: everyone tells us (and learns what our tabs watch).
+        self._send({"type": "relay.hello", "watching": self.hub.watched()})
         return True
 
     def _active(self) -> bool:
@@ -83,11 +98,62 @@ class Relay:
         except RuntimeError:
             return False
 
+    # -- who watches what ------------------------------------------------------------------
+    def local_watch(self, conversation_id: int, watching: bool) -> None:
+        """A conversation got its first tab here, or lost its last one."""
+        if self._active():
+            kind = "relay.watch" if watching else "relay.unwatch"
+            self._send({"type": kind, "conversations": [conversation_id]})
+
+    def watched_elsewhere(self, conversation_id: int) -> bool:
+        assert self.loop is not None  # _active
+        seen = self.watchers.get(conversation_id)
+        if not seen:
+            return False
+        now = self.loop.time()
+        for process, at in list(seen.items()):
+            if now - at > WATCH_EXPIRES:
+                del seen[process]
+        return bool(seen)
+
+    def _in_grace(self, turn_id) -> bool:
+        """Relayed regardless: our first seconds (we may not have heard every process yet) and
+        a reply's first seconds (a tab's "watch" may be on its way). Frames of no turn (a turn
+        added, a title) are few: always."""
+        assert self.loop is not None  # _active
+        grace = settings.RELAY_UNWATCHED_GRACE_S
+        now = self.loop.time()
+        if turn_id is None or now - self.started < grace:
+            return True
+        runner = self.hub.runner(turn_id)
+        return runner is None or now - runner.started_at < grace
+
+    async def _announce_periodically(self) -> None:
+        while True:
+            await asyncio.sleep(ANNOUNCE_EVERY)
+            if watched := self.hub.watched():
+                self._send({"type": "relay.watch", "conversations": watched})
+
+    def _on_watch(self, message: dict) -> None:
+        assert self.loop is not None  # set before the listener starts
+        origin, now = message["origin"], self.loop.time()
+        for conversation_id in message.get("watching") or message.get("conversations") or []:
+            if message["type"] == "relay.unwatch":
+                self.watchers.get(conversation_id, {}).pop(origin, None)
+            else:
+                self.watchers.setdefault(conversation_id, {})[origin] = now
+
+    def _send(self, message: dict) -> None:
+        assert self._outbox is not None  # _active, or ensure_running just set it
+        self._outbox.put_nowait({**message, "origin": PROCESS_ID})
+
     # -- outgoing --------------------------------------------------------------------------
     def enqueue(self, conversation_id: int, frames: list[str], turn_id, seq) -> None:
         """Called synchronously by hub.publish; sends within one flush interval."""
         if not self._active():
             return
+        if not self.watched_elsewhere(conversation_id) and not self._in_grace(turn_id):
+            return  # nobody elsewhere reads it
         self._batch.append([conversation_id, turn_id, seq, frames])
         if self._timer is None:
             assert self.loop is not None  # _active: it is the running loop
@@ -177,6 +243,10 @@ class Relay:
         if kind == "relay.frames":
             for conversation_id, turn_id, seq, frames in message["items"]:
                 self.hub.deliver_relayed(conversation_id, frames, turn_id, seq)
+        elif kind in ("relay.watch", "relay.unwatch", "relay.hello"):
+            self._on_watch(message)
+            if kind == "relay.hello" and (watched := self.hub.watched()):
+                self._send({"type": "relay.watch", "conversations": watched})
         elif kind == "relay.stop":
             for runner in self.hub.runners_for(message["conversation"]):
                 runner.stop()

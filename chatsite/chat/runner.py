@@ -72,6 +72,7 @@ class TurnRunner:
         self.seq = time.time_ns() // 1000
         self.abandoned = False  # another process took the lease: stop without writing
         self.stopping = False
+        self.started_at = 0.0  # loop time of start(): the relay's grace counts from it
         self.writer = TurnWriter(turn)
 
     @property
@@ -80,6 +81,7 @@ class TurnRunner:
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
+        self.started_at = asyncio.get_running_loop().time()
         hub.add_runner(self.turn_id, self)
         leases.keeper.ensure_running()
         asyncio.get_running_loop().create_task(hub.relay.ensure_running())
