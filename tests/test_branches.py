@@ -5,9 +5,10 @@ import json
 import re
 
 import pytest
+from asgiref.sync import sync_to_async
 
 from chatsite.chat import branches, services, views
-from chatsite.chat.models import Conversation, Turn
+from chatsite.chat.models import Conversation, TranscriptRead, Turn
 
 from .helpers import make_conversation, wait_for_turn
 
@@ -346,3 +347,54 @@ async def test_a_chain_older_than_the_stored_days_is_not_sent_but_re_sent_as_his
     # Straight to history: no request chained to the expired interaction went out first.
     assert len(sent) == 1 and "previous_interaction_id" not in sent[0]
     assert "aged root words" in json.dumps(sent[0]["input"])
+
+
+# --- the branch on screen, elsewhere: share links and the admin -------------------------------
+
+
+@pytest.fixture
+async def two_versions(user):
+    """A conversation whose second message has two versions, the first of them on screen."""
+    convo = await make_conversation(user)
+    first = await said(user, convo, "Plan a trip")
+    old = await said(user, convo, "By train?")
+    await services.edit_turn(user, convo, old.pk, f"By bike? {QUICK}")
+    edited = await newest(convo)
+    await branches.choose(convo, old.pk)
+    return convo, first, old, edited
+
+
+async def test_a_share_link_shows_the_version_on_screen_when_it_was_shared(
+    signed_in, two_versions, async_client
+):
+    convo, first, old, edited = two_versions
+    response = await signed_in.post(f"/c/{convo.pk}/share/")
+    assert response.status_code == 302
+    await convo.arefresh_from_db()
+    # Switching afterwards changes the owner's screen, not the snapshot.
+    await signed_in.post(f"/c/{convo.pk}/turns/{edited.pk}/version/")
+    await async_client.alogout()
+    html = (await async_client.get(f"/s/{convo.share_token}/")).content.decode()
+    assert shown_turns(html) == [first.pk, old.pk]
+    assert "By bike?" not in html
+    assert re.search(r"data-branch>\s*Version 1 of 2\s*<", html)
+    assert 'aria-label="Next version"' not in html  # read-only: nothing to switch
+
+
+async def test_the_admin_transcript_shows_the_version_on_screen_and_all_on_demand(
+    client, user, make_user, two_versions
+):
+    convo, first, old, edited = two_versions
+    await branches.choose(convo, edited.pk)
+    boss = await sync_to_async(make_user)("boss", is_staff=True, is_superuser=True)
+    await sync_to_async(client.force_login)(boss)
+    url = f"/admin/chat/conversation/{convo.pk}/change/"
+    html = (await sync_to_async(client.get)(url)).content.decode()
+    assert shown_turns(html) == [first.pk, edited.pk]
+    assert re.search(r"data-branch>\s*Version 2 of 2\s*<", html)
+    assert "1 turn of other versions not shown" in html and 'href="?branch=all"' in html
+    every = (await sync_to_async(client.get)(f"{url}?branch=all")).content.decode()
+    assert shown_turns(every) == [first.pk, old.pk, edited.pk]
+    assert re.search(r"data-branch>\s*Version 1 of 2\s*<", every)
+    reads = [r.what async for r in TranscriptRead.objects.filter(conversation=convo)]
+    assert reads == ["transcript", "transcript"]  # each read is logged, as any other
