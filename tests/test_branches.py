@@ -1,13 +1,15 @@
 """Versions of a conversation: edit, regenerate, switch versions; the branch on screen is what
 the page, pagination, catch-up, the next message and the history fallback all follow."""
 
+import base64
 import json
 import re
 
 import pytest
 from asgiref.sync import sync_to_async
+from django.core.files.uploadedfile import SimpleUploadedFile
 
-from chatsite.chat import branches, services, views
+from chatsite.chat import attachments, branches, services, views
 from chatsite.chat.models import Conversation, TranscriptRead, Turn
 
 from .helpers import make_conversation, wait_for_turn
@@ -116,6 +118,69 @@ async def test_an_edit_keeps_the_messages_files(signed_in, user):
     edited = await services.edit_turn(user, convo, turn.pk, "look closer")
     assert edited.user_input[0] == {"type": "text", "text": "look closer"}
     assert edited.user_input[1:] == [ref]
+
+
+PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c6360f8cf00000301010018dd8db00000000049454e44ae426082"
+)
+PDF = b"%PDF-1.4\n%tiny\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
+
+
+@pytest.fixture
+async def with_files(user, settings, tmp_path):
+    """A conversation whose message came with a picture and a PDF."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    uploads = [SimpleUploadedFile("dot.png", PNG), SimpleUploadedFile("plan.pdf", PDF)]
+    files = await sync_to_async(attachments.save_uploads)(user, uploads)
+    convo = await make_conversation(user)
+    turn = await services.send_message(user, convo, f"what are these? {QUICK}", files=files)
+    return convo, await wait_for_turn(turn.pk)
+
+
+async def test_the_edit_form_lists_the_messages_files_each_removable(signed_in, with_files):
+    convo, turn = with_files
+    response = await signed_in.get(f"/c/{convo.pk}/turns/{turn.pk}/edit/form/")
+    html = response.content.decode()
+    assert response.status_code == 200 and 'class="edit-form"' in html
+    assert f">what are these? {QUICK}</textarea>" in html
+    assert 'aria-label="Remove dot.png"' in html and 'aria-label="Remove plan.pdf"' in html
+    assert re.search(r'<input type="file" name="attachments"', html)
+
+
+async def test_an_edit_sends_the_files_kept_and_the_files_added(signed_in, with_files, emulator):
+    convo, turn = with_files
+    dot = next(i for i, b in enumerate(turn.user_input) if b.get("name") == "dot.png")
+    response = await signed_in.post(
+        f"/c/{convo.pk}/turns/{turn.pk}/edit/",
+        {
+            "message": f"and now? {QUICK}",
+            "keep": ["", str(dot)],  # plan.pdf removed
+            "attachments": [SimpleUploadedFile("notes.md", b"# Notes\n")],
+        },
+        headers={"HX-Request": "true"},
+    )
+    assert response.status_code == 200
+    edited = await newest(convo)
+    assert edited.parent_id is None and edited.pk != turn.pk
+    assert [b.get("name") for b in edited.user_input] == [None, "dot.png", "notes.md"]
+    sent = create_body(emulator, "and now?")["input"]
+    assert [b["type"] for b in sent] == ["text", "image", "text"]
+    assert base64.b64decode(sent[1]["data"]) == PNG
+    assert sent[2]["text"] == "[File: notes.md]\n# Notes\n"
+
+
+async def test_an_edit_without_a_file_list_keeps_them_all_and_may_drop_them_all(
+    signed_in, with_files
+):
+    convo, turn = with_files
+    await signed_in.post(f"/c/{convo.pk}/turns/{turn.pk}/edit/", {"message": "same files"})
+    kept = await newest(convo)
+    assert [b.get("name") for b in kept.user_input] == [None, "dot.png", "plan.pdf"]
+    await signed_in.post(
+        f"/c/{convo.pk}/turns/{turn.pk}/edit/", {"message": "no files", "keep": [""]}
+    )
+    assert (await newest(convo)).user_input == [{"type": "text", "text": "no files"}]
 
 
 # --- regenerate and retry ---------------------------------------------------------------------
