@@ -148,6 +148,13 @@ async def test_the_edit_form_lists_the_messages_files_each_removable(signed_in, 
     assert re.search(r'<input type="file" name="attachments"', html)
 
 
+async def test_another_persons_message_has_no_edit_form(async_client, other_user, with_files):
+    convo, turn = with_files
+    await async_client.aforce_login(other_user)
+    response = await async_client.get(f"/c/{convo.pk}/turns/{turn.pk}/edit/form/")
+    assert response.status_code == 404
+
+
 async def test_an_edit_sends_the_files_kept_and_the_files_added(signed_in, with_files, emulator):
     convo, turn = with_files
     dot = next(i for i, b in enumerate(turn.user_input) if b.get("name") == "dot.png")

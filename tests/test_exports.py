@@ -313,7 +313,7 @@ def test_markdown_export_is_the_version_on_screen_and_says_so(convo, forked):
     text = conversation_markdown(convo)
     assert "Somewhere quieter?" in text and "And dinner?" in text
     assert "Something outdoors?" not in text and "Jardin du Luxembourg" not in text
-    assert "*The version on screen; 1 turn of other versions are in the JSON export.*" in text
+    assert "*The version on screen; 1 turn of another version is in the JSON export only.*" in text
     assert "### You (version 1 of 2)\n\nSomewhere quieter?" in text
     headings, html = structure(text)
     assert [h for h in headings if h[0] == "h3"][2] == ("h3", "You (version 1 of 2)")

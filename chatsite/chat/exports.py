@@ -600,8 +600,10 @@ def _you(turn) -> list[str]:
 
 
 def _versions_note(hidden: int) -> str:
-    turns = "turn" if hidden == 1 else "turns"
-    return f"*The version on screen; {hidden} {turns} of other versions are in the JSON export.*"
+    others = (
+        "1 turn of another version is" if hidden == 1 else f"{hidden} turns of other versions are"
+    )
+    return f"*The version on screen; {others} in the JSON export only.*"
 
 
 def conversation_markdown(conversation, turns=None) -> str:
