@@ -1,13 +1,16 @@
 """Versions of a conversation: edit, regenerate, switch versions; the branch on screen is what
 the page, pagination, catch-up, the next message and the history fallback all follow."""
 
+import base64
 import json
 import re
 
 import pytest
+from asgiref.sync import sync_to_async
+from django.core.files.uploadedfile import SimpleUploadedFile
 
-from chatsite.chat import branches, services, views
-from chatsite.chat.models import Conversation, Turn
+from chatsite.chat import attachments, branches, services, views
+from chatsite.chat.models import Conversation, TranscriptRead, Turn
 
 from .helpers import make_conversation, wait_for_turn
 
@@ -115,6 +118,76 @@ async def test_an_edit_keeps_the_messages_files(signed_in, user):
     edited = await services.edit_turn(user, convo, turn.pk, "look closer")
     assert edited.user_input[0] == {"type": "text", "text": "look closer"}
     assert edited.user_input[1:] == [ref]
+
+
+PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c6360f8cf00000301010018dd8db00000000049454e44ae426082"
+)
+PDF = b"%PDF-1.4\n%tiny\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
+
+
+@pytest.fixture
+async def with_files(user, settings, tmp_path):
+    """A conversation whose message came with a picture and a PDF."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    uploads = [SimpleUploadedFile("dot.png", PNG), SimpleUploadedFile("plan.pdf", PDF)]
+    files = await sync_to_async(attachments.save_uploads)(user, uploads)
+    convo = await make_conversation(user)
+    turn = await services.send_message(user, convo, f"what are these? {QUICK}", files=files)
+    return convo, await wait_for_turn(turn.pk)
+
+
+async def test_the_edit_form_lists_the_messages_files_each_removable(signed_in, with_files):
+    convo, turn = with_files
+    response = await signed_in.get(f"/c/{convo.pk}/turns/{turn.pk}/edit/form/")
+    html = response.content.decode()
+    assert response.status_code == 200 and 'class="edit-form"' in html
+    assert f">what are these? {QUICK}</textarea>" in html
+    assert 'aria-label="Remove dot.png"' in html and 'aria-label="Remove plan.pdf"' in html
+    assert re.search(r'<input type="file" name="attachments"', html)
+
+
+async def test_another_persons_message_has_no_edit_form(async_client, other_user, with_files):
+    convo, turn = with_files
+    await async_client.aforce_login(other_user)
+    response = await async_client.get(f"/c/{convo.pk}/turns/{turn.pk}/edit/form/")
+    assert response.status_code == 404
+
+
+async def test_an_edit_sends_the_files_kept_and_the_files_added(signed_in, with_files, emulator):
+    convo, turn = with_files
+    dot = next(i for i, b in enumerate(turn.user_input) if b.get("name") == "dot.png")
+    response = await signed_in.post(
+        f"/c/{convo.pk}/turns/{turn.pk}/edit/",
+        {
+            "message": f"and now? {QUICK}",
+            "keep": ["", str(dot)],  # plan.pdf removed
+            "attachments": [SimpleUploadedFile("notes.md", b"# Notes\n")],
+        },
+        headers={"HX-Request": "true"},
+    )
+    assert response.status_code == 200
+    edited = await newest(convo)
+    assert edited.parent_id is None and edited.pk != turn.pk
+    assert [b.get("name") for b in edited.user_input] == [None, "dot.png", "notes.md"]
+    sent = create_body(emulator, "and now?")["input"]
+    assert [b["type"] for b in sent] == ["text", "image", "text"]
+    assert base64.b64decode(sent[1]["data"]) == PNG
+    assert sent[2]["text"] == "[File: notes.md]\n# Notes\n"
+
+
+async def test_an_edit_without_a_file_list_keeps_them_all_and_may_drop_them_all(
+    signed_in, with_files
+):
+    convo, turn = with_files
+    await signed_in.post(f"/c/{convo.pk}/turns/{turn.pk}/edit/", {"message": "same files"})
+    kept = await newest(convo)
+    assert [b.get("name") for b in kept.user_input] == [None, "dot.png", "plan.pdf"]
+    await signed_in.post(
+        f"/c/{convo.pk}/turns/{turn.pk}/edit/", {"message": "no files", "keep": [""]}
+    )
+    assert (await newest(convo)).user_input == [{"type": "text", "text": "no files"}]
 
 
 # --- regenerate and retry ---------------------------------------------------------------------
@@ -346,3 +419,54 @@ async def test_a_chain_older_than_the_stored_days_is_not_sent_but_re_sent_as_his
     # Straight to history: no request chained to the expired interaction went out first.
     assert len(sent) == 1 and "previous_interaction_id" not in sent[0]
     assert "aged root words" in json.dumps(sent[0]["input"])
+
+
+# --- the branch on screen, elsewhere: share links and the admin -------------------------------
+
+
+@pytest.fixture
+async def two_versions(user):
+    """A conversation whose second message has two versions, the first of them on screen."""
+    convo = await make_conversation(user)
+    first = await said(user, convo, "Plan a trip")
+    old = await said(user, convo, "By train?")
+    await services.edit_turn(user, convo, old.pk, f"By bike? {QUICK}")
+    edited = await newest(convo)
+    await branches.choose(convo, old.pk)
+    return convo, first, old, edited
+
+
+async def test_a_share_link_shows_the_version_on_screen_when_it_was_shared(
+    signed_in, two_versions, async_client
+):
+    convo, first, old, edited = two_versions
+    response = await signed_in.post(f"/c/{convo.pk}/share/")
+    assert response.status_code == 302
+    await convo.arefresh_from_db()
+    # Switching afterwards changes the owner's screen, not the snapshot.
+    await signed_in.post(f"/c/{convo.pk}/turns/{edited.pk}/version/")
+    await async_client.alogout()
+    html = (await async_client.get(f"/s/{convo.share_token}/")).content.decode()
+    assert shown_turns(html) == [first.pk, old.pk]
+    assert "By bike?" not in html
+    assert re.search(r"data-branch>\s*Version 1 of 2\s*<", html)
+    assert 'aria-label="Next version"' not in html  # read-only: nothing to switch
+
+
+async def test_the_admin_transcript_shows_the_version_on_screen_and_all_on_demand(
+    client, user, make_user, two_versions
+):
+    convo, first, old, edited = two_versions
+    await branches.choose(convo, edited.pk)
+    boss = await sync_to_async(make_user)("boss", is_staff=True, is_superuser=True)
+    await sync_to_async(client.force_login)(boss)
+    url = f"/admin/chat/conversation/{convo.pk}/change/"
+    html = (await sync_to_async(client.get)(url)).content.decode()
+    assert shown_turns(html) == [first.pk, edited.pk]
+    assert re.search(r"data-branch>\s*Version 2 of 2\s*<", html)
+    assert "1 turn of other versions not shown" in html and 'href="?branch=all"' in html
+    every = (await sync_to_async(client.get)(f"{url}?branch=all")).content.decode()
+    assert shown_turns(every) == [first.pk, old.pk, edited.pk]
+    assert re.search(r"data-branch>\s*Version 1 of 2\s*<", every)
+    reads = [r.what async for r in TranscriptRead.objects.filter(conversation=convo)]
+    assert reads == ["transcript", "transcript"]  # each read is logged, as any other

@@ -4,14 +4,17 @@ conversation's own text cannot break its structure."""
 import json
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from markdown_it import MarkdownIt
 
+from chatsite.chat import branches
 from chatsite.chat.exports import (
     contain_markdown,
     conversation_json,
     conversation_markdown,
     json_bytes,
 )
+from chatsite.chat.imports import import_conversation
 from chatsite.chat.models import Conversation, Turn
 
 pytestmark = pytest.mark.django_db
@@ -276,3 +279,74 @@ def test_contain_markdown_leaves_ordinary_markdown_alone():
         "- one\n- two\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n```js\nif (a < b) {}\n```"
     )
     assert contain_markdown(ordinary) == (ordinary, False)
+
+
+# -- versions: every branch in JSON, the one on screen in Markdown -----------------------------
+
+
+@pytest.fixture
+def forked(convo):
+    """`first` → `kept` → `after`, and `other` another version of `kept`; `kept` on screen
+    (chosen, though `other` is newer)."""
+    first = turn(convo, "Plan a day in Paris", [answer("Louvre, then lunch.")])
+    kept = turn(convo, "Somewhere quieter?", [answer("Musée Rodin.")], parent=first)
+    other = turn(convo, "Something outdoors?", [answer("Jardin du Luxembourg.")], parent=first)
+    after = turn(convo, "And dinner?", [answer("Chez Janou.")], parent=kept)
+    convo.branch = {str(first.pk): kept.pk}
+    convo.save()
+    return first, kept, other, after
+
+
+def test_json_export_marks_each_turns_parent_and_the_branch_on_screen(convo, forked):
+    first, kept, other, after = forked
+    data = conversation_json(convo)
+    assert data["branch"] == [first.pk, kept.pk, after.pk]
+    turns = {t["id"]: t for t in data["turns"]}
+    assert set(turns) == {first.pk, kept.pk, other.pk, after.pk}  # every version
+    assert turns[other.pk]["parent_turn"] == first.pk
+    assert turns[after.pk]["parent_turn"] == kept.pk
+    assert turns[first.pk]["parent_turn"] is None
+    assert [pk for pk, t in turns.items() if t["on_screen_branch"]] == data["branch"]
+
+
+def test_markdown_export_is_the_version_on_screen_and_says_so(convo, forked):
+    text = conversation_markdown(convo)
+    assert "Somewhere quieter?" in text and "And dinner?" in text
+    assert "Something outdoors?" not in text and "Jardin du Luxembourg" not in text
+    assert "*The version on screen; 1 turn of another version is in the JSON export only.*" in text
+    assert "### You (version 1 of 2)\n\nSomewhere quieter?" in text
+    headings, html = structure(text)
+    assert [h for h in headings if h[0] == "h3"][2] == ("h3", "You (version 1 of 2)")
+
+
+def test_markdown_of_a_conversation_without_versions_has_no_note(convo):
+    turn(convo, "hello", [answer("hi")])
+    assert "version" not in conversation_markdown(convo).lower()
+
+
+def test_an_imported_export_keeps_its_versions_and_the_branch_on_screen(convo, forked, user):
+    upload = SimpleUploadedFile("c.json", json_bytes(conversation_json(convo)))
+    imported = import_conversation(user, upload)
+    by_text = {t.user_text: t for t in imported.turns.all()}
+    tree = branches.load(imported)
+    assert [Turn.objects.get(pk=pk).user_text for pk in tree.path()] == [
+        "Plan a day in Paris", "Somewhere quieter?", "And dinner?",
+    ]  # fmt: skip
+    assert by_text["Something outdoors?"].parent_id == by_text["Plan a day in Paris"].pk
+    assert tree.version(by_text["Somewhere quieter?"].pk) == branches.Version(
+        1, 2, None, by_text["Something outdoors?"].pk
+    )
+
+
+def test_an_import_keeps_a_new_version_of_the_first_message(convo, user):
+    turn(convo, "hello", [answer("hi")])
+    again = turn(convo, "hello again", [answer("hi again")])
+    convo.branch = {branches.FIRSTS: [again.pk]}
+    convo.save()
+    data = conversation_json(convo)
+    assert [t["parent_turn"] for t in data["turns"]] == [None, None]
+    upload = SimpleUploadedFile("c.json", json_bytes(data))
+    imported = import_conversation(user, upload)
+    tree = branches.load(imported)
+    assert len(tree.path()) == 1
+    assert tree.version(tree.path()[0]).m == 2

@@ -23,7 +23,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.text import smart_split, unescape_string_literal
 
-from . import admin_views, conversations, review, usage
+from . import admin_views, branches, conversations, review, usage
 from .models import (
     Conversation,
     FunctionTool,
@@ -83,12 +83,25 @@ class TurnStatusFilter(admin.SimpleListFilter):
         return queryset
 
 
-def render_transcript(turns) -> str:
-    """The chat's own turn markup, each turn headed by its tokens and estimated cost."""
+def render_transcript(turns, *, versions=None) -> str:
+    """The chat's own turn markup, each turn headed by its tokens and estimated cost.
+    `versions`: what conversation_transcript says about the versions shown."""
     table = usage.prices()
     for turn in turns:
         turn.estimated_cost = usage.turn_cost(turn, table)
-    return render_to_string("admin/chat/transcript.html", {"turns": turns})
+    context = {"turns": turns, "versions": versions}
+    return render_to_string("admin/chat/transcript.html", context)
+
+
+def conversation_transcript(conversation, *, every_version=False) -> str:
+    """The branch that was on screen for its owner (each turn with other versions says which
+    it is), or every turn of every version (`?branch=all`)."""
+    turns = list(conversation.turns.all())
+    tree = branches.of_turns(conversation, turns)
+    path = tree.path()
+    shown = turns if every_version else [t for t in turns if t.pk in set(path)]
+    versions = {"every": every_version, "others": len(turns) - len(path)}
+    return render_transcript(branches.annotate(tree, shown), versions=versions)
 
 
 class ReviewedFilter(admin.SimpleListFilter):
@@ -273,13 +286,15 @@ class ConversationAdmin(ReadScopedAdmin):
 
     @admin.display(description="Transcript")
     def transcript(self, obj):
-        return render_transcript(list(obj.turns.all()))
+        return conversation_transcript(obj, every_version=getattr(obj, "every_version", False))
 
     # -- pages -----------------------------------------------------------------------------
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         if obj is not None and request.method == "GET":
             admin_views.log_read(request, obj, "transcript")
+        if obj is not None:  # the form's own instance: its transcript field reads this
+            obj.every_version = request.GET.get("branch") == "all"
         if obj is not None and review.may_review(request.user, obj):
             context["review"] = review.review_of(obj)
         return super().render_change_form(request, context, add, change, form_url, obj)

@@ -15,6 +15,9 @@ from .models import Conversation, Turn
 
 ROOT = "root"
 FIRSTS = "first"  # the versions of the first message after the first one
+# The path on screen when the conversation was shared: its snapshot link shows that branch,
+# whatever version its owner looks at later.
+SHARED = "shared"
 
 
 def _key(parent_id: int | None) -> str:
@@ -113,6 +116,31 @@ async def aload(conversation: Conversation, *, first: int | None = None) -> Tree
         choice = {**choice, FIRSTS: [*choice.get(FIRSTS, ()), first]}
     pairs = [p async for p in _pairs(conversation.pk).values_list("pk", "parent_id")]
     return Tree(pairs, choice)
+
+
+def of_turns(conversation: Conversation, turns) -> Tree:
+    """The tree of turns already fetched (all of the conversation's, oldest first)."""
+    return Tree([(t.pk, t.parent_id) for t in turns], conversation.branch)
+
+
+def with_shared_path(conversation: Conversation) -> dict:
+    """The conversation's choice, with the branch on screen now kept as the shared one."""
+    return {**(conversation.branch or {}), SHARED: load(conversation).path()}
+
+
+def shared_tree(conversation: Conversation) -> Tree:
+    """The turns as they were when the conversation was shared."""
+    rows = _pairs(conversation.pk).filter(created_at__lte=conversation.shared_at)
+    return Tree(list(rows.values_list("pk", "parent_id")), conversation.branch)
+
+
+def shared_path(conversation: Conversation) -> list[int]:
+    """The branch a snapshot shows: the one on screen when it was shared (for a link made
+    before that was kept, the branch on screen now, as far as it went then)."""
+    stored = (conversation.branch or {}).get(SHARED)
+    if isinstance(stored, list):
+        return [pk for pk in stored if isinstance(pk, int)]
+    return shared_tree(conversation).path()
 
 
 def annotate(tree: Tree, turns) -> list[Turn]:

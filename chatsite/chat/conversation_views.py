@@ -12,6 +12,7 @@ from django.views.decorators.http import require_POST
 
 from . import conversations, exports, imports, search, services, views
 from .models import Conversation
+from .rendering.user import attachment_view, other_block
 
 PAGE = views.PAGE
 
@@ -106,6 +107,18 @@ def find(request):
         return render(request, f"{PAGE}#conversation-list", context)
     context.update(groups=views._sidebar(request.user), listed=[], archived=False)
     return render(request, "chat/conversations.html", context)
+
+
+@login_required
+def edit_form(request, pk, turn_id):
+    """A message's Edit: its words in a box and its files, each removable (views.edit takes
+    the form)."""
+    turn = get_object_or_404(_mine(request, pk).turns, pk=turn_id)
+    files = [
+        {"index": i, **(attachment_view(block) or other_block(block))}
+        for i, block in services.message_files(turn)
+    ]
+    return render(request, f"{PAGE}#edit-form", {"turn": turn, "files": files})
 
 
 @login_required

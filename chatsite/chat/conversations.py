@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from chatsite.gemini import APIStatusError, NotFoundError
 
-from . import sessions, upstream
+from . import branches, sessions, upstream
 from .models import Attachment, Conversation, Turn, interaction_ids
 
 log = logging.getLogger(__name__)
@@ -122,11 +122,13 @@ def set_flag(convo: Conversation, name: str, value: bool) -> None:
 
 
 def share(convo: Conversation) -> str:
-    """A new snapshot link's token: the turns so far. An earlier link stops working."""
+    """A new snapshot link's token: the turns so far, of the branch on screen. An earlier link
+    stops working."""
     convo.share_token = secrets.token_urlsafe(24)
     convo.shared_at = timezone.now()
+    convo.branch = branches.with_shared_path(convo)
     Conversation.objects.filter(pk=convo.pk).update(
-        share_token=convo.share_token, shared_at=convo.shared_at
+        share_token=convo.share_token, shared_at=convo.shared_at, branch=convo.branch
     )
     return convo.share_token
 
@@ -137,8 +139,10 @@ def stop_sharing(convo: Conversation) -> None:
 
 
 def shared_turns(convo: Conversation):
-    """The turns a snapshot shows: those that existed when it was shared."""
-    return convo.turns.filter(created_at__lte=convo.shared_at).order_by("created_at", "pk")
+    """The turns a snapshot shows: the branch on screen when it was shared, as it was then."""
+    return convo.turns.filter(
+        created_at__lte=convo.shared_at, pk__in=branches.shared_path(convo)
+    ).order_by("created_at", "pk")
 
 
 # -- delete ---------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from functools import lru_cache
 from django.utils import timezone
 from markdown_it import MarkdownIt
 
+from . import branches
 from .rendering.cards import build_card, one_line
 from .rendering.citations import (
     Citations,
@@ -61,13 +62,17 @@ def _turns(conversation, turns):
     return list(conversation.turns.all()) if turns is None else list(turns)
 
 
-def turn_json(turn) -> dict:
-    """One turn; user input, steps, usage and error verbatim."""
+def turn_json(turn, tree=None, on_screen=()) -> dict:
+    """One turn; user input, steps, usage and error verbatim. `tree`: the conversation's
+    versions, for the turn it follows and whether it is on the branch on screen."""
+    parent = tree.parent.get(turn.pk) if tree is not None else turn.parent_id
     return {
         "id": turn.pk,
         "interaction_id": turn.interaction_id,
         "continuation_ids": turn.continuation_ids,
         "parent_id": turn.parent_id,
+        "parent_turn": parent,
+        "on_screen_branch": turn.pk in on_screen,
         "status": turn.status,
         "model": turn.model,
         "background": turn.background,
@@ -82,8 +87,13 @@ def turn_json(turn) -> dict:
 
 
 def conversation_json(conversation, turns=None) -> dict:
-    """The conversation and every turn, as a JSON-ready dict (`turns`: already fetched)."""
+    """The conversation and every turn of every version, as a JSON-ready dict (`turns`: all of
+    them, already fetched). `branch`: the turns on screen, first to last."""
     owner = conversation.owner
+    turns = _turns(conversation, turns)
+    tree = branches.of_turns(conversation, turns)
+    path = tree.path()
+    on_screen = set(path)
     return {
         "format": FORMAT,
         "id": conversation.pk,
@@ -94,7 +104,8 @@ def conversation_json(conversation, turns=None) -> dict:
         "created_at": _iso(conversation.created_at),
         "updated_at": _iso(conversation.updated_at),
         "exported_at": _iso(timezone.now()),
-        "turns": [turn_json(t) for t in _turns(conversation, turns)],
+        "branch": path,
+        "turns": [turn_json(t, tree, on_screen) for t in turns],
     }
 
 
@@ -588,8 +599,16 @@ def _you(turn) -> list[str]:
     return _content(blocks, None) or ["*(nothing)*"]
 
 
+def _versions_note(hidden: int) -> str:
+    others = (
+        "1 turn of another version is" if hidden == 1 else f"{hidden} turns of other versions are"
+    )
+    return f"*The version on screen; {others} in the JSON export only.*"
+
+
 def conversation_markdown(conversation, turns=None) -> str:
-    """The conversation for people to read: title, then each turn's words and answer."""
+    """The conversation for people to read: title, then each turn's words and answer, of the
+    branch on screen (`turns`: all of them, already fetched)."""
     notes = _Notes()
     owner = conversation.owner.get_username()
     started = timezone.localtime(conversation.created_at).strftime("%Y-%m-%d %H:%M %Z")
@@ -597,6 +616,15 @@ def conversation_markdown(conversation, turns=None) -> str:
         f"# {inline(str(conversation), 200)}",
         f"*{inline(owner, 150)} with {inline(conversation.model, 100)} · started {started}*",
     ]
-    for turn in _turns(conversation, turns):
-        out += ["---", "### You", *_you(turn), "### Gemini", *_answer(turn, notes)]
+    turns = _turns(conversation, turns)
+    tree = branches.of_turns(conversation, turns)
+    path = set(tree.path())
+    if len(path) < len(turns):
+        out.append(_versions_note(len(turns) - len(path)))
+    for turn in turns:
+        if turn.pk not in path:
+            continue
+        version = tree.version(turn.pk)
+        you = f"### You (version {version.n} of {version.m})" if version else "### You"
+        out += ["---", you, *_you(turn), "### Gemini", *_answer(turn, notes)]
     return "\n\n".join(out) + "\n"

@@ -13,7 +13,7 @@ import json
 from django.conf import settings
 from django.db import transaction
 
-from . import limits
+from . import branches, limits
 from .attachments import human_size
 from .conversations import clean_title
 from .exports import FORMAT
@@ -135,9 +135,40 @@ def import_conversation(user, upload) -> Conversation:
             owner=user, title=title or "Imported conversation", model=model,
             title_by=Conversation.TitleBy.PERSON, settings=_settings(data.get("settings")),
         )  # fmt: skip
-        parent = None
-        for turn in turns:
-            turn.conversation, turn.parent = convo, parent
-            turn.save()
-            parent = turn
+        convo.branch = _save_versions(convo, raw_turns, turns, data.get("branch"))
+        convo.save(update_fields=["branch"])
     return convo
+
+
+def _old_id(raw, key):
+    value = raw.get(key) if isinstance(raw, dict) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _save_versions(convo, raw_turns, turns, branch) -> dict:
+    """Save the turns, each after the turn it followed in the export (its versions stay
+    versions); returns the choice that puts the export's branch on screen. A turn that names
+    no earlier turn (an older export, or a hand-made one) follows the turn before it."""
+    new: dict[int, Turn] = {}
+    firsts = []
+    previous = None
+    for raw, turn in zip(raw_turns, turns, strict=True):
+        named = _old_id(raw, "parent_turn") if "parent_turn" in raw else _old_id(raw, "parent_id")
+        another_first = "parent_turn" in raw and named is None and previous is not None
+        turn.conversation = convo
+        turn.parent = None if another_first else previous
+        if named in new:
+            turn.parent = new[named]
+        turn.save()
+        if another_first:
+            firsts.append(turn.pk)
+        if (old := _old_id(raw, "id")) is not None:
+            new[old] = turn
+        previous = turn
+    choice: dict = {branches.FIRSTS: firsts} if firsts else {}
+    branch = branch if isinstance(branch, list) else []
+    shown = [new[pk] for pk in branch if isinstance(pk, int) and pk in new]
+    if shown:
+        tree = branches.Tree([(t.pk, t.parent_id) for t in turns], choice)
+        choice = tree.choosing(shown[-1].pk)
+    return choice

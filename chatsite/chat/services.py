@@ -275,15 +275,37 @@ async def regenerate_turn(user, conversation: Conversation, turn_id, *, model=No
 retry_turn = regenerate_turn
 
 
-async def edit_turn(user, conversation: Conversation, turn_id, text) -> Turn | None:
-    """The person's message, edited: a sibling turn with the new words and the same files,
-    chained to the edited turn's parent interaction (none for the first turn)."""
+def _is_words(block) -> bool:
+    return isinstance(block, dict) and block.get("type") == "text" and not attachments.is_ref(block)
+
+
+def message_files(turn: Turn) -> list[tuple[int, dict]]:
+    """The files of a message (every block but its words), each with its place in the input:
+    what the edit form lists, and names in `keep`."""
+    blocks = turn.user_input if isinstance(turn.user_input, list) else []
+    return [(i, b) for i, b in enumerate(blocks) if not _is_words(b)]
+
+
+async def edit_turn(
+    user, conversation: Conversation, turn_id, text, *, keep=None, files=()
+) -> Turn | None:
+    """The person's message, edited: a sibling turn with the new words, chained to the edited
+    turn's parent interaction (none for the first turn). Its files: those of the message at
+    the places in `keep` (all of them when None), then `files` (Attachments just stored)."""
     old = await conversation.turns.filter(pk=turn_id).afirst()
     if old is None:
         return None
-    files = [b for b in old.user_input if not (isinstance(b, dict) and b.get("type") == "text")]
-    text = clean_message(text, with_files=bool(files))
-    blocks = ([{"type": "text", "text": text}] if text else []) + files
+    wanted = None if keep is None else {str(k) for k in keep}
+    kept = [b for i, b in message_files(old) if wanted is None or str(i) in wanted]
+    refs = {b["attachment"] for b in kept if attachments.is_ref(b)}
+    added = [b for b in attachments.input_blocks(files) if b["attachment"] not in refs]
+    if len(kept) + len(added) > attachments.max_files():
+        raise InvalidInput(
+            f"That is {len(kept) + len(added)} files; "
+            f"the limit is {attachments.max_files()} per message."
+        )
+    text = clean_message(text, with_files=bool(kept or added))
+    blocks = ([{"type": "text", "text": text}] if text else []) + kept + added
     return await _new_version(user, conversation, old, blocks, conversation.model, False)
 
 

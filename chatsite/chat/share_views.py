@@ -1,6 +1,7 @@
-"""Shared snapshots: `/s/<token>/` shows a conversation as it was when its owner shared it, to
-anyone with the link, read-only, by the same renderer. Its media and files are served through
-the token alone, and only those the snapshot shows. Stop sharing: every such URL answers 404."""
+"""Shared snapshots: `/s/<token>/` shows a conversation as it was when its owner shared it (the
+branch then on screen), to anyone with the link, read-only, by the same renderer. Its media and
+files are served through the token alone, and only those the snapshot shows. Stop sharing: every
+such URL answers 404."""
 
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
@@ -10,7 +11,7 @@ from django.urls import reverse
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_POST, require_safe
 
-from . import conversations
+from . import branches, conversations
 from .attachment_views import serve_attachment
 from .conversation_views import _head_and_sidebar, _mine
 from .media import serve_step_media, serve_suggestions
@@ -62,7 +63,9 @@ def _private(response):
 @require_safe
 def page(request, token):
     convo = _shared(token)
-    turns = list(conversations.shared_turns(convo)[:MAX_TURNS])
+    turns = branches.annotate(  # a turn with other versions says which one this is
+        branches.shared_tree(convo), conversations.shared_turns(convo)[:MAX_TURNS]
+    )
     context = {"conversation": convo, "turns": turns, "shared": True}
     reset = share_token.set(token)
     try:  # rendered here, while the media links go through the token

@@ -18,6 +18,9 @@ urlpatterns = [
     path("c/<int:pk>/turns/<int:turn_id>/retry/", views.regenerate, name="retry"),
     path("c/<int:pk>/turns/<int:turn_id>/regenerate/", views.regenerate, name="regenerate"),
     path("c/<int:pk>/turns/<int:turn_id>/edit/", views.edit, name="edit"),
+    path(
+        "c/<int:pk>/turns/<int:turn_id>/edit/form/", conversation_views.edit_form, name="edit-form"
+    ),
     path("c/<int:pk>/turns/<int:turn_id>/version/", views.version, name="version"),
     path("c/<int:pk>/rename/", conversation_views.rename, name="rename"),
     path("c/<int:pk>/pin/", conversation_views.pin, name="pin"),

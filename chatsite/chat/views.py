@@ -274,10 +274,24 @@ async def regenerate(request, pk, turn_id):
 @login_required
 @require_POST
 async def edit(request, pk, turn_id):
-    """The person's message with new words: a new version of that turn."""
+    """The person's message with new words and files: a new version of that turn. `keep`: the
+    places of the message's files that stay (the edit form always sends it; without it, all
+    stay); `attachments`: files to add."""
     user, convo = await _owned(request, pk)
     text = request.POST.get("message", "")
-    return await _new_version(request, convo, services.edit_turn(user, convo, turn_id, text))
+    keep = [k for k in request.POST.getlist("keep") if k] if "keep" in request.POST else None
+    uploads = request.FILES.getlist("attachments")
+    try:
+        attachments.check_request_length(request.META.get("CONTENT_LENGTH"))
+        if uploads:
+            await sync_to_async(limits.check_can_send)(user, convo.model)
+        files = await sync_to_async(attachments.save_uploads)(user, uploads)
+    except limits.LimitReached as exc:
+        return _composer_error(str(exc), status=429)
+    except attachments.AttachmentError as exc:
+        return _composer_error(str(exc))
+    editing = services.edit_turn(user, convo, turn_id, text, keep=keep, files=files)
+    return await _new_version(request, convo, editing)
 
 
 async def _new_version(request, convo, starting) -> HttpResponse:

@@ -1,18 +1,27 @@
-// Attachments in the composer: files chosen with the button, dropped on the composer or pasted
-// into the message box go into the form's file input and show as removable chips in the tray.
-// The checks here only save a round trip; the server checks every file (and its bytes) again.
+// Attachments in the composer and in a message's edit form: files chosen with the button,
+// dropped on the form or pasted into its message box go into the form's file input and show as
+// removable chips in its tray. The edit form also lists the message's own files, each
+// removable. The checks here only save a round trip; the server checks every file again.
 (function () {
   "use strict";
 
   var MB = 1024 * 1024;
   var KINDS = "images, audio, video, PDFs, Office documents, CSV and text files";
   var chosen = new WeakMap(); // file input → the files it will send, in order
+  var FILES = "input[type=file][name=attachments]";
 
-  function composer() { return document.getElementById("composer"); }
-  function fileInput() {
-    var form = composer();
-    return form && form.querySelector("input[type=file][name=attachments]");
+  // The form (composer or edit form) an event happened in, if it takes files.
+  function formOf(el) {
+    var form = el && el.closest ? el.closest("form") : null;
+    return form && form.querySelector(FILES) ? form : null;
   }
+  function fileInput(form) { return form && form.querySelector(FILES); }
+  // The composer's tray has its id; an edit form's is marked data-new-files.
+  function trayOf(input) {
+    return input.form.querySelector("[data-new-files]") || document.getElementById("attachment-tray");
+  }
+  // The message's own files an edit form keeps: they count towards the limit too.
+  function keptCount(input) { return input.form.querySelectorAll("[data-remove-kept]").length; }
 
   // 512 bytes, 12.5 KB, 31.2 MB: as the server writes sizes (binary units).
   function humanSize(size) {
@@ -82,6 +91,7 @@
   function add(input, files) {
     var limits = rules(input);
     var list = (chosen.get(input) || []).slice();
+    var kept = keptCount(input);
     var total = list.reduce(function (sum, f) { return sum + f.size; }, 0);
     var errors = [];
     files.forEach(function (file) {
@@ -90,8 +100,8 @@
       });
       if (twin) return;
       var why = problem(file, limits);
-      if (!why && list.length >= limits.maxFiles) {
-        why = "That is " + (list.length + 1) + " files; the limit is " + limits.maxFiles + " per message.";
+      if (!why && kept + list.length >= limits.maxFiles) {
+        why = "That is " + (kept + list.length + 1) + " files; the limit is " + limits.maxFiles + " per message.";
       }
       if (!why && total + file.size > limits.maxTotal) {
         why = "These files add up to " + humanSize(total + file.size) + "; the limit is " +
@@ -119,7 +129,7 @@
     list.splice(index, 1);
     set(input, list);
     say("");
-    var buttons = document.querySelectorAll("#attachment-tray .attachment-remove");
+    var buttons = trayOf(input).querySelectorAll(".attachment-remove");
     var next = buttons[Math.min(index, buttons.length - 1)];
     var box = input.form && input.form.querySelector("textarea[name=message]");
     if (next) next.focus(); else if (box) box.focus();
@@ -148,7 +158,7 @@
   }
 
   function render(input, list) {
-    var tray = document.getElementById("attachment-tray");
+    var tray = trayOf(input);
     if (!tray) return;
     tray.replaceChildren();
     list.forEach(function (file, index) {
@@ -178,41 +188,57 @@
 
   // The button: what the dialog picked is added to what was already chosen.
   document.addEventListener("change", function (e) {
-    var input = fileInput();
-    if (e.target !== input) return;
+    var input = e.target;
+    if (!input.matches || !input.matches(FILES) || !input.form) return;
     add(input, Array.from(input.files));
+  });
+
+  // An edit form's own file, removed: it is no longer in the form's `keep` list.
+  document.addEventListener("click", function (e) {
+    var button = e.target.closest && e.target.closest("[data-remove-kept]");
+    if (!button) return;
+    var form = button.form, item = button.closest("li");
+    var next = item.nextElementSibling || item.previousElementSibling;
+    item.remove();
+    say("");
+    var focus = next ? next.querySelector("[data-remove-kept]") : form.querySelector("textarea[name=message]");
+    if (focus) focus.focus();
   });
 
   // Drag and drop onto the composer (highlighted while files are over it).
   function carriesFiles(e) {
     return e.dataTransfer && Array.prototype.indexOf.call(e.dataTransfer.types, "Files") >= 0;
   }
+  function unhighlight(except) {
+    document.querySelectorAll("form.is-dragging").forEach(function (form) {
+      if (form !== except) form.classList.remove("is-dragging");
+    });
+  }
   ["dragenter", "dragover"].forEach(function (type) {
     document.addEventListener(type, function (e) {
-      var form = composer();
-      if (!form || !carriesFiles(e)) return;
-      e.preventDefault(); // elsewhere too: a missed drop must not open the file in the tab
-      var over = form.contains(e.target);
-      e.dataTransfer.dropEffect = over ? "copy" : "none";
-      form.classList.toggle("is-dragging", over);
+      if (!carriesFiles(e)) return;
+      e.preventDefault(); // everywhere: a missed drop must not open the file in the tab
+      var form = formOf(e.target);
+      e.dataTransfer.dropEffect = form ? "copy" : "none";
+      unhighlight(form);
+      if (form) form.classList.add("is-dragging");
     });
   });
   document.addEventListener("dragleave", function (e) {
-    var form = composer();
-    if (form && !(e.relatedTarget && form.contains(e.relatedTarget))) form.classList.remove("is-dragging");
+    if (!formOf(e.relatedTarget)) unhighlight(null);
   });
   document.addEventListener("drop", function (e) {
-    var form = composer(), input = fileInput();
-    if (!form || !carriesFiles(e)) return;
+    if (!carriesFiles(e)) return;
     e.preventDefault();
-    form.classList.remove("is-dragging");
-    if (input && form.contains(e.target)) add(input, Array.from(e.dataTransfer.files));
+    unhighlight(null);
+    var input = fileInput(formOf(e.target));
+    if (input) add(input, Array.from(e.dataTransfer.files));
   });
 
   // Pasting files or a screenshot into the message box. Text that comes with them (copied from
   // a document) is still pasted as text.
   document.addEventListener("paste", function (e) {
-    var input = fileInput();
+    var input = fileInput(formOf(e.target));
     if (!input || e.target.name !== "message" || !e.clipboardData) return;
     var files = Array.from(e.clipboardData.files || []);
     if (!files.length) return;
@@ -222,7 +248,7 @@
 
   // After a successful send the files went with the message: empty the tray.
   document.addEventListener("htmx:afterRequest", function (e) {
-    var form = composer(), input = fileInput();
+    var form = document.getElementById("composer"), input = fileInput(form);
     if (!form || !input || e.detail.elt !== form || !e.detail.successful) return;
     if (e.detail.xhr.status >= 300) return;
     set(input, []);

@@ -162,41 +162,24 @@
     setTimeout(function () { socket.reconnect(); }, 500 + Math.random() * 1500);
   });
 
-  // Edit: the message becomes a text box with Send and Cancel; sending starts a new version
-  // of the turn, which the socket draws in its place. Cancel puts the message back.
+  // Edit: the message becomes the server's edit form (its words, its files, each removable, and
+  // a file input to add more); sending starts a new version of the turn, which the socket
+  // draws in its place. Cancel puts the message back.
   function openEditor(button) {
     var bubble = button.closest("article.turn").querySelector("[data-role=user]");
-    if (bubble.querySelector(".edit-form")) return;
-    var form = document.createElement("form");
-    form.className = "edit-form";
-    form.setAttribute("hx-post", button.dataset.edit);
-    form.setAttribute("hx-swap", "none");
-    form.setAttribute("hx-disabled-elt", "find button[type=submit]");
-    var box = document.createElement("textarea");
-    box.name = "message";
-    box.dir = "auto";
-    box.maxLength = 100000;
-    box.setAttribute("aria-label", "Edit message");
-    box.value = button.dataset.text;
-    var actions = document.createElement("div");
-    actions.className = "edit-actions";
-    var cancel = document.createElement("button");
-    cancel.type = "button";
-    cancel.className = "button small cancel-edit";
-    cancel.textContent = "Cancel";
-    var send = document.createElement("button");
-    send.type = "submit";
-    send.className = "button small primary";
-    send.textContent = "Send";
-    actions.append(cancel, send);
-    form.append(box, actions);
-    bubble.classList.add("is-editing");
-    bubble.appendChild(form);
-    htmx.process(form);
-    bubble.scrollIntoView({ block: "nearest" });
-    box.focus();
-    box.setSelectionRange(box.value.length, box.value.length);
-    box.style.height = box.scrollHeight + "px";
+    if (bubble.querySelector(".edit-form") || bubble.dataset.opening) return;
+    bubble.dataset.opening = "1";
+    htmx.ajax("GET", button.dataset.edit, { source: button, target: bubble, swap: "beforeend" })
+      .then(function () {
+        delete bubble.dataset.opening;
+        var box = bubble.querySelector(".edit-form textarea[name=message]");
+        if (!box) return;
+        bubble.classList.add("is-editing");
+        bubble.scrollIntoView({ block: "nearest" });
+        box.focus();
+        box.setSelectionRange(box.value.length, box.value.length);
+        box.style.height = box.scrollHeight + "px";
+      }, function () { delete bubble.dataset.opening; });
   }
   function closeEditor(form) {
     form.closest("[data-role=user]").classList.remove("is-editing");

@@ -1,9 +1,12 @@
 """Versions in the browser: edit a message, regenerate an answer, move between versions; a
 reload and a second tab show the same branch."""
 
+import base64
 import re
 
 from playwright.sync_api import expect
+
+from chatsite.emulator.media import make_png
 
 from .conftest import screenshot
 from .ui import ASSISTANT, body_with, send, start, wait_for_reply
@@ -136,3 +139,111 @@ def test_versions_look_right_narrow_and_dark(new_page, fresh_user, browser):
     page.get_by_role("button", name="Edit").click()
     screenshot(page, "branches-editing-mobile")
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
+
+
+PICTURE = make_png(b"a picture to keep", 48, 32)
+EDIT_FORM = "article.turn .edit-form"
+
+
+def test_edit_a_message_removing_one_file_and_adding_another(
+    new_page, fresh_user, browser_emulator
+):
+    page = new_page(fresh_user)
+    page.fill("#composer textarea[name=message]", f"what are these? {QUICK}")
+    page.set_input_files(
+        "#composer input[type=file][name=attachments]",
+        files=[
+            {"name": "picture.png", "mimeType": "image/png", "buffer": PICTURE},
+            {"name": "notes.txt", "mimeType": "text/plain", "buffer": b"old notes\n"},
+        ],
+    )
+    page.get_by_role("button", name="Send").click()
+    page.wait_for_url(re.compile(r"/c/\d+/$"))
+    wait_for_reply(page, 1)
+    first = turn(page, 0)
+
+    # The edit form lists the message's files, each removable; Cancel puts the message back.
+    first.get_by_role("button", name="Edit").click()
+    form = page.locator(EDIT_FORM)
+    expect(form.get_by_role("button", name="Remove picture.png")).to_be_visible()
+    expect(form.get_by_role("button", name="Remove notes.txt")).to_be_visible()
+    expect(first.locator(".user-attachments")).to_be_hidden()
+    form.get_by_role("button", name="Cancel").click()
+    expect(form).to_have_count(0)
+    expect(first.locator(".user-attachments")).to_be_visible()
+
+    first.get_by_role("button", name="Edit").click()
+    form.get_by_role("button", name="Remove notes.txt").click()
+    expect(form.get_by_role("button", name="Remove notes.txt")).to_have_count(0)
+    form.locator("input[type=file][name=attachments]").set_input_files(
+        files=[{"name": "more.md", "mimeType": "text/markdown", "buffer": b"# More notes\n"}]
+    )
+    expect(form.get_by_role("button", name="Remove more.md")).to_be_visible()
+    form.locator("textarea[name=message]").fill(f"and with these? {QUICK}")
+    screenshot(page, "branches-edit-files-desktop")
+    page.set_viewport_size({"width": 390, "height": 844})
+    screenshot(page, "branches-edit-files-mobile")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.emulate_media(color_scheme="dark")
+    screenshot(page, "branches-edit-files-mobile-dark")
+    page.emulate_media(color_scheme="light")
+    page.set_viewport_size({"width": 1280, "height": 860})
+
+    form.get_by_role("button", name="Send").click()
+    expect(turn(page, 0).locator("[data-branch]")).to_have_text(re.compile(r"2\s*/\s*2"))
+    wait_for_reply(page, 1)
+    expect(turn(page, 0).locator("[data-role=user]")).to_contain_text("and with these?")
+    expect(turn(page, 0).locator(".user-attachments")).to_contain_text("more.md")
+    # The request carries the picture kept and the file added, not the one removed.
+    sent = body_with(browser_emulator, "and with these?")["input"]
+    images = [b for b in sent if b.get("type") == "image"]
+    assert len(images) == 1 and base64.b64decode(images[0]["data"]) == PICTURE
+    texts = " ".join(b.get("text", "") for b in sent)
+    assert "[File: more.md]\n# More notes" in texts and "old notes" not in texts
+
+
+def test_a_share_link_and_the_admin_show_the_version_on_screen(
+    new_page, fresh_user, browser, server
+):
+    page = new_page(fresh_user)
+    start(page, f"plan a trip {QUICK}")
+    wait_for_reply(page, 1)
+    send(page, f"by train? {QUICK}")
+    wait_for_reply(page, 2)
+    turn(page, 1).get_by_role("button", name="Edit").click()
+    page.locator(f"{EDIT_FORM} textarea[name=message]").fill(f"by bike? {QUICK}")
+    page.locator(EDIT_FORM).get_by_role("button", name="Send").click()
+    expect(turn(page, 1).locator("[data-branch]")).to_have_text(re.compile(r"2\s*/\s*2"))
+    wait_for_reply(page, 2)
+    convo = re.search(r"/c/(\d+)/$", page.url).group(1)
+
+    # Shared while the first version is on screen; the owner moves on afterwards.
+    turn(page, 1).get_by_role("button", name="Previous version").click()
+    expect(turn(page, 1).locator("[data-role=user]")).to_contain_text("by train?")
+    page.get_by_role("button", name="Share").click()
+    url = page.locator("input[name=share_url]").input_value()
+    turn(page, 1).get_by_role("button", name="Next version").click()
+    expect(turn(page, 1).locator("[data-role=user]")).to_contain_text("by bike?")
+
+    stranger = browser.new_context(viewport={"width": 1280, "height": 860})
+    shared = stranger.new_page()
+    shared.goto(url)
+    expect(shared.locator("article.turn")).to_have_count(2)
+    expect(shared.locator("article.turn").nth(1)).to_contain_text("by train?")
+    expect(shared.locator("[data-branch]")).to_have_text("Version 1 of 2")
+    expect(shared.get_by_text("by bike?")).to_have_count(0)
+    screenshot(shared, "branches-shared-desktop")
+    stranger.close()
+
+    # The admin reads the branch its owner has on screen now, and every version on demand.
+    admin = new_page("admin")
+    admin.goto(f"{server.url}/admin/chat/conversation/{convo}/change/")
+    transcript = admin.locator(".admin-transcript")
+    expect(transcript.locator("article.turn")).to_have_count(2)
+    expect(transcript.locator("[data-branch]")).to_have_text("Version 2 of 2")
+    expect(transcript.locator("article.turn").nth(1)).to_contain_text("by bike?")
+    transcript.locator("[data-branch]").scroll_into_view_if_needed()
+    screenshot(admin, "branches-admin-desktop")
+    transcript.get_by_role("link", name="Show all versions").click()
+    expect(transcript.locator("article.turn")).to_have_count(3)
+    expect(transcript.locator("[data-branch]")).to_have_text(["Version 1 of 2", "Version 2 of 2"])

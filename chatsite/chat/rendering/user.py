@@ -57,6 +57,15 @@ def attachment_view(block: dict, *, linked: bool = True) -> dict | None:
     }
 
 
+def other_block(block) -> dict:
+    """A part of the message that is not a stored file (media carried inline, as an imported
+    conversation's are): named by its kind."""
+    kind = block.get("type") if isinstance(block, dict) else None
+    name = block.get("name") if isinstance(block, dict) else None
+    label = LABELS.get(kind, "File") if isinstance(kind, str) else "File"
+    return {"shows_as": "file", "name": short(name, 200) if name else label, "size": ""}
+
+
 def render_user_input(turn, *, linked: bool = True) -> SafeString:
     """The attachments of a turn's user input as HTML ("" when there are none)."""
     blocks = getattr(turn, "user_input", None)
