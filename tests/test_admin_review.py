@@ -391,7 +391,7 @@ def test_an_upstream_failure_is_logged_and_the_local_data_still_goes(
     settings.GEMINI_MAX_RETRIES = 0
     result = retention.purge()
     assert result.upstream_failed == 2 and Conversation.objects.count() == 1
-    assert "could not delete interaction" in caplog.text
+    assert "upstream delete of an interaction failed" in caplog.text
 
 
 def test_the_daily_purge_runs_in_one_process_once_a_day(settings, old_and_new):

@@ -198,25 +198,32 @@ def delete_upstream(ids: list[str]) -> asyncio.Task | None:
 
 
 async def _delete_upstream(ids: list[str]) -> None:
-    client = upstream.client()
-    failed = 0
+    deleted, failed = await delete_interactions(ids)
+    log.info("deleted conversation: %d interactions removed upstream, %d failed", deleted, failed)
+
+
+async def delete_interactions(ids: list[str], client=None) -> tuple[int, int]:
+    """Delete these interactions upstream, best effort: (deleted, failed). Gone already counts
+    as deleted; a server error or a broken connection is tried again, a refusal is not."""
+    client = client or upstream.client()
+    deleted = failed = 0
     for interaction_id in ids:
         for attempt in range(DELETE_RETRIES):
             try:
                 await client.delete(interaction_id)
+                deleted += 1
                 break
             except NotFoundError:
-                break  # already gone (expired, or another account's)
+                deleted += 1  # already gone (expired, or another account's)
+                break
             except Exception as exc:  # noqa: BLE001 - best effort: log and go on
                 final = isinstance(exc, APIStatusError) and exc.status_code < 500
                 if final or attempt + 1 == DELETE_RETRIES:
                     failed += 1
                     log.warning("upstream delete of an interaction failed: %s", type(exc).__name__)
                     break
-                else:
-                    await asyncio.sleep(0.5 * 2**attempt)
-    log.info("deleted conversation: %d interactions removed upstream, %d failed",
-             len(ids) - failed, failed)  # fmt: skip
+                await asyncio.sleep(0.5 * 2**attempt)
+    return deleted, failed
 
 
 async def delete_everything(convo: Conversation) -> None:

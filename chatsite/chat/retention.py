@@ -26,9 +26,8 @@ from django.db.models import Q
 from django.utils import timezone
 
 from chatsite.gemini import InteractionsClient
-from chatsite.gemini.errors import NotFoundError
 
-from . import upstream
+from . import conversations, upstream
 from .models import Attachment, Conversation, Lease, Turn, interaction_ids
 
 log = logging.getLogger("chatsite.retention")
@@ -96,23 +95,14 @@ def plan(conversations) -> Plan:
 
 
 async def _delete_upstream(ids: list[str]) -> tuple[int, int]:
-    deleted = failed = 0
+    # A client of this thread's own loop (asyncio.run), not the server loop's.
     async with InteractionsClient(
         base_url=upstream.base_url(),
         api_key=upstream.api_key(),
         timeout=settings.GEMINI_TIMEOUT,
         max_retries=settings.GEMINI_MAX_RETRIES,
     ) as client:
-        for interaction_id in ids:
-            try:
-                await client.delete(interaction_id)
-                deleted += 1
-            except NotFoundError:
-                deleted += 1  # gone already
-            except Exception as error:  # best effort: logged, local data removed anyway
-                failed += 1
-                log.warning("could not delete interaction %s upstream: %s", interaction_id, error)
-    return deleted, failed
+        return await conversations.delete_interactions(ids, client)
 
 
 def delete_upstream(ids: list[str]) -> tuple[int, int]:
