@@ -163,10 +163,8 @@
     }).observe(root, { childList: true, subtree: true, attributes: true, attributeFilter: ["data-status"] });
   }
 
-  function start() {
-    var root = document.getElementById("transcript");
-    if (root) watch(root);
-  }
+  // The whole body: htmx may swap in the transcript itself (a new conversation's first reply).
+  function start() { watch(document.body); }
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
   else start();
 })();
