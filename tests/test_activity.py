@@ -135,6 +135,39 @@ def test_an_answer_between_tool_steps_splits_them_into_two_blocks():
     ]
 
 
+def with_suggestions(n):
+    call, result = search(n)
+    return [call, {**result, "result": [{"search_suggestions": "<div>chips</div>"}]}]
+
+
+def test_search_suggestions_stay_in_sight_after_the_closed_block():
+    steps = [thought(), *with_suggestions(1), *search(2), ANSWER]
+    root = parse(render_steps(steps, turn_id=TURN))
+    top = [c for c in root.children if getattr(c, "tag", None)]
+    assert [c.attrs.get("data-step-type", "activity") for c in top] == [
+        "activity",
+        "google_search_result",
+        "model_output",
+    ]
+    assert top[1].find_all("iframe") and "open" in top[1].attrs
+    (block,) = activity_blocks(render_steps(steps, turn_id=TURN))
+    assert [s.attrs["data-step-type"] for s in inner_steps(block)] == [
+        "thought",
+        "google_search_call",
+        "google_search_call",
+        "google_search_result",  # the one without suggestions stays inside
+    ]
+
+
+def test_search_suggestions_stay_inside_the_block_while_it_is_open():
+    (block,) = blocks([thought(), *with_suggestions(1)], running=True)
+    assert [s.attrs["data-step-type"] for s in inner_steps(block)] == [
+        "thought",
+        "google_search_call",
+        "google_search_result",
+    ]
+
+
 def test_each_step_inside_stays_its_own_closed_disclosure():
     (block,) = blocks(DEEP_RESEARCH)
     for step in inner_steps(block):

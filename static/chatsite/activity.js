@@ -101,13 +101,28 @@
     return block;
   }
 
+  // Google's search suggestions are shown, never tucked away (their terms): when the block
+  // closes, the results that carry them go right after it, as rendering/activity.py puts them.
+  var kept = new WeakSet();
+  function keepInSight(block) {
+    var anchor = block;
+    stepsOf(block).querySelectorAll(":scope > [data-step-type=google_search_result]").forEach(
+      function (el) {
+        if (!el.querySelector("iframe.search-suggestions")) return;
+        kept.add(el);
+        anchor.after(el);
+        anchor = el;
+      }
+    );
+  }
+
   // A step the runner just appended to a reply's `.steps`: into the activity before it (a new
   // one if there is none), or, for the answer, the end of that activity.
   function placeAppended(step) {
     var prev = step.previousElementSibling;
     var block = prev && prev.matches("details[data-activity]") ? prev : null;
     if (step.dataset.stepType === "model_output") {
-      if (block) { block.open = false; refresh(block); }
+      if (block) { block.open = false; keepInSight(block); refresh(block); }
       return;
     }
     if (!block) {
@@ -135,7 +150,8 @@
 
   function added(node) {
     if (node.nodeType !== 1) return;
-    if (isStep(node) && node.parentElement && node.parentElement.classList.contains("steps")) {
+    var appended = node.parentElement && node.parentElement.classList.contains("steps");
+    if (isStep(node) && appended && !kept.has(node)) {
       if (node.dataset.stepType === "thought" && node.classList.contains("is-live")) {
         started["t:" + node.id] = Date.now(); // appended live: timed from here
       }

@@ -31,7 +31,10 @@ new MutationObserver(function () {
       steps: b.querySelectorAll(".activity-steps > [data-step-type]").length,
     })),
     loose: part.querySelectorAll(
-      ".steps > :not([data-step-type=model_output], [data-activity])").length,
+      ".steps > :not([data-step-type=model_output], [data-step-type=google_search_result]," +
+      " [data-activity])").length,
+    kept: [...part.querySelectorAll(".steps > [data-step-type=google_search_result]")]
+      .filter(el => el.querySelector("iframe.search-suggestions")).length,
     answer: part.querySelectorAll("[data-step-type=model_output]").length,
   };
   const key = JSON.stringify(shape);
@@ -64,6 +67,7 @@ def test_research_steps_gather_in_one_block_open_while_working(research):
     assert all(s["loose"] == 0 for s in shapes), shapes
     assert any(s["blocks"][0]["label"].startswith("Researching · ") for s in working), working
     assert max(s["blocks"][0]["steps"] for s in working) == 12  # 6 thoughts, 3 search pairs
+    assert all(s["kept"] == 0 for s in working), working  # all inside while it works
 
 
 def test_the_block_closes_when_the_report_starts_and_says_how_long_it_took(research):
@@ -72,10 +76,16 @@ def test_the_block_closes_when_the_report_starts_and_says_how_long_it_took(resea
     assert answering and all(
         len(s["blocks"]) == 1 and not s["blocks"][0]["open"] for s in answering
     ), answering
+    assert answering[-1]["kept"] == 3, answering[-1]
     block = activity(research)
     expect(block).to_have_count(1)
     expect(block).not_to_have_attribute("open", "")
     expect(block.locator(".activity-label")).to_have_text(LIVE_DONE)
+    # Google's search suggestions stay in sight after the block, as their terms ask.
+    frames = assistant(research).locator("iframe.search-suggestions")
+    expect(frames).to_have_count(3)
+    for n in range(3):
+        expect(frames.nth(n)).to_be_visible()
     expect(block.locator("[data-step-type=thought] .thought-label").first).to_have_text(
         re.compile(r"^Thought for (\d+ m )?\d+ s$")
     )

@@ -64,19 +64,30 @@ def summary_text(types: list[str], *, running: bool) -> str:
 class Activity:
     types: list[str] = field(default_factory=list)
     html: list[str] = field(default_factory=list)
+    # Per step: it must stay in sight (Google's search suggestions), so once the block closes
+    # it is shown right after it instead of inside.
+    in_sight: list[bool] = field(default_factory=list)
+
+    def add(self, kind: str, html: str, *, in_sight: bool) -> None:
+        self.types.append(kind)
+        self.html.append(html)
+        self.in_sight.append(in_sight)
 
 
 def render_activity(activity: Activity, *, answered: bool, running: bool) -> SafeString:
     """One block around the steps' HTML: closed once an answer follows it, open while it is the
     last thing in a reply; "…ing" while the reply runs and no answer has started."""
     running = running and not answered
+    pairs = list(zip(activity.html, activity.in_sight, strict=True))
+    inside = [h for h, keep in pairs if not (answered and keep)]
+    after = [h for h, keep in pairs if answered and keep]
     html = render_to_string(
         "chat/steps.html#activity",
         {
             "summary": summary_text(activity.types, running=running),
-            "steps_html": mark_safe("".join(activity.html)),  # noqa: S308 - rendered steps
+            "steps_html": mark_safe("".join(inside)),  # noqa: S308 - rendered steps
             "open": not answered,
             "running": running,
         },
     )
-    return mark_safe(html)  # noqa: S308 - rendered by an autoescaping template
+    return mark_safe(html + "".join(after))  # noqa: S308 - rendered by autoescaping templates

@@ -20,7 +20,7 @@ from django.utils.safestring import SafeString, mark_safe
 from .. import structured
 from .activity import Activity, is_activity, render_activity
 from .blocks import MAX_JSON_CHARS, blocks_view, pretty_json
-from .cards import build_card, one_line, unknown
+from .cards import build_card, one_line, shows_suggestions, unknown
 from .citations import Citations
 
 log = logging.getLogger(__name__)
@@ -264,8 +264,11 @@ def render_steps(
         if is_activity(step):
             activity = activity or Activity()
             kind = step.get("type") if isinstance(step, dict) else None
-            activity.types.append(kind if isinstance(kind, str) else "unknown")
-            activity.html.append(rendered)
+            activity.add(
+                kind if isinstance(kind, str) else "unknown",
+                rendered,
+                in_sight=isinstance(step, dict) and shows_suggestions(step),
+            )
             continue
         if activity is not None:
             html.append(render_activity(activity, answered=True, running=running))
