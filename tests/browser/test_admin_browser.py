@@ -57,7 +57,7 @@ def test_transcript_headings_look_as_in_the_chat_not_as_admin_captions(
     )
     assert sizes and max(sizes) <= page_title, (sizes, page_title)
     assert styles["size"] > body  # still a heading
-    paragraph = transcript.locator(".md p").first.bounding_box()
+    paragraph = transcript.locator("[data-step-type=model_output] .md p").first.bounding_box()
     assert paragraph["x"] - transcript.bounding_box()["x"] < 40  # no admin form indent
     expect(transcript.locator(".md pre code")).to_contain_text("def brew")
     expect(transcript).to_contain_text("\\frac{1}{3}")
