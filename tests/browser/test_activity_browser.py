@@ -144,3 +144,28 @@ def test_screenshots_of_the_timeline_and_report_headings(research):
             screenshot(research, f"activity-open-{width}-{scheme}")
             step(research, "model_output").locator(".md h2").nth(1).scroll_into_view_if_needed()
             screenshot(research, f"activity-report-{width}-{scheme}")
+
+
+def test_a_reload_mid_run_shows_the_block_open_and_later_steps_join_it(
+    new_page, fresh_user, browser_emulator
+):
+    page = new_page(fresh_user)
+    page.select_option("#composer select[name=model]", AGENT)
+    # Slower still, so the reload lands before the report (as in test_background.py).
+    start(page, "the history of coffee [emulator:pace=20]")
+    expect(step(page, "google_search_call").first).to_be_attached(timeout=15_000)
+    page.reload()
+    page.evaluate(RECORDER)
+    assert step(page, "model_output").count() == 0, "the report had started: reload sooner"
+    block = activity(page)
+    expect(block).to_have_count(1)
+    expect(block).to_have_attribute("open", "")
+    expect(block.locator(".activity-label")).to_have_text(re.compile(r"^Researching · "))
+
+    expect(assistant(page)).to_have_attribute("data-status", "completed", timeout=90_000)
+    shapes = page.evaluate("window.__shapes")
+    assert shapes and all(len(s["blocks"]) == 1 and s["loose"] == 0 for s in shapes), shapes
+    expect(block).not_to_have_attribute("open", "")
+    expect(block.locator(".activity-steps > [data-step-type]")).to_have_count(9)  # 3 kept out
+    # Not seen from its start, so no duration: it would be a guess.
+    expect(block.locator(".activity-label")).to_have_text("Researched · 3 searches")
