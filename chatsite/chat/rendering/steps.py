@@ -6,6 +6,10 @@ inside the element the stream appends to (`stream_dom_id`).
 
 Every root element carries `id=step_dom_id(...)` and `data-step-type`, and its first `>` closes
 its own opening tag (the runner inserts `hx-swap-oob` there).
+
+`render_steps` (a whole turn) wraps consecutive thought and tool steps in one activity block
+(rendering/activity.py); live, the runner appends steps one by one and static/chatsite/activity.js
+groups them the same way in the browser.
 """
 
 from __future__ import annotations
