@@ -57,7 +57,7 @@ def test_transcript_headings_look_as_in_the_chat_not_as_admin_captions(
     )
     assert sizes and max(sizes) <= page_title, (sizes, page_title)
     assert styles["size"] > body  # still a heading
-    paragraph = transcript.locator(".md p").first.bounding_box()
+    paragraph = transcript.locator("[data-step-type=model_output] .md p").first.bounding_box()
     assert paragraph["x"] - transcript.bounding_box()["x"] < 40  # no admin form indent
     expect(transcript.locator(".md pre code")).to_contain_text("def brew")
     expect(transcript).to_contain_text("\\frac{1}{3}")
@@ -96,3 +96,32 @@ def test_a_reviewer_flags_and_marks_a_conversation_reviewed_in_the_page(new_page
     shot(page, "admin-review-panel")
     page.goto(f"{server.url}/admin/chat/conversation/?flagged=yes")
     expect(page.locator("#result_list")).to_contain_text("Green tea report")
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+def test_transcript_shows_the_agent_run_as_one_closed_activity_block(
+    new_page, server, seeded, scheme
+):
+    for width in (1280, 390):
+        page = new_page("admin", width=width, height=900)
+        page.emulate_media(color_scheme=scheme)
+        page.goto(f"{server.url}/admin/chat/conversation/{seeded}/change/")
+        transcript = page.locator(".admin-transcript")
+        block = transcript.locator("details[data-activity]")
+        expect(block).to_have_count(1)
+        expect(block).not_to_have_attribute("open", "")
+        expect(block.locator(".activity-label")).to_have_text("Researched · 1 search")
+        # The admin's summary and list styles stay out of it: the chat's own look.
+        label = block.locator(".activity-label").evaluate(
+            "el => { const s = getComputedStyle(el); return {size: parseFloat(s.fontSize),"
+            " transform: s.textTransform, bg: getComputedStyle(el.parentElement).backgroundColor} }"
+        )
+        assert label["transform"] == "none" and label["size"] <= 15, label
+        assert label["bg"] in ("rgba(0, 0, 0, 0)", "transparent"), label
+        block.locator(":scope > summary").click()
+        expect(block.locator("[data-step-type=google_search_call]")).to_be_visible()
+        block.locator("[data-step-type=thought] summary").first.click()
+        page.locator(".admin-transcript").evaluate("el => el.scrollIntoView()")
+        shot(page, f"admin-activity-{width}-{scheme}")
+        box = transcript.bounding_box()
+        assert box["x"] + box["width"] <= width + 1, (box, width)  # no sideways scroll

@@ -6,7 +6,17 @@ import pytest
 from playwright.sync_api import expect
 
 from .conftest import ARTIFACTS, screenshot
-from .ui import ASSISTANT, choose, into_view, open_settings, send, start, step, wait_for_reply
+from .ui import (
+    ASSISTANT,
+    choose,
+    into_view,
+    open_settings,
+    reveal,
+    send,
+    start,
+    step,
+    wait_for_reply,
+)
 
 WIDTHS = [("desktop", 1280, 860), ("phone", 390, 844)]
 
@@ -75,6 +85,7 @@ def test_screenshots_of_a_conversation_and_the_pages_around_it(
     screenshot(page, f"pages-conversation-citations-{label}")
     cards = page.locator("[data-turn-id]").first.locator("details.step-card")
     for n in range(cards.count()):
+        reveal(cards.nth(n))  # the activity block it sits in, first
         if cards.nth(n).get_attribute("open") is None:
             cards.nth(n).locator("summary").first.click()
     into_view(step(page, "model_output").first)

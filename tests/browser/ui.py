@@ -88,6 +88,15 @@ def step(page, step_type: str):
     return assistant(page).locator(f"[data-step-type={step_type}]")
 
 
+def reveal(step_locator) -> None:
+    """Open the activity block a step sits in (it closes once the answer starts), as a person
+    does: click its summary."""
+    block = step_locator.locator("xpath=ancestor::details[@data-activity]")
+    if block.count() and block.first.get_attribute("open") is None:
+        block.first.locator(":scope > summary").click()
+        expect(block.first).to_have_attribute("open", "")
+
+
 def natural_width(page, selector: str) -> int:
     page.wait_for_function(
         "(sel) => { const img = document.querySelector(sel); "

@@ -117,6 +117,16 @@ def google_search_call(step, *, live, turn_id):
     )
 
 
+def shows_suggestions(step) -> bool:
+    """A search result with Google's search suggestions, which their terms say are shown: never
+    tucked away in a closed card or activity block."""
+    return step.get("type") == "google_search_result" and any(
+        isinstance(_dict(item).get("search_suggestions"), str)
+        and _dict(item)["search_suggestions"].strip()
+        for item in _list(step.get("result"))
+    )
+
+
 def google_search_result(step, *, live, turn_id):
     suggestions = []
     for item in _list(step.get("result")):

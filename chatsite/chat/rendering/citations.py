@@ -80,7 +80,8 @@ def _source_key(annotation: dict):
     kind = annotation.get("type")
     if kind == "url_citation":
         ident = annotation.get("url") or annotation.get("title")
-        return ("url", str(ident)) if ident else None
+        # One page, one source: a link to a spot in it (#fragment) is the same page.
+        return ("url", str(ident).strip().split("#", 1)[0]) if ident else None
     if kind == "place_citation":
         ident = annotation.get("place_id") or annotation.get("url") or annotation.get("name")
         return ("place", str(ident)) if ident else None
@@ -96,18 +97,29 @@ def _source_key(annotation: dict):
     return None
 
 
+_HOST_NAME = re.compile(r"(?:www\.)?(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,63}\.?", re.I)
+
+
+def _is_host_name(title: str) -> bool:
+    return _HOST_NAME.fullmatch(title) is not None
+
+
 def _make_source(number: int, annotation: dict) -> Source:
     kind = annotation.get("type")
     if kind == "url_citation":
         raw = annotation.get("url")
         href = safe_url(raw)
+        domain = domain_of(href)
+        title = short(annotation.get("title")) or domain or short(raw) or "Source"
         return Source(
             number,
             "url",
-            short(annotation.get("title")) or short(raw) or "Source",
+            title,
             href=href,
             url_text="" if href else short(raw),
-            domain=domain_of(href),
+            # The domain once: not beside a title that is itself a site's name (grounding
+            # gives "wikipedia.org" for en.wikipedia.org, or for a redirect URL's host).
+            domain="" if _is_host_name(title) else domain,
         )
     if kind == "place_citation":
         href = safe_url(annotation.get("url"))
@@ -379,10 +391,19 @@ class _MarkerPass(HTMLParser):
         return "".join(self.out + self.pending)
 
 
+def _reading_order(annotation: dict) -> tuple[int, int]:
+    end = _as_int(annotation.get("end_index"))
+    return (0, end) if end is not None else (1, 0)  # unplaced ones go to the end anyway
+
+
 def render_cited_markdown(text: str, annotations, citations: Citations) -> SafeString:
     """Markdown → safe HTML with a numbered marker for each citation annotation."""
     cited: list[tuple[int | None, Source]] = []
-    for annotation in annotations if isinstance(annotations, list) else []:
+    # Numbered in reading order, whatever order the annotations come in.
+    for annotation in sorted(
+        (a for a in annotations if isinstance(a, dict)) if isinstance(annotations, list) else (),
+        key=_reading_order,
+    ):
         source = citations.source_for(annotation)
         if source is not None:
             cited.append((_as_int(annotation.get("end_index")), source))

@@ -6,6 +6,10 @@ inside the element the stream appends to (`stream_dom_id`).
 
 Every root element carries `id=step_dom_id(...)` and `data-step-type`, and its first `>` closes
 its own opening tag (the runner inserts `hx-swap-oob` there).
+
+`render_steps` (a whole turn) wraps consecutive thought and tool steps in one activity block
+(rendering/activity.py); live, the runner appends steps one by one and static/chatsite/activity.js
+groups them the same way in the browser.
 """
 
 from __future__ import annotations
@@ -18,8 +22,9 @@ from django.template.loader import render_to_string
 from django.utils.safestring import SafeString, mark_safe
 
 from .. import structured
+from .activity import Activity, is_activity, render_activity
 from .blocks import MAX_JSON_CHARS, blocks_view, pretty_json
-from .cards import build_card, one_line, unknown
+from .cards import build_card, one_line, shows_suggestions, unknown
 from .citations import Citations
 
 log = logging.getLogger(__name__)
@@ -224,12 +229,14 @@ def render_steps(
     *,
     turn_id,
     live_indices: Iterable[int] = (),
+    running: bool = False,
     response_format=None,
     verdicts=None,
 ) -> SafeString:
     """Render a turn's steps. `steps` is a list, or a dict keyed by the stream's step index
     (while a turn streams, element ids follow the stream's indices; the runner has already
-    joined continued answers)."""
+    joined continued answers). Consecutive thought and tool steps share one activity block;
+    `running`: the reply is still being written (its last block says "…ing")."""
     live = set(live_indices)
     if isinstance(steps, dict):
         pairs = sorted(steps.items())
@@ -239,7 +246,8 @@ def render_steps(
     for i, step in pairs:
         if isinstance(step, dict) and isinstance(step.get("id"), str):
             calls.setdefault(step["id"], (i, step))
-    html = []
+    html: list[str] = []
+    activity: Activity | None = None
     for i, step in pairs:
         if _hidden(step):
             continue
@@ -247,16 +255,29 @@ def render_steps(
         call_index, call = (
             calls.get(call_id, (None, None)) if isinstance(call_id, str) else (None, None)
         )
-        html.append(
-            render_step(
-                step,
-                turn_id=turn_id,
-                index=i,
-                live=i in live,
-                call=call,
-                call_index=call_index,
-                response_format=response_format,
-                verdicts=verdicts,
-            )
+        rendered = render_step(
+            step,
+            turn_id=turn_id,
+            index=i,
+            live=i in live,
+            call=call,
+            call_index=call_index,
+            response_format=response_format,
+            verdicts=verdicts,
         )
+        if is_activity(step):
+            activity = activity or Activity()
+            kind = step.get("type") if isinstance(step, dict) else None
+            activity.add(
+                kind if isinstance(kind, str) else "unknown",
+                rendered,
+                in_sight=isinstance(step, dict) and shows_suggestions(step),
+            )
+            continue
+        if activity is not None:
+            html.append(render_activity(activity, answered=True, running=running))
+            activity = None
+        html.append(rendered)
+    if activity is not None:
+        html.append(render_activity(activity, answered=False, running=running))
     return mark_safe("".join(html))  # noqa: S308 - each part rendered by a template

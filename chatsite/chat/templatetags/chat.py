@@ -16,6 +16,7 @@ def turn_steps(turn):
         steps,
         turn_id=turn.pk,
         live_indices=getattr(turn, "live_indices", ()),
+        running=not turn.is_final,
         response_format=(turn.request or {}).get("response_format"),
         verdicts=turn.schema_verdicts,
     )
