@@ -1113,6 +1113,22 @@ def test_render_markdown_keeps_its_signature():
     assert html.__html__() == str(html) and "<strong>b</strong>" in html and "<math" in html
 
 
+@pytest.mark.django_db
+def test_math_shows_as_mathml_in_the_admin_transcript(client, make_user):
+    from chatsite.chat.models import Conversation, Turn
+
+    boss = make_user("boss", is_staff=True, is_superuser=True)
+    convo = Conversation.objects.create(owner=boss, title="Sums", model="gemini-3.5-flash")
+    answer = "The area is $$\\int_0^1 x^2\\,dx = \\frac{1}{3}$$ for $x \\ge 0$."
+    Turn.objects.create(conversation=convo, status="completed", steps=[text_step(answer)])
+    client.force_login(boss)
+    page = client.get(f"/admin/chat/conversation/{convo.pk}/change/").content.decode()
+    tree = parse(page)
+    assert tree.find_all("math", display="block") and tree.find_all("math", display="inline")
+    assert tree.find_all("mfrac") and tree.find_all("mspace", width="0.167em")
+    assert "chatsite/transcript.css" in page  # its math and overflow styles come along
+
+
 # -- media ----------------------------------------------------------------------------------
 
 
