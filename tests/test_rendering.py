@@ -1113,6 +1113,18 @@ def test_render_markdown_keeps_its_signature():
     assert html.__html__() == str(html) and "<strong>b</strong>" in html and "<math" in html
 
 
+def test_a_citation_inside_a_formula_goes_just_after_it():
+    text = "Energy is $E=mc^2$ as Einstein said."
+    cited = {"type": "url_citation", "url": "https://a.org", "title": "A"}
+    html = render(text_step(text, [{**cited, "end_index": end_of(text, "$E=m")}]))
+    tree = parse(html)
+    math = only(tree, "math")
+    assert math.text() == "E=mc2"  # no letters of the marker in the formula
+    assert len(markers(html)) == 1
+    following = math.parent.children[math.parent.children.index(math) + 1]
+    assert [a.attrs["href"] for a in following.find_all("a")] == ["https://a.org"]
+
+
 @pytest.mark.django_db
 def test_math_shows_as_mathml_in_the_admin_transcript(client, make_user):
     from chatsite.chat.models import Conversation, Turn

@@ -5,6 +5,7 @@ MathML (mathml.py), and nh3 cleans the result, so a hostile model answer cannot 
 handlers or script URLs.
 """
 
+import re
 from collections.abc import Sequence
 from contextvars import ContextVar
 from functools import lru_cache
@@ -167,18 +168,25 @@ def _bracket_math_block(state: StateBlock, start_line: int, end_line: int, silen
     return True
 
 
+# citations.py marks where a source is cited with a word like this before rendering; inside a
+# formula it would become letters of it, so it is taken out and put just after the formula.
+_CITATION_MARKER = re.compile(r"zq[a-z]{16}qz")
+
+
 def _render_math(self: RendererHTML, tokens: Sequence[Token], idx: int, options, env) -> str:
     token = tokens[idx]
     display = token.type != "math_inline"
-    html = mathml.to_mathml(token.content, display=display)
+    markers = "".join(_CITATION_MARKER.findall(token.content))
+    latex = _CITATION_MARKER.sub("", token.content) if markers else token.content
+    html = mathml.to_mathml(latex, display=display)
     if html is None:  # bad LaTeX, macros or too much of it: the source, as code
-        source = token.markup + token.content + _CLOSERS.get(token.markup, "")
+        source = token.markup + latex + _CLOSERS.get(token.markup, "")
         html = f'<code class="math-source">{escape(source)}</code>'
     if token.block:
-        return f'<div class="math-display">{html}</div>\n'
+        return f'<div class="math-display">{html}</div>{markers}\n'
     if display:  # `$$…$$` or `\\[…\\]` inside a paragraph: a span, shown as a block
-        return f'<span class="math-display">{html}</span>'
-    return html
+        return f'<span class="math-display">{html}</span>{markers}'
+    return html + markers
 
 
 # -- images: a link to the picture, never an <img> (a remote image is a tracking pixel) --------
