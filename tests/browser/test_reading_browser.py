@@ -60,7 +60,9 @@ WIDE = (
     + "y" * 600
     + "\n```\n\n$$"
     + " + ".join(f"x_{{{n}}}" for n in range(80))
-    + "$$\n"
+    + "$$\n\nInline, too: $"
+    + " + ".join(f"y_{{{n}}}" for n in range(80))
+    + "$.\n"
 )
 
 
@@ -250,8 +252,8 @@ def test_a_phone_never_scrolls_sideways_for_wide_answers(new_page, fresh_user, a
     )
     assert widths["page"] <= widths["viewport"], widths
     assert widths["transcript"] <= widths["transcriptBox"], widths
-    # The table, the code and the sum scroll inside their own blocks instead.
-    for selector in ("table", "pre > code", ".math-display"):
+    # The table, the code and the sums scroll inside their own blocks instead.
+    for selector in ("table", "pre > code", ".math-display", "p:has(> math)"):
         block = reply.locator(f".md {selector}").first
         inner, outer = block.evaluate("el => [el.scrollWidth, el.clientWidth]")
         assert inner > outer, selector
