@@ -9,13 +9,14 @@
   var SHOWN_MS = 1500;
 
   function copyText(text) {
-    if (navigator.clipboard && window.isSecureContext) return navigator.clipboard.writeText(text);
+    if (navigator.clipboard) return navigator.clipboard.writeText(text);
     // Plain http on a LAN has no Clipboard API: copy from a selected, off-screen textarea.
     return new Promise(function (resolve, reject) {
       var area = document.createElement("textarea");
       area.value = text;
       area.setAttribute("readonly", "");
-      area.className = "visually-hidden";
+      // Off screen but laid out as a textarea (pre-wrap), so the code's indentation is kept.
+      area.style.cssText = "position: fixed; top: 0; left: -9999px; opacity: 0;";
       document.body.appendChild(area);
       area.select();
       var done = document.execCommand("copy");

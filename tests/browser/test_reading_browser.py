@@ -166,6 +166,27 @@ def test_copy_puts_the_answers_markdown_source_on_the_clipboard(
     assert clipboard(page).strip() == ANSWER.strip()
 
 
+def test_copy_works_without_the_clipboard_api_on_plain_http(
+    new_page, fresh_user, server, answer_with
+):
+    """A LAN install on plain http has no navigator.clipboard: copying still works."""
+    answer_with(ANSWER)
+    page = new_page(fresh_user)
+    grant_clipboard(page, server)
+    # As there: no Clipboard API (the test keeps it aside to read what was copied).
+    page.add_init_script(
+        "window.keptClipboard = navigator.clipboard;"
+        "Object.defineProperty(Navigator.prototype, 'clipboard', {get: () => undefined});"
+    )
+    page.reload()
+    start(page, f"Over plain http {QUICK}")
+    wait_for_reply(page, 1)
+    assert page.evaluate("navigator.clipboard === undefined")
+    answer(page).locator("pre").hover()
+    answer(page).get_by_role("button", name="Copy code").click()
+    assert page.evaluate("window.keptClipboard.readText()") == CODE
+
+
 def test_copy_buttons_show_without_hover_on_a_touch_screen(touch_page, answer_with):
     answer_with(ANSWER)
     page = touch_page
