@@ -10,7 +10,8 @@ from html.parser import HTMLParser
 import pytest
 
 from chatsite.chat.rendering import media_url, render_step, render_steps
-from chatsite.chat.rendering.markdown import MAX_HIGHLIGHT_CHARS
+from chatsite.chat.rendering.markdown import MAX_HIGHLIGHT_CHARS, render_markdown, sanitise
+from chatsite.chat.rendering.mathml import MAX_MATH_CHARS, MAX_MATH_TOTAL
 from chatsite.chat.rendering.steps import MAX_JSON_CHARS
 
 from .seeds import guide_examples
@@ -95,7 +96,7 @@ BAD_SCHEMES = ("javascript:", "data:", "vbscript:")
 def assert_inert(html):
     """No script, no handler, no script URL, no frame other than the sandboxed suggestions."""
     for el in parse(html).iter():
-        assert el.tag not in {"script", "object", "embed", "style", "form", "svg", "math"}, el.tag
+        assert el.tag not in {"script", "object", "embed", "style", "form", "svg"}, el.tag
         for name, value in el.attrs.items():
             assert not name.startswith("on"), (el.tag, name, value)
             if name in {"href", "src", "action", "formaction", "xlink:href", "poster"}:
@@ -878,6 +879,266 @@ def test_small_code_blocks_are_highlighted_but_only_up_to_a_total_budget():
     html = str(render(text_step(block * 6)))
     highlighted = html.count('<span class="hl-n">y</span>')
     assert 0 < highlighted < 6 * 15_000
+
+
+# -- math, task lists, images --------------------------------------------------------------
+
+
+def md_tree(text) -> Element:
+    html = render(text_step(text))
+    return parse(html)
+
+
+def only(tree, tag, **attrs) -> Element:
+    found = tree.find_all(tag, **attrs)
+    assert len(found) == 1, (tag, attrs, found)
+    return found[0]
+
+
+@pytest.mark.parametrize("text", ["$x^2$", r"\(x^2\)"])
+def test_inline_math_becomes_inline_mathml(text):
+    tree = md_tree(f"The square {text} grows.")
+    math = only(tree, "math")
+    assert math.attrs["display"] == "inline" and math.parent.tag == "p"
+    (sup,) = math.find_all("msup")
+    assert [c.text() for c in sup.find_all() if c.tag in {"mi", "mn"}] == ["x", "2"]
+
+
+@pytest.mark.parametrize("text", ["$$x^2$$", "$$\nx^2\n$$", r"\[x^2\]", "\\[\nx^2\n\\]"])
+def test_display_math_becomes_a_block_of_mathml(text):
+    tree = md_tree(f"Before.\n\n{text}\n\nAfter.")
+    math = only(tree, "math", display="block")
+    assert math.parent.tag == "div" and math.parent.attrs["class"] == "math-display"
+    assert math.find_all("msup")
+
+
+@pytest.mark.parametrize("text", ["$$x^2$$", r"\[x^2\]"])
+def test_display_math_inside_a_sentence_is_displayed_in_its_paragraph(text):
+    tree = md_tree(f"So {text} holds.")
+    math = only(tree, "math", display="block")
+    assert math.parent.tag == "span" and math.parent.attrs["class"] == "math-display"
+    assert math.parent.parent.tag == "p"
+
+
+def test_display_math_lines_are_not_read_as_a_list_or_a_heading():
+    tree = md_tree("\\[\n- a\n= b\n\\]")
+    assert not tree.find_all("ul") and not tree.find_all("h1")
+    assert only(tree, "math", display="block").text() == "−a=b"
+
+
+@pytest.mark.parametrize("text", [r"$a\,b$", r"\(a\,b\)", r"$$a\,b$$"])
+def test_thin_space_is_a_thin_mspace_not_lost(text):
+    math = only(md_tree(text), "math")
+    (space,) = math.find_all("mspace")
+    assert space.attrs["width"] == "0.167em"
+    assert [e.text() for e in math.find_all("mi")] == ["a", "b"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "It costs $5 and $10.",
+        "Between $5-$10 a month.",
+        "US$5 or US$10, or $ 20 in cash.",
+        r"Escaped \$x\$ stays text.",
+    ],
+)
+def test_prices_and_escaped_dollars_are_not_math(text):
+    html = render(text_step(text))
+    assert "<math" not in html and "$" in parse(html).text()
+
+
+def test_a_sentence_keeps_its_prices_beside_real_math():
+    tree = md_tree("Pay $5 for $x+1$ apples, not $10.")
+    assert only(tree, "math").text() == "x+1"
+    assert "Pay $5 for" in tree.text() and "not $10." in tree.text()
+
+
+@pytest.mark.parametrize(
+    ("text", "source"),
+    [
+        (r"Bad $\frac{$ here", r"$\frac{$"),
+        (r"Bad \(\left( x\) here", r"\(\left( x\)"),
+        ("$$\n\\begin{matrix} a\n$$", "$$\n\\begin{matrix} a\n$$"),
+    ],
+)
+def test_bad_latex_shows_its_source_as_code(text, source):
+    tree = md_tree(text)
+    assert not tree.find_all("math")
+    assert only(tree, "code", **{"class": "math-source"}).text() == source
+
+
+def test_latex_macros_are_shown_as_source_not_expanded():
+    # Ten-fold expansion five deep: about a minute of CPU for latex2mathml, 24 MB of MathML.
+    names = ["aa", "bb", "cc", "dd", "ee", "ff"]
+    bomb = r"\newcommand{\aa}{x}"
+    for inner, outer in zip(names, names[1:], strict=False):
+        bomb += "\\newcommand{\\" + outer + "}{" + ("{\\" + inner + "}") * 10 + "}"
+    started = time.perf_counter()
+    html = render(text_step(f"$${bomb}\\ff$$"))
+    assert time.perf_counter() - started < 5.0
+    assert "<math" not in html and "math-source" in html
+
+
+def test_math_size_is_bounded_per_expression_and_per_answer():
+    huge = "$" + "x+" * (MAX_MATH_CHARS // 2) + "y$"
+    tree = md_tree(huge)
+    assert not tree.find_all("math") and tree.find_all("code", **{"class": "math-source"})
+    # Past the answer's budget the rest is shown as source, not converted.
+    expression = "$" + "+".join(["x"] * 450) + "$"  # ~900 characters of LaTeX
+    count = MAX_MATH_TOTAL // 899 + 5
+    started = time.perf_counter()
+    tree = md_tree("\n\n".join([expression] * count))
+    assert time.perf_counter() - started < 20.0
+    converted = len(tree.find_all("math"))
+    assert 0 < converted < count
+    assert len(tree.find_all("code", **{"class": "math-source"})) == count - converted
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "\\( " * 40_000,  # openings that never close
+        "\\[\n" * 20_000,
+        "$a " * 40_000,
+        "$" + "{" * 2_900 + "$",  # nesting past Python's recursion limit
+        r"$\sqrt{" * 600 + "x" + "}$" * 600,
+    ],
+    ids=["inline-openings", "block-openings", "dollars", "deep-braces", "deep-roots"],
+)
+def test_pathological_math_renders_in_bounded_time(text):
+    started = time.perf_counter()
+    render(text_step(text))
+    assert time.perf_counter() - started < 20.0  # generous: a few seconds on a busy machine
+
+
+@pytest.mark.parametrize(
+    "latex",
+    [
+        r"\href{javascript:alert(1)}{x}",
+        r"\style{background:url(https://evil.example/x)}{x}",
+        r"\color{red}{x}\colorbox{black}{x}\rule{2000em}{2000em}",
+        r"\hspace{900em}x\raisebox{-40em}{x}",
+        r"\text{<img src=x onerror=alert(1)><a href='javascript:alert(2)'>y</a>}",
+    ],
+)
+def test_latex_cannot_write_links_styles_colours_huge_sizes_or_markup(latex):
+    html = render(text_step(f"$${latex}$$"))
+    tree = parse(html)
+    math = only(tree, "math")
+    for el in [math, *math.iter()]:
+        assert el.tag.startswith("m"), el.tag  # MathML only: no <img>, no <a>
+        assert not {"href", "style", "class", "mathcolor", "mathbackground"} & set(el.attrs)
+        for name in ("width", "height", "depth", "voffset", "lspace"):
+            assert "900" not in el.attrs.get(name, "") and "40em" not in el.attrs.get(name, "")
+            assert "2000" not in el.attrs.get(name, "")
+
+
+def test_sanitiser_keeps_mathml_but_strips_hostile_attributes_and_elements():
+    hostile = (
+        '<math href="javascript:alert(1)" display="block" onload="alert(1)">'
+        '<mi onclick="alert(1)" mathvariant="bold" style="color:red">x</mi>'
+        '<mo stretchy="javascript:x" lspace="0.22em" rspace="99999em">+</mo>'
+        "<mtext><img src=x onerror=alert(1)><script>alert(1)</script>t</mtext>"
+        '<mspace width="0.167em" xlink:href="javascript:alert(1)"></mspace>'
+        '<maction actiontype="statusline"><mn>1</mn></maction>'
+        '<annotation-xml encoding="text/html"><a href="javascript:alert(1)">z</a></annotation-xml>'
+        "</math>"
+    )
+    tree = parse(sanitise(hostile))
+    math = only(tree, "math")
+    assert math.attrs == {"display": "block"}
+    assert only(tree, "mi").attrs == {"mathvariant": "bold"}
+    assert only(tree, "mo").attrs == {"lspace": "0.22em"}
+    assert only(tree, "mspace").attrs == {"width": "0.167em"}
+    assert not tree.find_all("img") and not tree.find_all("script")
+    assert not tree.find_all("maction") and not tree.find_all("annotation-xml")
+    assert not tree.find_all("a")
+
+
+def test_mathml_written_as_html_by_the_model_is_text():
+    html = render(text_step('<math href="javascript:alert(1)"><mi onclick="x()">y</mi></math>'))
+    assert not parse(html).find_all("math") and "&lt;math" in html
+
+
+def test_task_lists_are_disabled_checkboxes():
+    tree = md_tree("- [ ] write tests\n- [x] read the brief\n- plain item")
+    boxes = tree.find_all("input")
+    assert [b.attrs.get("type") for b in boxes] == ["checkbox", "checkbox"]
+    assert all("disabled" in b.attrs for b in boxes)
+    assert "checked" not in boxes[0].attrs and "checked" in boxes[1].attrs
+    assert [b.parent.text().strip() for b in boxes] == ["write tests", "read the brief"]
+    assert only(tree, "ul").attrs["class"] == "contains-task-list"
+
+
+def test_an_input_is_never_more_than_a_disabled_checkbox():
+    tree = parse(sanitise('<input type="text" name="q" value="v" onfocus="alert(1)" autofocus>'))
+    assert only(tree, "input").attrs == {"type": "checkbox", "disabled": "disabled"}
+
+
+def test_images_become_links_with_a_note_never_img():
+    tree = md_tree(
+        "![a *small* cat](https://example.com/cat.png) and ![](https://example.com/p.gif)"
+    )
+    assert not tree.find_all("img")
+    first, second = tree.find_all("a", **{"class": "image-link"})
+    assert first.attrs["href"] == "https://example.com/cat.png" and first.text() == "a small cat"
+    assert first.attrs["title"] == "Image not shown: remote images are blocked"
+    assert second.text() == "https://example.com/p.gif"  # no alt text: the address
+
+
+def test_an_image_with_a_script_url_or_inside_a_link_is_only_its_text():
+    tree = md_tree(
+        "![pic](javascript:alert(1)) ![data](data:image/png;base64,iVBORw0KGgo=) "
+        "![ftp](ftp://example.com/x.png) [![badge](https://example.com/b.svg)](https://example.com/)"
+    )
+    assert not tree.find_all("img")
+    spans = tree.find_all("span", **{"class": "image-link"})
+    assert [s.text() for s in spans] == ["data", "ftp", "badge"]
+    assert "![pic](javascript:alert(1))" in tree.text()  # markdown itself refuses that one
+    (link,) = tree.find_all("a")
+    assert link.attrs["href"] == "https://example.com/" and not link.find_all("a")
+
+
+def test_code_fences_keep_pygments_highlighting_beside_math():
+    tree = md_tree("$x$\n\n```python\ndef f():\n    return '$5 and $10'\n```\n")
+    pre = only(tree, "pre")
+    assert pre.find_all("span", **{"class": "hl-k"})
+    assert "'$5 and $10'" in pre.text() and len(tree.find_all("math")) == 1
+
+
+def test_render_markdown_keeps_its_signature():
+    # The live renderer renders finished blocks with it: one argument, safe HTML out.
+    html = render_markdown(r"**b** $x$")
+    assert html.__html__() == str(html) and "<strong>b</strong>" in html and "<math" in html
+
+
+def test_a_citation_inside_a_formula_goes_just_after_it():
+    text = "Energy is $E=mc^2$ as Einstein said."
+    cited = {"type": "url_citation", "url": "https://a.org", "title": "A"}
+    html = render(text_step(text, [{**cited, "end_index": end_of(text, "$E=m")}]))
+    tree = parse(html)
+    math = only(tree, "math")
+    assert math.text() == "E=mc2"  # no letters of the marker in the formula
+    assert len(markers(html)) == 1
+    following = math.parent.children[math.parent.children.index(math) + 1]
+    assert [a.attrs["href"] for a in following.find_all("a")] == ["https://a.org"]
+
+
+@pytest.mark.django_db
+def test_math_shows_as_mathml_in_the_admin_transcript(client, make_user):
+    from chatsite.chat.models import Conversation, Turn
+
+    boss = make_user("boss", is_staff=True, is_superuser=True)
+    convo = Conversation.objects.create(owner=boss, title="Sums", model="gemini-3.5-flash")
+    answer = "The area is $$\\int_0^1 x^2\\,dx = \\frac{1}{3}$$ for $x \\ge 0$."
+    Turn.objects.create(conversation=convo, status="completed", steps=[text_step(answer)])
+    client.force_login(boss)
+    page = client.get(f"/admin/chat/conversation/{convo.pk}/change/").content.decode()
+    tree = parse(page)
+    assert tree.find_all("math", display="block") and tree.find_all("math", display="inline")
+    assert tree.find_all("mfrac") and tree.find_all("mspace", width="0.167em")
+    assert "chatsite/transcript.css" in page  # its math and overflow styles come along
 
 
 # -- media ----------------------------------------------------------------------------------

@@ -196,13 +196,6 @@
     if (edit) { openEditor(edit); return; }
     var cancel = target.closest(".cancel-edit");
     if (cancel) { closeEditor(cancel.closest(".edit-form")); return; }
-    var copy = target.closest(".copy-answer");
-    if (copy) {
-      navigator.clipboard.writeText(copy.dataset.source).then(function () {
-        copy.textContent = "Copied";
-        setTimeout(function () { copy.textContent = "Copy"; }, 1500);
-      });
-    }
   });
 
   // Another version on screen: keep the turn that was switched in view.
@@ -248,28 +241,7 @@
     stickToBottom = true;
   });
 
-  // Copy buttons on code blocks, added wherever rendered markdown appears.
-  function addCopyButtons(root) {
-    root.querySelectorAll(".md pre:not([data-copy])").forEach(function (pre) {
-      pre.setAttribute("data-copy", "");
-      var button = document.createElement("button");
-      button.type = "button";
-      button.className = "copy";
-      button.textContent = "Copy";
-      button.setAttribute("aria-label", "Copy code");
-      button.addEventListener("click", function () {
-        var code = pre.querySelector("code") || pre;
-        navigator.clipboard.writeText(code.innerText).then(function () {
-          button.textContent = "Copied";
-          setTimeout(function () { button.textContent = "Copy"; }, 1500);
-        });
-      });
-      pre.appendChild(button);
-    });
-  }
-
   document.addEventListener("htmx:load", function (e) {
-    addCopyButtons(e.detail.elt.nodeType === 1 ? e.detail.elt : document);
     refreshBusy();
     var box = document.querySelector("#composer textarea");
     if (box && document.activeElement === document.body) box.focus();
@@ -310,7 +282,6 @@
   setInterval(tick, 1000);
 
   document.addEventListener("DOMContentLoaded", function () {
-    addCopyButtons(document);
     refreshBusy();
     follow();
   });
