@@ -15,8 +15,9 @@
   function focusSearch() {
     var box = searchBox();
     if (!box) return false;
-    // Hidden in the closed drawer on phones: open it first (that focuses the box too).
-    if (!box.getClientRects().length && window.chatsiteDrawer) window.chatsiteDrawer.open();
+    // Hidden in the closed drawer on phones (where the drawer's button shows): open it first.
+    var opener = document.querySelector("[data-drawer-open]");
+    if (opener && opener.getClientRects().length && window.chatsiteDrawer) window.chatsiteDrawer.open();
     box.focus();
     box.select();
     return true;
