@@ -81,3 +81,35 @@ def test_the_toggle_works_without_javascript(browser, server, fresh_user):
     page.wait_for_url(f"{server.url}/c/")
     expect(page.get_by_role("button", name=TOGGLE)).to_have_accessible_name("Theme: Light")
     context.close()
+
+
+SIZES = [("desktop", 1280, 860), ("phone", 390, 844)]
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+@pytest.mark.parametrize(("label", "width", "height"), SIZES, ids=[s[0] for s in SIZES])
+def test_screenshots_of_the_pages_in_both_themes(
+    new_page, fresh_user, server, theme, label, width, height
+):
+    """test-artifacts/theme-<page>-<desktop|phone>-<light|dark>.png, for a person to look at."""
+    page = new_page(fresh_user, width=width, height=height, color_scheme=theme)
+    expect(page.locator(".empty-state")).to_be_visible()
+    screenshot(page, f"theme-home-{label}-{theme}")
+    page.fill("#composer textarea[name=message]", "How is green tea made? [emulator:pace=0]")
+    page.locator("#composer textarea[name=message]").press("Enter")
+    page.wait_for_url(re.compile(r"/c/\d+/$"))
+    expect(page.locator("[data-role=assistant]").last).to_have_attribute(
+        "data-status", "completed", timeout=20_000
+    )
+    page.get_by_role("button", name="Pin").click()
+    expect(page.get_by_role("button", name="Unpin")).to_be_visible()
+    screenshot(page, f"theme-conversation-{label}-{theme}")
+    if label == "phone":
+        page.get_by_role("button", name="Conversations").click()
+    page.get_by_role("link", name="Skip to composer").focus()
+    page.wait_for_timeout(250)  # the drawer's slide, for the picture only
+    screenshot(page, f"theme-drawer-{label}-{theme}")
+    for name, path in (("list", "/c/"), ("settings", "/accounts/settings/")):
+        page.goto(f"{server.url}{path}")
+        expect(page.locator("h1")).to_be_visible()
+        screenshot(page, f"theme-{name}-{label}-{theme}")
