@@ -19,7 +19,9 @@ def following(theme: str) -> str:
 @register.inclusion_tag("chat/theme_toggle.html", takes_context=True)
 def theme_toggle(context):
     """The sidebar's theme button: shows the person's theme, submits the next one."""
-    current = str(Account.for_user(context["request"].user).theme)
+    request = context.get("request")
+    signed_in = request is not None and request.user.is_authenticated
+    current = str(Account.for_user(request.user).theme) if signed_in else str(CYCLE[0])
     return {
         "action": reverse("theme"),
         "csrf_token": context.get("csrf_token"),
