@@ -45,7 +45,7 @@ def sidebar(page: str) -> str:
 
 
 def sidebar_titles(page: str) -> list[str]:
-    link = r"data-conversation-id=\"\d+\"[^>]*>(?:<span[^>]*>[^<]*</span>)?([^<]*)<"
+    link = r"data-conversation-id=\"\d+\"[^>]*>(?:<span[^>]*>.*?</span>)?([^<]*)<"
     return [html.unescape(t) for t in re.findall(link, page)]
 
 

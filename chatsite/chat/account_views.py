@@ -2,11 +2,14 @@
 wrote there. Minimal for now: a later round adds language, theme and password here."""
 
 from django.contrib.auth.decorators import login_required
-from django.http import StreamingHttpResponse
-from django.shortcuts import render
+from django.http import HttpResponseBadRequest, JsonResponse, StreamingHttpResponse
+from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
 
 from . import conversations, zip_export
+from .models import Account
 
 
 @login_required
@@ -25,3 +28,21 @@ async def export_all(request):
     response["X-Content-Type-Options"] = "nosniff"
     response["Cache-Control"] = "no-store"
     return response
+
+
+@require_POST
+@login_required
+def theme(request):
+    """Saves the person's theme (system, light or dark): the sidebar's toggle, which has already
+    applied it (JSON back), or a plain form post (back to the page it came from)."""
+    choice = request.POST.get("theme", "")
+    if choice not in Account.Theme.values:
+        return HttpResponseBadRequest("Unknown theme.")
+    Account.objects.update_or_create(user=request.user, defaults={"theme": choice})
+    if not request.accepts("text/html"):
+        return JsonResponse({"theme": choice})
+    back = request.headers.get("Referer", "")
+    safe = url_has_allowed_host_and_scheme(
+        back, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    )
+    return redirect(back if safe else "settings")

@@ -59,5 +59,6 @@ urlpatterns = [
     path("accounts/sign-out-everywhere/", views.sign_out_everywhere, name="sign-out-everywhere"),
     path("accounts/invite/<str:token>/", views.signup, name="invite"),
     path("accounts/settings/", account_views.settings_page, name="settings"),
+    path("accounts/theme/", account_views.theme, name="theme"),
     path("accounts/conversations.zip", account_views.export_all, name="export-all"),
 ]

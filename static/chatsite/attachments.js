@@ -152,9 +152,20 @@
     }).catch(function () { /* a format the browser cannot draw keeps its icon */ });
   }
 
+  // The file's kind as one of the app's SVG icons (the sprite's address: the page's own icons').
   function icon(file) {
     var kind = (file.type || "").split("/")[0];
-    return { image: "🖼", audio: "🎵", video: "🎬" }[kind] || "📄";
+    var name = { image: "image", audio: "audio", video: "video" }[kind] || "file";
+    var used = document.querySelector("svg.icon use");
+    var svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+    svg.setAttribute("class", "icon icon-" + name);
+    svg.setAttribute("focusable", "false");
+    if (used) {
+      var use = document.createElementNS("http://www.w3.org/2000/svg", "use");
+      use.setAttribute("href", used.getAttribute("href").replace(/#.*$/, "#" + name));
+      svg.appendChild(use);
+    }
+    return svg;
   }
 
   function render(input, list) {
@@ -167,7 +178,7 @@
       var thumb = document.createElement("span");
       thumb.className = "attachment-thumb";
       thumb.setAttribute("aria-hidden", "true");
-      thumb.textContent = icon(file);
+      thumb.appendChild(icon(file));
       thumbnail(file, thumb);
       var name = document.createElement("bdi");
       name.className = "attachment-name";

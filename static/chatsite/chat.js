@@ -205,7 +205,7 @@
     if (el) el.scrollIntoView({ block: "nearest" });
   });
 
-  // Keyboard: Enter sends, Shift+Enter is a new line, Escape stops the reply (or the edit).
+  // Keyboard: Enter sends, Shift+Enter is a new line, Escape closes the edit (keys.js: the rest).
   document.addEventListener("keydown", function (e) {
     var composer = document.getElementById("composer");
     if (!composer) return;
@@ -215,9 +215,6 @@
       e.preventDefault();
       var root = main();
       if (!(root && root.classList.contains("is-streaming"))) (editing || composer).requestSubmit();
-    } else if (e.key === "Escape") {
-      var stop = composer.querySelector(".stop");
-      if (stop && main().classList.contains("is-streaming")) { e.preventDefault(); stop.click(); }
     }
   });
 

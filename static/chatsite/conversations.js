@@ -1,30 +1,12 @@
-// The sidebar and the conversation header: the phone drawer, Ctrl+K, the delete <dialog>,
-// Escape out of Rename, and the tab title following the conversation's. Everything here has a
-// plain-HTML fallback (links and forms), so the page works without it.
+// The sidebar and the conversation header: the delete <dialog>, Escape out of Rename, and the
+// tab title following the conversation's (the drawer: drawer.js; shortcuts: keys.js).
+// Everything here has a plain-HTML fallback (links and forms), so the page works without it.
 (function () {
   "use strict";
-
-  function app() { return document.getElementById("app"); }
-
-  function setDrawer(open) {
-    var root = app();
-    if (!root) return;
-    root.classList.toggle("drawer-open", open);
-    document.querySelectorAll("[data-drawer-open]").forEach(function (b) {
-      b.setAttribute("aria-expanded", String(open));
-    });
-    document.querySelectorAll(".drawer-backdrop").forEach(function (b) { b.hidden = !open; });
-    if (open) {
-      var first = document.querySelector("#sidebar input[type=search], #sidebar a");
-      if (first) first.focus();
-    }
-  }
 
   document.addEventListener("click", function (e) {
     var el = e.target.closest ? e.target : null;
     if (!el) return;
-    if (el.closest("[data-drawer-open]")) { e.preventDefault(); setDrawer(true); return; }
-    if (el.closest("[data-drawer-close]")) { e.preventDefault(); setDrawer(false); return; }
     var opener = el.closest("[data-open-dialog]");
     if (opener) {
       var dialog = document.getElementById(opener.dataset.openDialog);
@@ -65,26 +47,17 @@
   });
 
   document.addEventListener("keydown", function (e) {
-    if ((e.ctrlKey || e.metaKey) && !e.altKey && (e.key === "k" || e.key === "K")) {
-      var box = document.querySelector("#sidebar input[type=search][name=q]");
-      if (box) {
-        e.preventDefault();
-        if (window.matchMedia("(max-width: 720px)").matches) setDrawer(true);
-        box.focus();
-        box.select();
-      }
-    } else if (e.key === "Escape") {
+    if (e.key === "Escape") {
       if (e.target.matches && e.target.matches("input[data-rename]")) {
         var cancel = document.querySelector("[data-rename-cancel]");
         if (cancel) { e.preventDefault(); cancel.click(); }
       } else if (document.querySelector(".menu[id]:not([hidden])")) {
+        e.preventDefault();
         document.querySelectorAll(".menu[id]:not([hidden])").forEach(function (menu) {
           menu.hidden = true;
           var owner = document.querySelector('[data-toggle-menu="' + menu.id + '"]');
           if (owner) { owner.setAttribute("aria-expanded", "false"); owner.focus(); }
         });
-      } else if (app() && app().classList.contains("drawer-open")) {
-        setDrawer(false);
       }
     }
   });

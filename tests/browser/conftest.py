@@ -75,11 +75,12 @@ def browser():
 @pytest.fixture
 def new_page(browser, server):
     """new_page(user="ada", width=1280) → a signed-in page; dialogs and page errors are recorded
-    (`page.problems`) and fail the test."""
+    (`page.problems`) and fail the test. Other keywords go to the browser context (e.g.
+    `has_touch=True, is_mobile=True` for a touch screen, `color_scheme="dark"`)."""
     contexts = []
 
-    def make(user="ada", width=1280, height=860):
-        context = browser.new_context(viewport={"width": width, "height": height})
+    def make(user="ada", width=1280, height=860, **options):
+        context = browser.new_context(viewport={"width": width, "height": height}, **options)
         contexts.append(context)
         page = context.new_page()
         page.problems = []

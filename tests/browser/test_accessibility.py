@@ -4,9 +4,11 @@ conversation page has an accessible name as Chromium itself computes it.
 
 (Enter sends and Shift+Enter adds a line: test_chat_flows.py.)"""
 
+import pytest
 from playwright.sync_api import expect
 
 from .conftest import screenshot
+from .test_layout_browser import contrast
 from .ui import (
     MESSAGE,
     assistant,
@@ -140,3 +142,75 @@ def test_every_control_on_the_conversation_page_has_an_accessible_name(new_page,
     assert missing == [], missing
     page.get_by_role("button", name="Stop").click()
     expect(assistant(page)).to_have_attribute("data-status", "cancelled", timeout=5000)
+
+
+# Every piece of text on screen, with its colour and the colour behind it, both as sRGB with
+# any transparency blended onto what lies beneath (a canvas turns any CSS colour into rgba).
+TEXT_COLOURS = """(root) => {
+  const ctx = document.createElement('canvas').getContext('2d');
+  function rgba(css) {
+    ctx.fillStyle = '#000'; ctx.fillStyle = css;
+    const v = ctx.fillStyle;
+    if (v.startsWith('#')) return [1, 3, 5].map(i => parseInt(v.slice(i, i + 2), 16)).concat(1);
+    const n = v.match(/[\\d.]+/g).map(Number);
+    return n.length === 4 ? n : n.concat(1);
+  }
+  function over(top, below) {
+    const a = top[3];
+    return [0, 1, 2].map(i => top[i] * a + below[i] * (1 - a)).concat(1);
+  }
+  function behind(el) {
+    const layers = [];
+    for (let node = el; node; node = node.parentElement) {
+      const c = rgba(getComputedStyle(node).backgroundColor);
+      if (c[3] > 0) layers.push(c);
+      if (c[3] === 1) break;
+    }
+    let colour = [255, 255, 255, 1];
+    for (const layer of layers.reverse()) colour = over(layer, colour);
+    return colour;
+  }
+  const found = [];
+  for (const el of document.querySelectorAll(root + ' *')) {
+    const own = [...el.childNodes].some(n => n.nodeType === 3 && n.textContent.trim());
+    if (!own || !el.checkVisibility({opacityProperty: true, visibilityProperty: true})) continue;
+    if (el.closest('.visually-hidden, [inert], .steps, .user-text, mark')) continue;
+    const style = getComputedStyle(el);
+    if (parseFloat(style.fontSize) === 0) continue;
+    const bg = behind(el);
+    const fg = over(rgba(style.color), bg);
+    const name = el.tagName.toLowerCase() + (el.className && el.className.baseVal === undefined
+      ? '.' + el.className.trim().split(/\\s+/).join('.') : '');
+    found.push([name + ' ' + JSON.stringify(el.textContent.trim().slice(0, 30)),
+                'rgb(' + fg.slice(0, 3).join(',') + ')', 'rgb(' + bg.slice(0, 3).join(',') + ')']);
+  }
+  return found;
+}"""
+
+
+def low_contrast(page, root="body") -> tuple[list[str], int]:
+    """Text under `root` below WCAG AA (4.5:1), described; and how many pieces were checked."""
+    found = page.evaluate(TEXT_COLOURS, root)
+    low = [f"{what}: {contrast(fg, bg):.2f}" for what, fg, bg in found if contrast(fg, bg) < 4.5]
+    return low, len(found)
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_all_text_reads_at_wcag_aa_in_light_and_dark(new_page, fresh_user, server, theme):
+    page = new_page(fresh_user, color_scheme="light" if theme == "dark" else "dark")
+    start(page, f"a conversation to read {QUICK}")
+    wait_for_reply(page)
+    pages = [page.url, f"{server.url}/c/", f"{server.url}/c/?archived=1",
+             f"{server.url}/accounts/settings/"]  # fmt: skip
+    for url in pages:
+        page.goto(url)
+        page.evaluate("(t) => { document.documentElement.dataset.theme = t; }", theme)
+        low, checked = low_contrast(page)
+        assert checked > 12, f"only {checked} pieces of text on {url}"
+        assert low == [], (url, low)
+    # A conversation in the sidebar under the pointer (hover darkens its background).
+    page.goto(pages[0])
+    page.evaluate("(t) => { document.documentElement.dataset.theme = t; }", theme)
+    page.locator("#sidebar .conversation-list a").first.hover()
+    low, _ = low_contrast(page, "#sidebar")
+    assert low == [], low
