@@ -350,8 +350,8 @@ def test_catastrophic_schema_does_not_block_healthz(lone_server):
             transcript = admin.get(f"/admin/chat/conversation/{pk}/change/").text
         # The hostile answer is really there, checked once and shown from the stored verdict.
         assert KEY in page and KEY in transcript
-        assert "✓ JSON that matches the schema" in page
-        assert "✓ JSON that matches the schema" in transcript
+        assert "JSON that matches the schema" in page
+        assert "JSON that matches the schema" in transcript
     finally:
         pinger.done.set()
         pinger.join(30)

@@ -24,6 +24,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.text import smart_split, unescape_string_literal
 
 from . import admin_views, branches, conversations, review, usage
+from .icons import icon
 from .models import (
     Conversation,
     FunctionTool,
@@ -270,10 +271,11 @@ class ConversationAdmin(ReadScopedAdmin):
             return "—"
         parts = []
         if found.reviewed_at:
-            parts.append(format_html("✓ reviewed by {}", found.reviewed_by or "(deleted)"))
+            who = found.reviewed_by or "(deleted)"
+            parts.append(format_html("{} reviewed by {}", icon("check"), who))
         if found.flagged:
-            parts.append(format_html('<span class="review-flag" title="{}">⚑ flagged</span>',
-                                     found.flag_reason))  # fmt: skip
+            parts.append(format_html('<span class="review-flag" title="{}">{} flagged</span>',
+                                     found.flag_reason, icon("flag")))  # fmt: skip
         return format_html_join(" · ", "{}", ((p,) for p in parts)) if parts else "—"
 
     @admin.display(description="Turns", ordering="turn_total")

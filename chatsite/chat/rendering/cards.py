@@ -109,7 +109,7 @@ def google_search_call(step, *, live, turn_id):
     queries = _queries(step)
     search_type = step.get("search_type")
     return _card(
-        "🔎",
+        "search-tool",
         "Searching Google" if live else "Searched Google",
         " · ".join(queries),
         queries=queries,
@@ -136,7 +136,7 @@ def google_search_result(step, *, live, turn_id):
             if url:
                 suggestions.append(url)
     return _card(
-        "🔎",
+        "search-tool",
         "Google Search",
         "search suggestions" if suggestions else "",
         suggestions=suggestions,
@@ -151,7 +151,7 @@ def code_execution_call(step, *, live, turn_id):
     language = one_line(args.get("language") or "python", 40)
     first = next((line for line in code.splitlines() if line.strip()), "")
     return _card(
-        "💻",
+        "code",
         "Running code" if live else "Ran code",
         f"{language}: {first}" if first else language,
         language=language,
@@ -165,7 +165,7 @@ def code_execution_result(step, *, live, turn_id):
     error = step.get("is_error") is True
     fact = one_line(_result_fact(value)) or "(no output)"
     return _card(
-        "💻",
+        "code",
         "Code error" if error else "Code output",
         fact,
         result=result_view(value, turn_id=turn_id),
@@ -175,7 +175,7 @@ def code_execution_result(step, *, live, turn_id):
 def url_context_call(step, *, live, turn_id):
     urls = [link(u) for u in _list(_dict(step.get("arguments")).get("urls"))]
     domains = [domain_of(u["href"]) or u["text"] for u in urls]
-    return _card("🔗", "Reading pages" if live else "Read pages", ", ".join(domains), urls=urls)
+    return _card("link", "Reading pages" if live else "Read pages", ", ".join(domains), urls=urls)
 
 
 def url_context_result(step, *, live, turn_id):
@@ -193,13 +193,13 @@ def url_context_result(step, *, live, turn_id):
             }
         )
     fact = " · ".join(f"{n} {status}" for status, n in counts.items())
-    return _card("🔗", "Pages", fact, items=items)
+    return _card("link", "Pages", fact, items=items)
 
 
 def google_maps_call(step, *, live, turn_id):
     queries = _queries(step)
     return _card(
-        "📍",
+        "map",
         "Searching Google Maps" if live else "Searched Google Maps",
         " · ".join(queries),
         queries=queries,
@@ -224,11 +224,11 @@ def google_maps_result(step, *, live, turn_id):
     fact = f"{len(places)} place{'s' if len(places) != 1 else ''}"
     if places:
         fact += ": " + ", ".join(p["name"] for p in places[:3])
-    return _card("📍", "Google Maps", fact, places=places)
+    return _card("map", "Google Maps", fact, places=places)
 
 
 def file_search_call(step, *, live, turn_id):
-    return _card("📁", "Searching your files" if live else "Searched your files")
+    return _card("folder", "Searching your files" if live else "Searched your files")
 
 
 _TITLE_KEYS = ("title", "file_name", "display_name", "document_name", "name", "source")
@@ -253,7 +253,7 @@ def _file_item(item) -> dict:
 def file_search_result(step, *, live, turn_id):
     items = [_file_item(i) for i in _list(step.get("result"))]
     fact = f"{len(items)} result{'s' if len(items) != 1 else ''}" if items else ""
-    return _card("📁", "File search", fact, items=items)
+    return _card("folder", "File search", fact, items=items)
 
 
 def _arguments(value):
@@ -273,7 +273,7 @@ def function_call(step, *, live, turn_id):
         inner = json.dumps(arguments, ensure_ascii=False, default=str)[1:-1]
         fact = f"{name}({inner[:MAX_FACT_CHARS]})"
     return _card(
-        "ƒ",
+        "function",
         "Calling" if live else "Called",
         fact,
         name=name,
@@ -285,7 +285,7 @@ def function_result(step, *, live, turn_id, call=None):
     name = step.get("name") or _dict(call).get("name")
     value = step.get("result")
     return _card(
-        "ƒ",
+        "function",
         f"Result of {one_line(name, 80)}" if name else "Function result",
         _result_fact(value),
         result=result_view(value, turn_id=turn_id),
@@ -296,7 +296,7 @@ def mcp_server_tool_call(step, *, live, turn_id):
     server = one_line(step.get("server_name"), 200)
     tool = one_line(step.get("name"), 200)
     return _card(
-        "🔌",
+        "plug",
         "Calling MCP tool" if live else "MCP tool",
         " · ".join(x for x in (server, tool) if x),
         server=server,
@@ -311,7 +311,7 @@ def mcp_server_tool_result(step, *, live, turn_id, call=None):
     tool = one_line(step.get("name") or call.get("name"), 200)
     value = step.get("result")
     return _card(
-        "🔌",
+        "plug",
         "MCP result" + (f" · {tool}" if tool else ""),
         _result_fact(value),
         server=server,
@@ -325,7 +325,7 @@ def retrieval_call(step, *, live, turn_id):
     label = RETRIEVAL_TYPES.get(kind, one_line(kind, 60)) if kind else ""
     queries = _queries(step)
     return _card(
-        "📚",
+        "library",
         "Retrieving" if live else "Retrieved",
         " · ".join(x for x in (label, *queries) if x),
         retrieval_type=label,
@@ -342,15 +342,15 @@ def _extra(step) -> str:
 
 
 def retrieval_result(step, *, live, turn_id):
-    return _card("📚", "Retrieval result", "", extra=_extra(step))
+    return _card("library", "Retrieval result", "", extra=_extra(step))
 
 
 def processing_call(step, *, live, turn_id):
-    return _card("⚙", "Processing media" if live else "Processed media", extra=_extra(step))
+    return _card("cog", "Processing media" if live else "Processed media", extra=_extra(step))
 
 
 def processing_result(step, *, live, turn_id):
-    return _card("⚙", "Media processing done", extra=_extra(step))
+    return _card("cog", "Media processing done", extra=_extra(step))
 
 
 def user_input(step, *, live, turn_id):
@@ -359,12 +359,12 @@ def user_input(step, *, live, turn_id):
         content = [{"type": "text", "text": content}]
     blocks = blocks_view(content, turn_id=turn_id, text="plain", where="you sent")
     fact = " ".join(b.get("text", "") for b in blocks if b.get("kind") == "plain")
-    return _card("✎", "Your message", fact, blocks=blocks)
+    return _card("message", "Your message", fact, blocks=blocks)
 
 
 def unknown(step, *, live, turn_id):
     kind = step.get("type")
-    return _card("❔", one_line(kind if kind else "unknown step", 80), json=pretty_json(step))
+    return _card("unknown", one_line(kind if kind else "unknown step", 80), json=pretty_json(step))
 
 
 BUILDERS: dict[str, Callable[..., dict]] = {
