@@ -98,7 +98,7 @@ async def test_a_post_without_the_settings_panel_keeps_the_settings(async_client
         ("response_schema", '{"type": 5}', "not a valid JSON Schema"),
         ("model", "gemini-0-nope", "Select a valid choice"),
         ("tools", "rm_rf", "Select a valid choice"),
-        ("max_output_tokens", "-3", "greater than or equal to 1"),
+        ("max_output_tokens", "-3", "Allow at least 1 token."),
     ],
 )
 async def test_bad_settings_get_a_clear_error_and_nothing_is_sent(
