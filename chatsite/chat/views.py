@@ -282,6 +282,7 @@ async def save_settings(request, pk):
         "form": form,
         "conversation": convo,
         "error": model_errors[0] if model_errors else "",
+        "default_model": settings.GEMINI_MODEL,
         "oob": True,
     }
     html = await sync_to_async(render_to_string)(f"{PAGE}#settings-saved", context)
