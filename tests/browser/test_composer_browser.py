@@ -251,8 +251,14 @@ def test_a_change_on_a_conversation_is_saved_when_made(new_page, fresh_user, bro
     page = new_page(fresh_user)
     start(page, f"first {QUICK}")
     wait_for_reply(page, turns=1)
+    page.fill("#composer textarea[name=message]", "a draft, not sent yet")
+    saves = []
+    page.on("request", lambda r: "/settings/" in r.url and saves.append(r.post_data or ""))
     choose(page, thinking_level="high", tools=["url_context"])
     expect(page.locator(SAVED)).to_have_text("— saved")
+    assert saves and not any("a draft" in body for body in saves)  # settings only
+    expect(page.locator("#composer textarea[name=message]")).to_have_value("a draft, not sent yet")
+    page.fill("#composer textarea[name=message]", "")
     page.select_option(MODEL_PICKER, OTHER_MODEL)
     expect(page.locator(".main-head .model-name")).to_have_text(OTHER_MODEL)
 
