@@ -91,6 +91,57 @@ async def test_a_post_without_the_settings_panel_keeps_the_settings(async_client
     await wait_for_turn((await Turn.objects.aget(conversation=convo)).pk)
 
 
+async def save_settings(client, convo, **fields):
+    data = {"settings_form": "1", "model": convo.model, **fields}
+    return await client.post(f"/c/{convo.pk}/settings/", data, headers={"HX-Request": "true"})
+
+
+async def test_a_settings_change_is_saved_to_the_conversation_without_a_message(async_client, user):
+    convo = await conversation_with(user, tools=["code_execution"])
+    await async_client.aforce_login(user)
+    response = await save_settings(
+        async_client, convo, thinking_level="high", tools=["google_search"],
+        model="gemini-3.1-pro-preview",
+    )  # fmt: skip
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert 'id="settings-saved"' in html and "— saved" in html
+    assert 'id="conversation-model"' in html and "gemini-3.1-pro-preview" in html
+    await convo.arefresh_from_db()
+    assert (convo.model, convo.settings) == (
+        "gemini-3.1-pro-preview",
+        {"thinking_level": "high", "tools": ["google_search"]},
+    )
+    assert not await Turn.objects.filter(conversation=convo).aexists()
+
+
+async def test_a_bad_settings_change_is_refused_beside_its_field_and_not_saved(async_client, user):
+    convo = await conversation_with(user, thinking_level="low")
+    await async_client.aforce_login(user)
+    response = await save_settings(
+        async_client, convo, thinking_level="high", response_schema="{not json"
+    )
+    assert response.status_code == 422
+    html = response.content.decode()
+    error = re.search(r'id="error-response_schema"[^>]*>([^<]*)<', html)
+    assert error and error.group(1).startswith("The schema is not valid JSON: check line 1")
+    assert "Expecting" not in html  # the parser's words stay out
+    assert re.search(r'id="error-thinking_level"[^>]*></p>', html)  # the others are cleared
+    await convo.arefresh_from_db()
+    assert convo.settings == {"thinking_level": "low"}
+
+
+async def test_settings_of_someone_elses_conversation_are_not_theirs_to_save(
+    async_client, user, other_user
+):
+    convo = await conversation_with(other_user)
+    await async_client.aforce_login(user)
+    response = await save_settings(async_client, convo, thinking_level="high")
+    assert response.status_code == 404
+    await convo.arefresh_from_db()
+    assert convo.settings == {}
+
+
 @pytest.mark.parametrize(
     ("field", "value", "error"),
     [
@@ -98,7 +149,7 @@ async def test_a_post_without_the_settings_panel_keeps_the_settings(async_client
         ("response_schema", '{"type": 5}', "not a valid JSON Schema"),
         ("model", "gemini-0-nope", "Select a valid choice"),
         ("tools", "rm_rf", "Select a valid choice"),
-        ("max_output_tokens", "-3", "greater than or equal to 1"),
+        ("max_output_tokens", "-3", "Allow at least 1 token."),
     ],
 )
 async def test_bad_settings_get_a_clear_error_and_nothing_is_sent(

@@ -63,6 +63,52 @@ def valid_mcp_name(name: str) -> bool:
     return bool(MCP_NAME.fullmatch(name or ""))
 
 
+# The composer's one-line summary: a chip per setting that is on. "{}" is the value's label,
+# "{l}" the same in lower case.
+# Rendered here for the page and as `data-chip` on each field, which composer.js reads to redraw
+# the chips live: the words live in this one place.
+CHIPS = {
+    "system_instruction": "Instructions",
+    "thinking_level": "Thinking: {l}",
+    "thinking_summaries": "{}",
+    "max_output_tokens": "Max {} tokens",
+    "file_search_stores": "File search",
+    "response_schema": "JSON",
+    "aspect_ratio": "{}",
+    "image_size": "{}",
+    "voice": "Voice: {}",
+    "functions": "{}",
+    "mcp_servers": "MCP: {}",
+}
+TOOL_CHIPS = {"google_search": "Search", "code_execution": "Code", "url_context": "URLs",
+              "google_maps": "Maps"}  # fmt: skip
+# The panel's order (and the chips'): everyday settings first; ADVANCED go under "Advanced".
+ADVANCED = ("file_search_stores", "response_schema", "mcp_servers")
+PANEL_ORDER = (
+    "tools", "system_instruction", "thinking_level", "thinking_summaries", "max_output_tokens",
+    "aspect_ratio", "image_size", "voice", "functions", *ADVANCED,
+)  # fmt: skip
+NOT_FOR_AGENTS = "Not used by agents"
+
+
+def chip_words(template: str, label: str) -> str:
+    return template.replace("{}", label).replace("{l}", label.lower())
+
+
+class ChipCheckboxes(forms.CheckboxSelectMultiple):
+    """Checkboxes whose every box carries its own chip's words (`data-chip`)."""
+
+    def __init__(self, *args, chips=None, template="{}", **kwargs):
+        super().__init__(*args, **kwargs)
+        self.chips, self.template = chips or {}, template
+
+    def create_option(self, name, value, label, selected, index, subindex=None, attrs=None):
+        option = super().create_option(name, value, label, selected, index, subindex, attrs)
+        words = self.chips.get(value) or chip_words(self.template, str(label))
+        option["attrs"] = {**option["attrs"], "data-chip": words}
+        return option
+
+
 class ComposerForm(forms.Form):
     message = forms.CharField(required=False, strip=True)  # services.clean_message checks it
     model = forms.ChoiceField(label="Model", required=False)
@@ -84,20 +130,25 @@ class ComposerForm(forms.Form):
         required=False, choices=THINKING_SUMMARIES, label="Thought summaries"
     )
     max_output_tokens = forms.IntegerField(
-        required=False, min_value=1, max_value=1_000_000, label="Max output tokens"
-    )
+        required=False, min_value=1, max_value=1_000_000, label="Max output tokens",
+        error_messages={
+            "invalid": "Write a whole number of tokens, like 2000.",
+            "min_value": "Allow at least 1 token.",
+            "max_value": "At most 1,000,000 tokens.",
+        },
+    )  # fmt: skip
     tools = forms.MultipleChoiceField(
-        required=False, choices=API_TOOLS, widget=forms.CheckboxSelectMultiple, label="Tools"
+        required=False, choices=API_TOOLS, widget=ChipCheckboxes(chips=TOOL_CHIPS), label="Tools"
     )
     file_search_stores = forms.CharField(
         required=False, max_length=2000, label="File search stores",
         help_text="Store names, separated by commas (fileSearchStores/…).",
     )  # fmt: skip
     functions = forms.MultipleChoiceField(
-        required=False, widget=forms.CheckboxSelectMultiple, label="Functions"
+        required=False, widget=ChipCheckboxes(template=CHIPS["functions"]), label="Functions"
     )
     mcp_servers = forms.MultipleChoiceField(
-        required=False, widget=forms.CheckboxSelectMultiple, label="MCP servers"
+        required=False, widget=ChipCheckboxes(template=CHIPS["mcp_servers"]), label="MCP servers"
     )
     response_schema = forms.CharField(
         required=False,
@@ -128,6 +179,9 @@ class ComposerForm(forms.Form):
         ]
         self.fields["functions"].choices = [(f, f) for f in functions]
         self.fields["mcp_servers"].choices = [(m, m) for m in mcp_servers]
+        for name, words in CHIPS.items():
+            if name not in ("functions", "mcp_servers"):
+                self.fields[name].widget.attrs["data-chip"] = words
 
     @classmethod
     def for_conversation(cls, conversation=None, data=None, files=None):
@@ -160,6 +214,41 @@ class ComposerForm(forms.Form):
     def agent_note(self) -> str:
         return self.agent_notes().get(self["model"].value() or "", "")
 
+    def agent_ignores(self) -> dict[str, list[str]]:
+        """Per agent, the fields it ignores (composer.js marks them when one is chosen)."""
+        return {name: list(agent_ignores(name)) for name in settings.GEMINI_AGENTS}
+
+    def ignored(self) -> tuple[str, ...]:
+        """The fields the model now chosen ignores."""
+        return agent_ignores(self["model"].value() or "")
+
+    def chips(self) -> list[dict]:
+        """The summary of what is on, in the panel's order: [{"text", "field", "ignored"}]."""
+        ignored = self.ignored()
+        chips = []
+        for name in PANEL_ORDER:
+            bound = self[name]
+            value = bound.value()
+            if name in ("tools", "functions", "mcp_servers"):
+                for box in bound:
+                    if box.data["selected"]:
+                        chips.append((name, box.data["attrs"]["data-chip"]))
+            elif value not in (None, "", [], {}):
+                choices = dict(getattr(self.fields[name], "choices", ()))
+                chips.append((name, chip_words(CHIPS[name], str(choices.get(value, value)))))
+        return [{"text": t, "field": f, "ignored": f in ignored} for f, t in chips]
+
+    def everyday(self) -> list:
+        """The panel's everyday fields (tools and the like are laid out apart)."""
+        apart = ("tools", "functions", *ADVANCED)
+        return [self[name] for name in PANEL_ORDER if name not in apart]
+
+    def setting_fields(self) -> list:
+        return [self[name] for name in SETTING_FIELDS]
+
+    def advanced(self) -> list:
+        return [self[name] for name in ADVANCED if name != "mcp_servers"]
+
     def get_initial_for_field(self, field, field_name):
         value = super().get_initial_for_field(field, field_name)
         if field_name == "response_schema" and isinstance(value, dict):
@@ -188,15 +277,28 @@ class ComposerForm(forms.Form):
             schema = safeschema.loads(raw, max_depth=MAX_SCHEMA_DEPTH)
         except safeschema.TooDeep as exc:
             raise forms.ValidationError(f"The schema is too deeply nested: {exc}.") from None
-        except ValueError as exc:
-            raise forms.ValidationError(f"The schema is not valid JSON: {exc}.") from None
+        except json.JSONDecodeError as exc:
+            # Where, in words: the parser's own sentence ("Expecting value: line 1 column 1
+            # (char 0)") means little to a person.
+            raise forms.ValidationError(
+                f"The schema is not valid JSON: check line {exc.lineno}, near character "
+                f"{exc.colno} (quotes, commas and braces)."
+            ) from None
+        except ValueError:
+            raise forms.ValidationError("The schema is not valid JSON.") from None
         if not isinstance(schema, dict):
-            raise forms.ValidationError("The schema must be a JSON object.")
+            raise forms.ValidationError(
+                'The schema must be a JSON object, like {"type": "object", "properties": {…}}.'
+            )
         try:
             validator_for(schema).check_schema(schema)
         except SchemaError as exc:
+            where = " › ".join(str(p) for p in exc.path)
             raise forms.ValidationError(
-                f"That is not a valid JSON Schema: {exc.message}."
+                "That is not a valid JSON Schema"
+                + (f": look at “{where}”" if where else "")
+                + " — it should follow json-schema.org (for example, “type” is one of "
+                "object, array, string, number, integer, boolean or null)."
             ) from None
         except RecursionError:  # a pattern's groups nested thousands deep
             raise forms.ValidationError("The schema is too deeply nested.") from None

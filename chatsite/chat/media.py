@@ -137,7 +137,11 @@ SUGGESTIONS_CSP = (
 )
 SUGGESTIONS_HEAD = (
     '<!doctype html><html><head><meta charset="utf-8">'
-    '<meta name="referrer" content="no-referrer"><base target="_blank"></head><body>'
+    '<meta name="referrer" content="no-referrer"><base target="_blank">'
+    # The page's own scheme (steps.css gives the frame `light dark`), and no default margin of
+    # canvas colour around the widget.
+    '<meta name="color-scheme" content="light dark">'
+    "<style>html, body { margin: 0; background: transparent; }</style></head><body>"
 )
 
 

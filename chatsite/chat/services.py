@@ -18,7 +18,7 @@ from django.db import close_old_connections
 from django.db.models import Q
 from django.utils import timezone
 
-from . import attachments, branches, conversations, leases, limits, relay
+from . import attachments, branches, conversations, leases, limits, relay, retry_notes
 from .forms import is_agent, valid_mcp_name
 from .hub import hub
 from .models import Conversation, McpServer, Turn
@@ -450,6 +450,7 @@ async def catch_up(conversation: Conversation, sub, known: list[int], after: int
         if runner is not None:
             runner.turn.version = tree.version(turn.pk)
             frames, _ = runner.snapshot(whole_turn=whole)
+            frames += retry_notes.waiting(turn.pk)
         else:
             frames = await _render_saved(turn, whole)
         for frame in frames:

@@ -13,6 +13,8 @@ from django.conf import settings
 
 from chatsite.gemini import InteractionsClient
 
+from . import retry_notes
+
 # An httpx client belongs to the event loop it was first used on; keep one per loop.
 _clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, InteractionsClient]" = (
     weakref.WeakKeyDictionary()
@@ -54,6 +56,7 @@ def client() -> InteractionsClient:
             api_key=api_key(),
             timeout=settings.GEMINI_TIMEOUT,
             max_retries=settings.GEMINI_MAX_RETRIES,
+            on_retry=retry_notes.report,
         )
         _clients[loop] = found
     return found

@@ -32,13 +32,18 @@ def _latest_turns(conversation, before=None, showing=None):
     return branches.page(conversation, PAGE_TURNS, before=before, showing=showing)
 
 
+def _tokens(conversation) -> int:
+    """Tokens the conversation used, every branch and its title included."""
+    return conversation.turns.aggregate(total=Sum("total_tokens"))["total"] or 0
+
+
 def _page_context(user, conversation=None, form=None, *, with_turns=True, reach=None):
     turns, earlier = [], False
     tokens = 0
     if conversation is not None:
         if with_turns:
             turns, earlier = _latest_turns(conversation, showing=reach)
-        tokens = conversation.turns.aggregate(total=Sum("total_tokens"))["total"] or 0
+        tokens = _tokens(conversation)
     return {
         "conversation": conversation,
         "turns": turns,
@@ -93,6 +98,14 @@ def conversation(request, pk):
 
 
 @login_required
+def usage(request, pk):
+    """The header's token total, as it is now (a turn ended, a title was written)."""
+    convo = get_object_or_404(services.owned_conversations(request.user), pk=pk)
+    context = {"conversation": convo, "tokens": _tokens(convo)}
+    return render(request, f"{PAGE}#conversation-usage", context)
+
+
+@login_required
 def turn(request, pk, turn_id):
     """One turn, whole: a tab loads it this way when it is too large for a socket frame."""
     convo = get_object_or_404(services.owned_conversations(request.user), pk=pk)
@@ -129,8 +142,10 @@ def sign_out_everywhere(request):
     return redirect("login")
 
 
-def _composer_error(message: str, status=422) -> HttpResponse:
+def _composer_error(message: str, status=422, form=None) -> HttpResponse:
     html = render_to_string(f"{PAGE}#composer-error", {"error": message, "oob": True})
+    for field in form.setting_fields() if form is not None else ():
+        html += render_to_string(f"{PAGE}#field-error", {"field": field, "oob": True})
     response = HttpResponse(html, status=status)
     response["HX-Reswap"] = "none"  # keep the page (and the typed message) as it is
     return response
@@ -170,7 +185,7 @@ async def _accept_message(request, user, conversation=None):
         raise _Refused(_composer_error(str(exc))) from None
     form, valid = await _composer(request, conversation)
     if not valid:
-        raise _Refused(_composer_error(form.first_error()))
+        raise _Refused(await sync_to_async(_composer_error)(form.first_error(), form=form))
     uploads = request.FILES.getlist("attachments")
     try:
         text = services.clean_message(form.cleaned_data["message"], with_files=bool(uploads))
@@ -248,6 +263,32 @@ async def send(request, pk):
     html = render_to_string(f"{PAGE}#composer-error", context)
     html += render_to_string(f"{PAGE}#main-head", context)
     return HttpResponse(html, status=200)
+
+
+@login_required
+@require_POST
+async def save_settings(request, pk):
+    """A settings change on a conversation, saved when made (the composer posts its settings
+    on each change): checked by the same form as a send; errors beside their fields."""
+    _, convo = await _owned(request, pk)
+    form, valid = await _composer(request, convo)
+    if not request.POST.get("settings_form"):
+        return HttpResponse("The settings panel was not posted.", status=400)
+    if valid:
+        data = form.cleaned_data
+        await services.update_settings(convo, data["model"], form.conversation_settings())
+    model_errors = form.errors.get("model")
+    context = {
+        "form": form,
+        "conversation": convo,
+        "error": model_errors[0] if model_errors else "",
+        "default_model": settings.GEMINI_MODEL,
+        "oob": True,
+    }
+    html = await sync_to_async(render_to_string)(f"{PAGE}#settings-saved", context)
+    if not request.htmx:
+        return redirect(convo)
+    return HttpResponse(html, status=200 if valid else 422)
 
 
 @login_required

@@ -47,7 +47,8 @@ class InteractionsClient:
     `base_url` already includes the API version (".../v1beta"); "/interactions" is appended.
     `timeout` is the read/write/pool timeout in seconds (connect is 10 s); for a stream the read
     timeout means "no bytes for that long", so server keep-alive comments keep it open. `None`
-    disables it. `sleep` is the coroutine used to wait between retries (tests inject a fake).
+    disables it. `sleep` is the coroutine used to wait between retries (tests inject a fake);
+    `on_retry(delay, error)` is told of each retry before that wait.
     A caller-supplied `http_client` is not closed by `aclose()`; the timeouts above still apply
     to each request sent through it.
     """
@@ -63,6 +64,7 @@ class InteractionsClient:
         backoff_max: float = 8.0,
         http_client: httpx.AsyncClient | None = None,
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+        on_retry: Callable[[float, APIError], None] | None = None,
     ) -> None:
         self.base_url = base_url  # kept as given, so callers can compare it with their setting
         self._endpoint = base_url.rstrip("/") + "/interactions"
@@ -70,6 +72,7 @@ class InteractionsClient:
         self._timeout = httpx.Timeout(timeout, connect=CONNECT_TIMEOUT)
         self._retry = RetryPolicy(max_retries, backoff_base, backoff_max)
         self._sleep = sleep
+        self._on_retry = on_retry
         self._owns_http = http_client is None
         # No connection cap: every streamed turn holds a connection for its whole length, and a
         # cap would make the next turn wait for an unrelated one to finish.
@@ -229,7 +232,10 @@ class InteractionsClient:
                 error.__cause__ = exc
             if not self._retry.should_retry(attempt, error):
                 raise error
-            await self._sleep(self._retry.delay(attempt, error))
+            delay = self._retry.delay(attempt, error)
+            if self._on_retry is not None:  # so a person waiting sees why, and for how long
+                self._on_retry(delay, error)
+            await self._sleep(delay)
             attempt += 1
 
     def _headers(self, accept: str) -> dict[str, str]:

@@ -203,3 +203,132 @@ def test_an_error_is_shown_in_the_composer_on_a_loaded_conversation(new_page, fr
     expect(page.locator("#composer-error")).to_contain_text("The schema is not valid JSON")
     expect(page.locator("#composer textarea[name=message]")).to_have_value("with a broken schema")
     assert page.locator("[data-turn-id]").count() == 1
+
+
+# -- the settings as a product: chips, Advanced, saved when changed, errors beside fields ------
+
+SUMMARY = "#composer [data-settings-summary] .chip"
+SAVED = "#settings-saved"
+
+
+def chips(page):
+    return page.locator(SUMMARY)
+
+
+def test_chips_beside_the_model_picker_say_what_is_on_and_follow_each_change(new_page, fresh_user):
+    page = new_page(fresh_user)
+    expect(chips(page)).to_have_count(0)
+    choose(page, tools=["google_search", "code_execution"], thinking_level="high")
+    expect(chips(page)).to_have_text(["Search", "Code", "Thinking: high"])
+    choose(page, response_schema=json.dumps(SCHEMA))
+    page.locator("#composer [name=response_schema]").blur()
+    expect(chips(page)).to_have_text(["Search", "Code", "Thinking: high", "JSON"])
+    page.uncheck("#composer input[name=tools][value=google_search]")
+    expect(chips(page)).to_have_text(["Code", "Thinking: high", "JSON"])
+    picker = page.locator(MODEL_PICKER).bounding_box()
+    summary = chips(page).first.bounding_box()
+    assert picker and summary and abs(picker["y"] - summary["y"]) < 20  # one line, beside it
+
+    start(page, f"chips {QUICK}")  # the server draws the same chips for the saved settings
+    page.reload()
+    expect(chips(page)).to_have_text(["Code", "Thinking: high", "JSON"])
+
+
+def test_file_search_schema_and_mcp_wait_under_advanced(new_page, fresh_user):
+    page = new_page(fresh_user)
+    open_settings(page)
+    advanced = page.locator("#composer details.advanced")
+    expect(advanced.locator("summary")).to_contain_text("Advanced")
+    for name in ("file_search_stores", "response_schema"):
+        expect(advanced.locator(f"[name={name}]")).to_be_hidden()
+    expect(page.locator("#composer [name=system_instruction]")).to_be_visible()
+    expect(page.locator("#composer input[name=tools]").first).to_be_visible()
+    advanced.locator("summary").click()
+    expect(advanced.locator("[name=response_schema]")).to_be_visible()
+
+
+def test_a_change_on_a_conversation_is_saved_when_made(new_page, fresh_user, browser_emulator):
+    page = new_page(fresh_user)
+    start(page, f"first {QUICK}")
+    wait_for_reply(page, turns=1)
+    page.fill("#composer textarea[name=message]", "a draft, not sent yet")
+    saves = []
+    page.on("request", lambda r: "/settings/" in r.url and saves.append(r.post_data or ""))
+    choose(page, thinking_level="high", tools=["url_context"])
+    expect(page.locator(SAVED)).to_have_text("— saved")
+    assert saves and not any("a draft" in body for body in saves)  # settings only
+    expect(page.locator("#composer textarea[name=message]")).to_have_value("a draft, not sent yet")
+    page.fill("#composer textarea[name=message]", "")
+    page.select_option(MODEL_PICKER, OTHER_MODEL)
+    expect(page.locator(".main-head .model-name")).to_have_text(OTHER_MODEL)
+
+    page.reload()  # nothing was sent: the change was saved when made
+    expect(page.locator(MODEL_PICKER)).to_have_value(OTHER_MODEL)
+    expect(chips(page)).to_have_text(["URLs", "Thinking: high"])
+    send(page, f"second {QUICK}")
+    wait_for_reply(page, turns=2)
+    body = body_with(browser_emulator, "second")
+    assert body["model"] == OTHER_MODEL
+    assert body["generation_config"]["thinking_level"] == "high"
+    assert body["tools"] == [{"type": "url_context"}]
+
+
+def test_a_bad_schema_is_refused_beside_its_field_in_words(new_page, fresh_user):
+    page = new_page(fresh_user)
+    start(page, f"first {QUICK}")
+    wait_for_reply(page, turns=1)
+    choose(page, response_schema="{not json")
+    page.locator("#composer [name=response_schema]").blur()
+    error = page.locator("#composer #error-response_schema")
+    expect(error).to_contain_text("The schema is not valid JSON: check line 1")
+    expect(error).not_to_contain_text("Expecting")
+    expect(page.locator(SAVED)).to_contain_text("not saved")
+    screenshot(page, "composer-error-beside-field-desktop")
+
+    page.fill("#composer [name=response_schema]", "[1, 2]")
+    page.locator("#composer [name=response_schema]").blur()
+    expect(error).to_have_text(
+        'The schema must be a JSON object, like {"type": "object", "properties": {…}}.'
+    )
+    page.reload()  # refused: nothing was saved
+    expect(chips(page)).to_have_count(0)
+
+    choose(page, response_schema=json.dumps(SCHEMA))
+    page.locator("#composer [name=response_schema]").blur()
+    expect(page.locator(SAVED)).to_have_text("— saved")
+    expect(error).to_be_empty()
+    expect(chips(page)).to_have_text(["JSON"])
+
+
+def test_on_a_new_chat_changes_wait_in_the_form_for_the_first_send(
+    new_page, fresh_user, browser_emulator
+):
+    page = new_page(fresh_user)
+    saves = []
+    page.on("request", lambda r: "/settings/" in r.url and saves.append(r.url))
+    choose(page, thinking_level="low")
+    expect(page.locator(SAVED)).to_have_text("— kept with your first message")
+    start(page, f"new chat settings {QUICK}")
+    wait_for_reply(page, turns=1)
+    assert saves == []
+    assert body_with(browser_emulator, "new chat settings")["generation_config"] == {
+        "thinking_level": "low"
+    }
+
+
+def test_an_agent_marks_each_setting_it_ignores(new_page, fresh_user):
+    page = new_page(fresh_user)
+    choose(page, thinking_level="high", tools=["google_search"])
+    ignored = page.locator("#composer [data-setting=thinking_level] [data-ignored-note]")
+    expect(ignored).to_be_hidden()
+    page.select_option(MODEL_PICKER, "antigravity-preview-05-2026")
+    expect(ignored).to_have_text("Not used by agents")
+    expect(ignored).to_be_visible()
+    expect(page.locator("#composer [data-setting=tools] [data-ignored-note]")).to_be_hidden()
+    thinking = page.locator(f"{SUMMARY}[data-field=thinking_level]")
+    expect(thinking).to_have_class("chip is-ignored")
+    expect(thinking).to_have_attribute("title", "Not used by agents")
+    expect(page.locator(f"{SUMMARY}[data-field=tools]")).to_have_class("chip")
+    page.select_option(MODEL_PICKER, DEFAULT_MODEL)
+    expect(ignored).to_be_hidden()
+    expect(thinking).to_have_class("chip")

@@ -120,3 +120,45 @@ def test_screenshots_of_a_conversation_and_the_pages_around_it(
     admin.locator(".admin-transcript").evaluate("el => el.scrollIntoView()")
     screenshot(admin, f"pages-admin-transcript-{label}")
     full_page(admin, f"pages-admin-transcript-full-{label}")
+
+
+SCHEMES = [("light"), ("dark")]
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+@pytest.mark.parametrize(("label", "width", "height"), WIDTHS, ids=[w[0] for w in WIDTHS])
+def test_screenshots_of_the_composer_settings_and_its_notes(
+    new_page, fresh_user, label, width, height, scheme
+):
+    """test-artifacts/composer-<state>-<desktop|phone>-<light|dark>.png: chips and Advanced
+    open, a retry under a turn, an error beside a field, the offline note."""
+    page = new_page(fresh_user, width=width, height=height)
+    page.emulate_media(color_scheme=scheme)
+    name = f"{label}-{scheme}"
+    choose(page, tools=["google_search", "code_execution"], thinking_level="high")
+    choose(page, response_schema='{"type": "object"}')
+    page.locator("#composer [name=file_search_stores]").focus()
+    expect(page.locator("#composer details.advanced")).to_have_attribute("open", "")
+    expect(page.locator("#composer [data-settings-summary] .chip")).to_have_count(4)
+    screenshot(page, f"composer-advanced-open-{name}")
+
+    page.get_by_role("button", name="Settings").click()  # closed again
+    start(page, f"busy {name} [emulator:fail=503x2] [emulator:retry_after=3] [emulator:pace=0]")
+    expect(page.locator("[data-retry-note]")).to_be_visible(timeout=10_000)
+    screenshot(page, f"composer-retry-note-{name}")
+    wait_for_reply(page, turns=1)
+
+    choose(page, response_schema="{not json")
+    page.locator("#composer [name=response_schema]").blur()
+    error = page.locator("#error-response_schema")
+    expect(error).not_to_be_empty()
+    error.scroll_into_view_if_needed()
+    screenshot(page, f"composer-error-beside-field-{name}")
+    page.get_by_role("button", name="Settings").click()
+
+    page.context.set_offline(True)
+    send(page, "sent from a tunnel [emulator:pace=0]")
+    expect(page.locator("[data-offline-note]")).to_be_visible()
+    screenshot(page, f"composer-offline-note-{name}")
+    page.context.set_offline(False)
+    expect(page.locator("[data-offline-note]")).to_be_hidden()

@@ -77,6 +77,9 @@ def choose(page, tools=(), functions=(), **fields) -> None:
         page.check(f"#composer input[name=functions][value={function}]")
     for name, value in fields.items():
         field = page.locator(f"#composer [name={name}]")
+        advanced = page.locator("#composer details.advanced")
+        if not field.is_visible() and advanced.get_attribute("open") is None:
+            advanced.locator("summary").click()  # file search, schema and MCP live there
         if field.evaluate("el => el.tagName") == "SELECT":
             field.select_option(value)
         else:

@@ -253,6 +253,24 @@ async def test_retry_after_ms_and_the_cap(server, client, sleeps) -> None:
     assert sleeps.delays == [1.5, MAX_RETRY_AFTER]
 
 
+async def test_each_retry_is_reported_with_its_wait_and_error_before_the_wait(
+    server, make_client, sleeps
+) -> None:
+    reported: list[tuple[float, int, int]] = []
+    client = make_client(
+        on_retry=lambda delay, error: reported.append(
+            (delay, error.status_code, len(sleeps.delays))
+        )
+    )
+    server.script(
+        Reply.error(503, "busy", "UNAVAILABLE", Retry_After="3"),
+        Reply.error(429, "slow down", "RESOURCE_EXHAUSTED", Retry_After="2"),
+        Reply.json(INTERACTION),
+    )
+    assert await client.create({}) == INTERACTION
+    assert reported == [(3.0, 503, 0), (2.0, 429, 1)]  # told before each wait, not after
+
+
 async def test_rate_limit_error_carries_retry_after(server, make_client) -> None:
     server.script(Reply.error(429, "Quota exceeded", "RESOURCE_EXHAUSTED", Retry_After="7"))
     with pytest.raises(RateLimitError) as caught:
