@@ -10,7 +10,15 @@ from django.db.models.signals import post_save
 from chatsite.chat.hub import hub
 from chatsite.chat.models import Turn
 
-from .helpers import PageText, delta_frames, is_status, make_conversation, model_text, wait_for_turn
+from .helpers import (
+    PageText,
+    delta_frames,
+    is_delta,
+    is_status,
+    make_conversation,
+    model_text,
+    wait_for_turn,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -49,7 +57,7 @@ async def test_reload_mid_stream_shows_text_so_far_then_the_rest(user, open_tab)
     first = await open_tab(user, convo.pk)
     turn_id = await send(first, "tell me a story [emulator:pace=10] [emulator:words=120]")
     for _ in range(3):
-        await first.receive_until(lambda f: f.startswith('{"d"'))
+        await first.receive_until(is_delta)
     await first.close()  # the tab is reloaded: its socket goes away mid-stream
 
     reloaded = await open_tab(user, convo.pk)
@@ -100,7 +108,7 @@ async def test_stop_ends_the_reply_and_closes_the_upstream_stream(user, open_tab
     convo = await make_conversation(user)
     tab = await open_tab(user, convo.pk)
     turn_id = await send(tab, "a long one [emulator:pace=20] [emulator:words=500]")
-    await tab.receive_until(lambda f: f.startswith('{"d"'))
+    await tab.receive_until(is_delta)
     await tab.send({"action": "stop"})
     await tab.receive_until(lambda f: is_status(f, "cancelled"), timeout=3)
     turn = await wait_for_turn(turn_id)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 
 from bench import fixtures
-from bench.clients import Tab, http_client, run_turn, stream_direct
+from bench.clients import Tab, http_client, is_delta, run_turn, stream_direct
 from chatsite.emulator.generator import filler_words
 
 
@@ -61,8 +61,9 @@ async def _measure(ctx, plan, conversations) -> dict:
         chars = len(sse.text)
         target = turn.main_target()
         shown = turn.text.get(target, "") if target is not None else ""
-        deltas = [f for _, f in turn.frames if f.startswith('{"d"')]
-        html = [f for _, f in turn.frames if not f.startswith("{")]
+        deltas = [f for _, f in turn.frames if is_delta(f)]
+        html = [f for _, f in turn.frames if f[:1] in ("<", "\n")]
+        live = [f for _, f in turn.frames if f[:1] in ("=", ".")]  # block HTML, end marks
         payload = turn.payload_bytes()
         out[profile][str(size)] = {
             "chars": chars,
@@ -73,7 +74,8 @@ async def _measure(ctx, plan, conversations) -> dict:
             "wire_bytes": turn.wire_bytes(),
             "delta_bytes": sum(len(f.encode()) for f in deltas),
             "html_bytes": sum(len(f.encode()) for f in html),
-            "json_bytes": payload - sum(len(f.encode()) for f in html),
+            "live_bytes": sum(len(f.encode()) for f in live),
+            "json_bytes": payload - sum(len(f.encode()) for f in html + deltas + live),
             "bytes_per_char": payload / chars,
             "wire_bytes_per_char": turn.wire_bytes() / chars,
             "sse_bytes": sse.nbytes,
