@@ -31,6 +31,7 @@ from .hub import Outbox, block_frame, end_frame, hub
 from .models import Turn
 from .rendering import render_step, stream_dom_id
 from .rendering.live import LiveMarkdown
+from .templatetags.turn_actions import answer_markdown
 from .turn_frames import (
     assistant_frame,
     meta_frame,
@@ -67,6 +68,7 @@ class TurnRunner:
         self.reply = hops.ReplySteps(turn.user_input)  # what it shows and saves, over hops
         self.live: set[int] = set()  # element indices of steps still streaming
         self.markdown: dict[int, LiveMarkdown] = {}  # live answers' blocks, by element
+        self.derived: dict[str, str] = {}  # live element → text, for answers ended in place
         self.outbox = Outbox(self._deliver, settings.STREAM_FLUSH_MS / 1000)
         self.task: asyncio.Task | None = None
         # Rises with every flush; lets another process's tab skip what it has. Starts from the
@@ -331,6 +333,7 @@ class TurnRunner:
             target = stream_dom_id(self.turn_id, element)
             blocks = live.finish()
             if live.derived():
+                self.derived[target] = live.text
                 return [*(block_frame(target, i, html) for i, html in blocks), end_frame(target)]
         return [oob_replace(self._render(element))]
 
@@ -422,10 +425,15 @@ class TurnRunner:
             )  # fmt: skip
         finally:
             # Steps still open end in their final form, then the status line.
-            self.outbox.html(assistant_frame(turn) if redraw else meta_frame(turn))
+            self.outbox.html(assistant_frame(turn) if redraw else self._meta_frame(turn))
             self.outbox.json(json.loads(status_frame(turn)))
             self.outbox.flush()
         titles.after_reply(turn)
+
+    def _meta_frame(self, turn: Turn) -> str:
+        source = answer_markdown(turn)
+        shown = next((target for target, text in self.derived.items() if text == source), None)
+        return meta_frame(turn, source_from=shown)
 
     async def _cancel_upstream(self) -> None:
         assert self.turn.interaction_id  # its one caller checked

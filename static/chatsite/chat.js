@@ -305,8 +305,20 @@
     });
   }
 
+  // An answer that ended in this tab: its "Copy" button takes the Markdown the tab received.
+  function fillSources(root) {
+    root.querySelectorAll(".copy-answer[data-source-from]").forEach(function (button) {
+      var text = window.chatsiteLive && window.chatsiteLive.text(button.dataset.sourceFrom);
+      var answer = button.closest("[data-role=assistant]").querySelector("[data-step-type=model_output] .md");
+      if (text === undefined) text = answer ? answer.innerText : ""; // not seen here: its words
+      button.dataset.source = text.replace(/\r\n?/g, "\n"); // as an HTML attribute reads it
+      button.removeAttribute("data-source-from");
+    });
+  }
+
   document.addEventListener("htmx:load", function (e) {
     if (window.chatsiteLive) window.chatsiteLive.scan(e.detail.elt.nodeType === 1 ? e.detail.elt : document);
+    fillSources(e.detail.elt.nodeType === 1 ? e.detail.elt : document);
     addCopyButtons(e.detail.elt.nodeType === 1 ? e.detail.elt : document);
     refreshBusy();
     var box = document.querySelector("#composer textarea");

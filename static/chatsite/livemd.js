@@ -19,6 +19,7 @@
   var SCHEME = /^([a-z][a-z0-9+.-]*):/i;
   var REL = "noopener noreferrer nofollow";
   var states = new WeakMap();
+  var ended = {}; // id of an ended answer's element → its Markdown, for its "Copy" button
 
   function element(token) {
     var el = document.createElement(token.tag);
@@ -197,12 +198,15 @@
     end: function (el) {
       var s = state(el);
       if (s) s.render(true);
+      ended[el.id] = s ? s.text : el.textContent;
       var step = el.closest(".step");
       if (step) step.classList.remove("is-live");
       el.removeAttribute("id");
       el.className = "md";
       el.setAttribute("dir", "auto");
     },
+    // The Markdown of an answer that ended in this tab (its element's former id).
+    text: function (id) { return ended[id]; },
     // Live answers drawn by the server (a shell, a snapshot, a page) start formatted.
     scan: function (root) {
       (root.querySelectorAll ? root : document).querySelectorAll(".stream-text").forEach(state);

@@ -97,6 +97,8 @@ def test_answer_is_formatted_while_it_streams_and_ends_as_a_reload_shows_it(page
         "the answer element the tab built is the final one: no second copy replaced it"
     )
     live_shape = answer.evaluate(SHAPE)
+    copy_source = page.locator(".copy-answer").last.get_attribute("data-source")
+    assert copy_source == SAMPLE, "Copy gives the Markdown, as the tab received it"
     for tag in (
         "h2",
         "strong",
@@ -112,6 +114,7 @@ def test_answer_is_formatted_while_it_streams_and_ends_as_a_reload_shows_it(page
     page.reload()
     expect(page.locator(ASSISTANT).last).to_have_attribute("data-status", "completed")
     assert page.locator(ANSWER).last.evaluate(SHAPE) == live_shape
+    assert page.locator(".copy-answer").last.get_attribute("data-source") == copy_source
 
 
 def test_reload_mid_stream_shows_the_text_so_far_formatted(page):
