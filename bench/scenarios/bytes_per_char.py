@@ -2,9 +2,10 @@
 
 Every websocket payload the tab receives from its `send` to the turn's final status (the user's
 bubble, status frames, step shells, text deltas, the final rendered step) is counted, as UTF-8
-bytes, and divided by the characters of the final reply text. Two streaming profiles, all streams
-at once, one fresh conversation each: `burst` (pace 0: the upstream delivers as fast as it can) and
-`paced` (one word per delta every `bytes_paced_ms`, about what a fast model streams).
+bytes, and divided by the characters of the final reply text. Two streaming profiles, one
+stream at a time, one fresh conversation each: `burst` (pace 0: the upstream delivers as fast
+as it can) and `paced` (one word per delta every `bytes_paced_ms`, about what a fast model
+streams). The answer is formatted while it streams (live Markdown, chatsite/chat/rendering/live.py).
 Baseline: the bytes of the emulator's own SSE for the same reply (the same message in a fresh
 conversation gives the same words; SSE bytes do not depend on pace).
 """
@@ -40,12 +41,12 @@ async def _measure(ctx, plan, conversations) -> dict:
     def message(size, pace):
         return f"bytes {size} [emulator:pace={pace}] [emulator:words={words_for(size)}]"
 
-    turns = await asyncio.gather(
-        *(
-            run_turn(tab, message(size, pace), timeout=300)
-            for tab, (_, pace, size) in zip(tabs, plan, strict=True)
-        )
-    )
+    # One after the other: the tabs belong to one person, and every turn's sidebar change goes
+    # to all their tabs; at once, each reply would count the others' sidebar frames too.
+    turns = [
+        await run_turn(tab, message(size, pace), timeout=300)
+        for tab, (_, pace, size) in zip(tabs, plan, strict=True)
+    ]
     for tab in tabs:
         await tab.close()
     async with http_client() as http:
