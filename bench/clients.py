@@ -23,7 +23,7 @@ from chatsite.chat.hub import parse_text_frame
 
 API_KEY_HEADER = {"x-goog-api-key": "bench-key"}
 MODEL = "gemini-3.5-flash"
-STREAM_TEXT = re.compile(r'<div class="md stream-text" id="(st-[\d-]+)">(.*?)</div>', re.S)
+STREAM_TEXT = re.compile(r'<div class="md stream-text" id="(st-[\d-]+)"[^>]*>(.*?)</div>', re.S)
 TURN_ID = re.compile(r'data-turn-id="(\d+)"')
 
 

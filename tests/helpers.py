@@ -8,7 +8,7 @@ import re
 from chatsite.chat.hub import parse_text_frame
 from chatsite.chat.models import Conversation, Turn
 
-STREAM_TEXT = re.compile(r'<div class="md stream-text" id="(st-[\d-]+)">(.*?)</div>', re.S)
+STREAM_TEXT = re.compile(r'<div class="md stream-text" id="(st-[\d-]+)"[^>]*>(.*?)</div>', re.S)
 
 
 async def make_conversation(user, title="Test") -> Conversation:

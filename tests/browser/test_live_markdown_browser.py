@@ -118,6 +118,8 @@ def test_answer_is_formatted_while_it_streams_and_ends_as_a_reload_shows_it(page
 
 
 def test_reload_mid_stream_shows_the_text_so_far_formatted(page):
+    page.set_viewport_size({"width": 390, "height": 844})  # on a phone, in the dark
+    page.emulate_media(color_scheme="dark")
     send(page, SAMPLE + "\n[emulator:echo] [emulator:pace=120]")
     page.wait_for_url(re.compile(r"/c/\d+/$"))
     expect(page.locator(".stream-text ul").first).to_be_visible(timeout=15_000)
@@ -125,9 +127,11 @@ def test_reload_mid_stream_shows_the_text_so_far_formatted(page):
     live = page.locator(".stream-text").last
     expect(live.locator("h2").first).to_be_visible(timeout=5_000)
     expect(live).not_to_contain_text("**")
+    screenshot(page, "live-markdown-streaming-phone-dark")
     expect(page.locator(ASSISTANT).last).to_have_attribute(
         "data-status", "completed", timeout=30_000
     )
     final = page.locator(ANSWER).last.evaluate(SHAPE)
+    screenshot(page, "live-markdown-final-phone-dark")
     page.reload()
     assert page.locator(ANSWER).last.evaluate(SHAPE) == final
