@@ -51,6 +51,15 @@ def test_link_reference_definitions_make_the_end_redraw():
     assert not live.derived()
 
 
+def test_a_block_too_large_for_a_frame_is_not_sent_and_the_end_redraws(monkeypatch):
+    monkeypatch.setattr("chatsite.chat.rendering.live.MAX_BLOCK_HTML", 500)
+    code = "".join(f"x{n} = {n}\n" for n in range(100))
+    live, sent = streamed(f"```python\n{code}```\n\nafter\n", 9)
+    sent += live.finish()
+    assert sent == []
+    assert not live.derived()
+
+
 def test_a_long_open_block_is_not_reparsed_on_every_line():
     live = LiveMarkdown("```\n")
     parses = 0

@@ -31,6 +31,9 @@ _NEWLINE = re.compile(r"\r\n?|\n")
 # An open block shorter than this is re-parsed on every new line; a longer one when it has
 # grown by a quarter, so a huge block costs O(n log n), not O(n²).
 _SMALL_TAIL = 4000
+# A block's HTML larger than this is not sent as a frame (a socket frame has a size limit):
+# the answer is then redrawn whole at its end, by the path that loads big turns over HTTP.
+MAX_BLOCK_HTML = 200_000
 
 
 @lru_cache(maxsize=1)
@@ -69,6 +72,7 @@ class LiveMarkdown:
         self.shown: list[str] = []  # the HTML the browser shows for each complete block
         self.overrides: dict[int, str] = {}  # block index → the page renderer's HTML
         self.references = False
+        self.unsent = False  # a block's HTML was too large to send
         self._parsed_at = 0
         if text:
             self.feed(text)
@@ -90,7 +94,7 @@ class LiveMarkdown:
 
     def derived(self) -> bool:
         """After finish(): the browser's blocks, put together, are exactly the page's render."""
-        if self.references:
+        if self.references or self.unsent:
             return False
         return "".join(self.shown) == str(render_markdown(self.text))
 
@@ -112,7 +116,9 @@ class LiveMarkdown:
             stop = lines[last] if last < len(lines) else len(source)
             base = sanitise(md.renderer.render(tokens[start:end], md.options, env))
             page = str(render_markdown(source[lines[first] : stop]))
-            if page != base:
+            if page != base and len(page) > MAX_BLOCK_HTML:
+                self.unsent = True
+            elif page != base:
                 self.overrides[len(self.shown)] = page
                 sent.append((len(self.shown), page))
             self.shown.append(page)
