@@ -19,9 +19,11 @@ import httpx
 from websockets.asyncio.client import connect
 from websockets.typing import Origin
 
+from chatsite.chat.hub import parse_text_frame
+
 API_KEY_HEADER = {"x-goog-api-key": "bench-key"}
 MODEL = "gemini-3.5-flash"
-STREAM_TEXT = re.compile(r'<div class="md stream-text" id="(st-[\d-]+)">(.*?)</div>', re.S)
+STREAM_TEXT = re.compile(r'<div class="md stream-text" id="(st-[\d-]+)"[^>]*>(.*?)</div>', re.S)
 TURN_ID = re.compile(r'data-turn-id="(\d+)"')
 
 
@@ -96,7 +98,8 @@ class Tab:
 
 
 def is_delta(frame: str) -> bool:
-    return frame.startswith('{"d"')
+    """A live-text frame (chatsite/chat/hub.py): `+target\ntext`, or `~text` for the last one."""
+    return frame[:1] in ("+", "~")
 
 
 def status_of(frame: str) -> tuple[int, str] | None:
@@ -132,12 +135,13 @@ class TabTurn:
     marks: dict[str, list[tuple[float, int]]] = field(default_factory=dict)  # id -> (t, chars)
 
     def replay(self) -> TabTurn:
+        last = ""
         for t, frame in self.frames:
-            if is_delta(frame):
-                for target, text in json.loads(frame)["d"]:
-                    self.text[target] = self.text.get(target, "") + text
-                    self.marks.setdefault(target, []).append((t, len(self.text[target])))
-            elif not frame.startswith("{"):  # HTML (chat.js hands anything else to htmx)
+            if (parsed := parse_text_frame(frame, last)) is not None:
+                last, text = parsed
+                self.text[last] = self.text.get(last, "") + text
+                self.marks.setdefault(last, []).append((t, len(self.text[last])))
+            elif frame[:1] in ("<", "\n"):  # HTML (chat.js hands anything else to htmx)
                 for target, text in STREAM_TEXT.findall(frame):
                     self.text[target] = html.unescape(text)
                     self.marks.setdefault(target, []).append((t, len(self.text[target])))

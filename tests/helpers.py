@@ -5,9 +5,10 @@ import html
 import json
 import re
 
+from chatsite.chat.hub import parse_text_frame
 from chatsite.chat.models import Conversation, Turn
 
-STREAM_TEXT = re.compile(r'<div class="md stream-text" id="(st-[\d-]+)">(.*?)</div>', re.S)
+STREAM_TEXT = re.compile(r'<div class="md stream-text" id="(st-[\d-]+)"[^>]*>(.*?)</div>', re.S)
 
 
 async def make_conversation(user, title="Test") -> Conversation:
@@ -37,8 +38,20 @@ def model_text(steps) -> str:
     )
 
 
+def is_delta(frame: str) -> bool:
+    """A live-text frame (`+target\ntext`, or `~text` for the socket's last target)."""
+    return frame[:1] in ("+", "~")
+
+
 def delta_frames(frames):
-    return [json.loads(f)["d"] for f in frames if f.startswith('{"d"')]
+    """Each text frame as [[target, text]], as a tab reads them in order."""
+    out, last = [], ""
+    for frame in frames:
+        parsed = parse_text_frame(frame, last)
+        if parsed is not None:
+            last = parsed[0]
+            out.append([list(parsed)])
+    return out
 
 
 def is_status(frame, status) -> bool:
@@ -51,11 +64,12 @@ class PageText:
 
     def __init__(self):
         self.text: dict[str, str] = {}
+        self.last = ""
 
     def apply(self, frame: str) -> None:
-        if frame.startswith('{"d"'):
-            for target, text in json.loads(frame)["d"]:
-                self.text[target] = self.text.get(target, "") + text
-        elif not frame.startswith("{"):
+        if (parsed := parse_text_frame(frame, self.last)) is not None:
+            self.last, text = parsed
+            self.text[self.last] = self.text.get(self.last, "") + text
+        elif frame[:1] in ("<", "\n"):
             for target, text in STREAM_TEXT.findall(frame):
                 self.text[target] = html.unescape(text)

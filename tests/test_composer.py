@@ -9,7 +9,7 @@ from asgiref.sync import sync_to_async
 
 from chatsite.chat.models import Conversation, Turn
 
-from .helpers import delta_frames, is_status, model_text, wait_for_turn
+from .helpers import delta_frames, is_delta, is_status, model_text, wait_for_turn
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -177,7 +177,7 @@ async def test_run_in_background_uses_background_and_can_be_cancelled(
     assert turn.background
     tab = await open_tab(user, convo.pk)
     await tab.send({"action": "resume", "turns": [turn.pk], "after": turn.pk})
-    await tab.receive_until(lambda f: f.startswith('{"d"'))
+    await tab.receive_until(is_delta)
     turn = await Turn.objects.aget(pk=turn.pk)
     body = emulator.store.get(turn.interaction_id).request
     assert body["background"] is True

@@ -12,7 +12,7 @@ from chatsite.chat import leases
 from chatsite.chat.hub import hub
 from chatsite.chat.models import Turn
 
-from .helpers import is_status, make_conversation, model_text, wait_for_turn
+from .helpers import is_delta, is_status, make_conversation, model_text, wait_for_turn
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -97,7 +97,7 @@ async def test_a_runner_renews_its_lease_and_stops_silently_once_another_took_it
     convo = await make_conversation(user)
     tab = await open_tab(user, convo.pk)
     await tab.send({"action": "send", "message": "long [emulator:words=2000] [emulator:pace=5]"})
-    await tab.receive_until(lambda f: f.startswith('{"d"'))
+    await tab.receive_until(is_delta)
     turn = await Turn.objects.filter(conversation=convo).alast()
     first = turn.lease_expires_at
     assert turn.lease_owner == leases.PROCESS_ID
@@ -123,7 +123,7 @@ async def test_a_runner_stops_at_its_next_renewal_when_a_stop_it_missed_is_kept(
     convo = await make_conversation(user)
     tab = await open_tab(user, convo.pk)
     await tab.send({"action": "send", "message": "long [emulator:words=2000] [emulator:pace=5]"})
-    await tab.receive_until(lambda f: f.startswith('{"d"'))
+    await tab.receive_until(is_delta)
     turn = await Turn.objects.filter(conversation=convo).alast()
     await Turn.objects.filter(pk=turn.pk).aupdate(stop_requested_at=timezone.now())
     await tab.receive_until(lambda f: is_status(f, "cancelled"), timeout=10)

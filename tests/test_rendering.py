@@ -323,7 +323,8 @@ def test_every_step_type_renders_live(kind):
 
 def test_live_model_output_shell_carries_the_text_so_far_escaped():
     html = render(text_step("so far <b>x</b>"), live=True)
-    assert f'<div class="md stream-text" id="st-{TURN}-3">so far &lt;b&gt;x&lt;/b&gt;</div>' in html
+    shell = f'<div class="md stream-text" id="st-{TURN}-3" dir="auto">'
+    assert shell + "so far &lt;b&gt;x&lt;/b&gt;</div>" in html
 
 
 def test_live_thought_says_thinking_and_has_the_stream_element():

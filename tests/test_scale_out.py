@@ -26,7 +26,7 @@ from psycopg import sql
 from chatsite.emulator.server import EmulatorServer
 
 from .cluster import Person, services_or_skip, site
-from .helpers import PageText, delta_frames, is_status, model_text
+from .helpers import PageText, delta_frames, is_delta, is_status, model_text
 
 pytestmark = pytest.mark.services
 
@@ -133,7 +133,7 @@ async def test_a_reply_sent_on_a_streams_to_tabs_on_b_while_it_runs(apart, peopl
     response = await on_a.send(conversation, f"tell me more [emulator:words=200]{SLOW}")
     assert response.status_code == 302
     first = tabs[0]
-    await first.read_until(lambda f: f.startswith('{"d"'))
+    await first.read_until(is_delta)
     # The reply grows on B while A still runs it, not only at its end.
     assert await page_status(on_a, conversation) == "in_progress"
     for tab in tabs:
@@ -173,7 +173,7 @@ async def test_stop_pressed_on_b_cancels_the_reply_running_on_a(apart, people):
     await finished(on_a, conversation)
     tab = await on_a.on(b).tab(conversation)
     await on_a.send(conversation, f"stop me [emulator:words=3000]{SLOW}")
-    await tab.read_until(lambda f: f.startswith('{"d"'))
+    await tab.read_until(is_delta)
     await tab.send({"action": "stop"})
     await tab.read_until(lambda f: is_status(f, "cancelled"), timeout=10)
     assert await page_status(on_a, conversation) == "cancelled"  # A's runner ended it

@@ -10,7 +10,15 @@ from django.db.models.signals import post_save
 from chatsite.chat.hub import hub
 from chatsite.chat.models import Turn
 
-from .helpers import PageText, delta_frames, is_status, make_conversation, model_text, wait_for_turn
+from .helpers import (
+    PageText,
+    delta_frames,
+    is_delta,
+    is_status,
+    make_conversation,
+    model_text,
+    wait_for_turn,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -49,7 +57,7 @@ async def test_reload_mid_stream_shows_text_so_far_then_the_rest(user, open_tab)
     first = await open_tab(user, convo.pk)
     turn_id = await send(first, "tell me a story [emulator:pace=10] [emulator:words=120]")
     for _ in range(3):
-        await first.receive_until(lambda f: f.startswith('{"d"'))
+        await first.receive_until(is_delta)
     await first.close()  # the tab is reloaded: its socket goes away mid-stream
 
     reloaded = await open_tab(user, convo.pk)
@@ -100,7 +108,7 @@ async def test_stop_ends_the_reply_and_closes_the_upstream_stream(user, open_tab
     convo = await make_conversation(user)
     tab = await open_tab(user, convo.pk)
     turn_id = await send(tab, "a long one [emulator:pace=20] [emulator:words=500]")
-    await tab.receive_until(lambda f: f.startswith('{"d"'))
+    await tab.receive_until(is_delta)
     await tab.send({"action": "stop"})
     await tab.receive_until(lambda f: is_status(f, "cancelled"), timeout=3)
     turn = await wait_for_turn(turn_id)
@@ -262,3 +270,20 @@ async def test_runner_leaves_the_hub_when_done(user, open_tab):
     await asyncio.sleep(0.05)
     assert hub.runner(turn_id) is None
     await tab.close()
+
+
+ANSWER_WITH_CODE = "Intro with **bold**.\n\n```python\nx = 1\n```\n\nThe end."
+
+
+async def test_an_answer_ends_in_place_with_only_its_code_block_sent_as_html(user, open_tab):
+    convo = await make_conversation(user)
+    tab = await open_tab(user, convo.pk)
+    turn_id = await send(tab, ANSWER_WITH_CODE + " [emulator:echo] [emulator:pace=5]")
+    await tab.receive_until(lambda f: is_status(f, "completed"))
+    text = "".join(t for frame in delta_frames(tab.frames) for _, t in frame)
+    assert text == ANSWER_WITH_CODE  # the text, once
+    blocks = [f for f in tab.frames if f.startswith("=")]
+    assert len(blocks) == 1 and blocks[0].startswith(f"=st-{turn_id}-1 1\n<pre>")
+    assert 'class="hl-' in blocks[0]  # highlighted by the page's renderer
+    assert f".st-{turn_id}-1" in tab.frames  # it ends in place: no second copy of the answer
+    assert not any("step-output" in f and "outerHTML" in f for f in tab.frames)

@@ -2,9 +2,10 @@
 
 Every websocket payload the tab receives from its `send` to the turn's final status (the user's
 bubble, status frames, step shells, text deltas, the final rendered step) is counted, as UTF-8
-bytes, and divided by the characters of the final reply text. Two streaming profiles, all streams
-at once, one fresh conversation each: `burst` (pace 0: the upstream delivers as fast as it can) and
-`paced` (one word per delta every `bytes_paced_ms`, about what a fast model streams).
+bytes, and divided by the characters of the final reply text. Two streaming profiles, one
+stream at a time, one fresh conversation each: `burst` (pace 0: the upstream delivers as fast
+as it can) and `paced` (one word per delta every `bytes_paced_ms`, about what a fast model
+streams). The answer is formatted while it streams (live Markdown, chatsite/chat/rendering/live.py).
 Baseline: the bytes of the emulator's own SSE for the same reply (the same message in a fresh
 conversation gives the same words; SSE bytes do not depend on pace).
 """
@@ -14,7 +15,7 @@ from __future__ import annotations
 import asyncio
 
 from bench import fixtures
-from bench.clients import Tab, http_client, run_turn, stream_direct
+from bench.clients import Tab, http_client, is_delta, run_turn, stream_direct
 from chatsite.emulator.generator import filler_words
 
 
@@ -40,12 +41,12 @@ async def _measure(ctx, plan, conversations) -> dict:
     def message(size, pace):
         return f"bytes {size} [emulator:pace={pace}] [emulator:words={words_for(size)}]"
 
-    turns = await asyncio.gather(
-        *(
-            run_turn(tab, message(size, pace), timeout=300)
-            for tab, (_, pace, size) in zip(tabs, plan, strict=True)
-        )
-    )
+    # One after the other: the tabs belong to one person, and every turn's sidebar change goes
+    # to all their tabs; at once, each reply would count the others' sidebar frames too.
+    turns = [
+        await run_turn(tab, message(size, pace), timeout=300)
+        for tab, (_, pace, size) in zip(tabs, plan, strict=True)
+    ]
     for tab in tabs:
         await tab.close()
     async with http_client() as http:
@@ -61,8 +62,9 @@ async def _measure(ctx, plan, conversations) -> dict:
         chars = len(sse.text)
         target = turn.main_target()
         shown = turn.text.get(target, "") if target is not None else ""
-        deltas = [f for _, f in turn.frames if f.startswith('{"d"')]
-        html = [f for _, f in turn.frames if not f.startswith("{")]
+        deltas = [f for _, f in turn.frames if is_delta(f)]
+        html = [f for _, f in turn.frames if f[:1] in ("<", "\n")]
+        live = [f for _, f in turn.frames if f[:1] in ("=", ".")]  # block HTML, end marks
         payload = turn.payload_bytes()
         out[profile][str(size)] = {
             "chars": chars,
@@ -73,7 +75,8 @@ async def _measure(ctx, plan, conversations) -> dict:
             "wire_bytes": turn.wire_bytes(),
             "delta_bytes": sum(len(f.encode()) for f in deltas),
             "html_bytes": sum(len(f.encode()) for f in html),
-            "json_bytes": payload - sum(len(f.encode()) for f in html),
+            "live_bytes": sum(len(f.encode()) for f in live),
+            "json_bytes": payload - sum(len(f.encode()) for f in html + deltas + live),
             "bytes_per_char": payload / chars,
             "wire_bytes_per_char": turn.wire_bytes() / chars,
             "sse_bytes": sse.nbytes,

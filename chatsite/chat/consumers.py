@@ -189,8 +189,8 @@ class ConversationConsumer(AsyncWebsocketConsumer):
     def _too_big(self, frame: str) -> list[str]:
         """A frame daphne would refuse to send: text deltas go in pieces; HTML becomes a small
         frame asking the tab to load the turns it shows over HTTP."""
-        if frame.startswith('{"d"'):
-            return _split_deltas(json.loads(frame)["d"])
+        if frame[:1] in ("+", "~"):
+            return _split_text(frame)
         turns = list(dict.fromkeys(int(t) for t in TURN_ID.findall(frame)))
         if not turns:
             log.error("dropping a %d-character frame that names no turn", len(frame))
@@ -209,19 +209,10 @@ class ConversationConsumer(AsyncWebsocketConsumer):
         await self.send(text_data=json.dumps({"error": text}))
 
 
-def _split_deltas(deltas: list, size: int = MAX_SEND_BYTES // 8) -> list[str]:
-    """Text deltas as several frames of at most `size` characters of text each."""
-    from .hub import delta_frame
-
-    frames, batch, room = [], [], size
-    for target, text in deltas:
-        while text:
-            piece, text = text[:room], text[room:]
-            batch.append([target, piece])
-            room -= len(piece)
-            if room == 0:
-                frames.append(delta_frame(batch))
-                batch, room = [], size
-    if batch:
-        frames.append(delta_frame(batch))
-    return frames
+def _split_text(frame: str, size: int = MAX_SEND_BYTES // 8) -> list[str]:
+    """A text frame as several, of at most `size` characters of text each: the first keeps
+    its head (`+target` or `~`), the rest go on to the same element (`~`)."""
+    head, text = ("~", frame[1:]) if frame[0] == "~" else frame.split("\n", 1)
+    head = head if frame[0] == "~" else head + "\n"
+    pieces = [text[i : i + size] for i in range(0, len(text), size)] or [""]
+    return [head + pieces[0], *("~" + piece for piece in pieces[1:])]

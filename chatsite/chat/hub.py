@@ -9,8 +9,15 @@ outbound queue. Nothing here touches the database or the channel layer per delta
   after the runner's outbox is flushed, and the snapshot replaces the whole assistant part, so
   no text is lost or doubled (everything here runs on one event-loop thread).
 
-Frames are strings: HTML fragments with `hx-swap-oob` (htmx swaps them), or a JSON object for
-text deltas and status changes (static/chat.js applies them as text, never as HTML).
+Frames are strings: HTML fragments with `hx-swap-oob` (htmx swaps them), a JSON object for
+status changes, or one of the short live-text frames below (static/chatsite/chat.js applies
+those; text is added as text, never parsed as HTML):
+
+- `+<target>\n<text>`: append text to the element with that id; `~<text>`: append to the same
+  element as the text frame just before it on this socket (each Subscriber drops the id when
+  it repeats);
+- `=<target> <n>\n<html>`: block n of that live answer is this server-rendered, sanitised HTML;
+- `.<target>`: the answer ended and what the tab shows is its final form (no second copy).
 """
 
 from __future__ import annotations
@@ -42,7 +49,7 @@ class Subscriber:
 
     __slots__ = (
         "_send", "_on_overflow", "_queue", "_queued_chars", "_writer", "_backlog",
-        "overflowed", "closed", "floors",
+        "overflowed", "closed", "floors", "_target",
     )  # fmt: skip
 
     def __init__(
@@ -59,6 +66,7 @@ class Subscriber:
         # turn id → the sequence number of a snapshot this tab got from another process:
         # relayed frames up to it are already in the snapshot.
         self.floors: dict[int, int] = {}
+        self._target = ""  # the element this socket's last text frame went to
 
     def pending(self) -> int:
         """Bytes (about: characters queued here) not yet taken by the peer."""
@@ -70,10 +78,23 @@ class Subscriber:
         if len(self._queue) >= self.MAX_QUEUED or self.pending() > self.MAX_BUFFER_BYTES:
             self._overflow()
             return
+        if frame.startswith("+"):
+            frame = self._short(frame)
+        else:
+            self._target = ""  # after any other frame the next text frame names its element
         self._queue.append(frame)
         self._queued_chars += len(frame)
         if self._writer is None:
             self._writer = asyncio.get_running_loop().create_task(self._drain())
+
+    def _short(self, frame: str) -> str:
+        """A text frame right after one for the same element loses its id: frames reach the
+        tab in this order, so it knows which element that is."""
+        target, _, text = frame[1:].partition("\n")
+        if target == self._target:
+            return "~" + text
+        self._target = target
+        return frame
 
     def _overflow(self) -> None:
         self.overflowed = True
@@ -103,8 +124,26 @@ class Subscriber:
         self._queued_chars = 0
 
 
-def delta_frame(deltas: list[list[str]]) -> str:
-    return json.dumps({"d": deltas}, ensure_ascii=False, separators=(",", ":"))
+def text_frame(target: str, text: str) -> str:
+    return f"+{target}\n{text}"
+
+
+def parse_text_frame(frame: str, last_target: str = "") -> tuple[str, str] | None:
+    """(target, text) of a text frame, or None; `last_target` is the one a `~` frame means."""
+    if frame.startswith("+"):
+        target, _, text = frame[1:].partition("\n")
+        return target, text
+    if frame.startswith("~"):
+        return last_target, frame[1:]
+    return None
+
+
+def block_frame(target: str, index: int, html: str) -> str:
+    return f"={target} {index}\n{html}"
+
+
+def end_frame(target: str) -> str:
+    return f".{target}"
 
 
 @dataclass
@@ -120,6 +159,11 @@ class Outbox:
     def html(self, fragment: str) -> None:
         self._items.append(("html", fragment))
         self.flush(text_window=False)  # shells, final forms and status go out at once
+
+    def frame(self, *frames: str) -> None:
+        """Frames sent as they are (block_frame, end_frame, HTML): in order, at once."""
+        self._items.extend(("frame", frame) for frame in frames)
+        self.flush(text_window=False)
 
     def json(self, payload: dict) -> None:
         self._items.append(("json", payload))
@@ -158,28 +202,21 @@ class Outbox:
             self._last_flush = time.monotonic()
         frames: list[str] = []
         html: list[str] = []
-        deltas: list[list[str]] = []
         for item in items:
+            if item[0] == "html":
+                html.append(item[1])
+                continue
+            if html:
+                frames.append("".join(html))
+                html = []
             if item[0] == "text":
-                if html:
-                    frames.append("".join(html))
-                    html = []
-                deltas.append([item[1], item[2]])
+                frames.append(text_frame(item[1], item[2]))
+            elif item[0] == "frame":
+                frames.append(item[1])
             else:
-                if deltas:
-                    frames.append(delta_frame(deltas))
-                    deltas = []
-                if item[0] == "html":
-                    html.append(item[1])
-                else:
-                    if html:
-                        frames.append("".join(html))
-                        html = []
-                    frames.append(json.dumps(item[1], separators=(",", ":")))
+                frames.append(json.dumps(item[1], separators=(",", ":")))
         if html:
             frames.append("".join(html))
-        if deltas:
-            frames.append(delta_frame(deltas))
         self.deliver(frames)
 
 

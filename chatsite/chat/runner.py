@@ -27,9 +27,11 @@ from chatsite.gemini import (
 )
 
 from . import hops, leases, structured, titles, upstream
-from .hub import Outbox, hub
+from .hub import Outbox, block_frame, end_frame, hub
 from .models import Turn
 from .rendering import render_step, stream_dom_id
+from .rendering.live import LiveMarkdown
+from .templatetags.turn_actions import answer_markdown
 from .turn_frames import (
     assistant_frame,
     meta_frame,
@@ -65,6 +67,8 @@ class TurnRunner:
         self.body = body  # None: re-attach to an interaction already started
         self.reply = hops.ReplySteps(turn.user_input)  # what it shows and saves, over hops
         self.live: set[int] = set()  # element indices of steps still streaming
+        self.markdown: dict[int, LiveMarkdown] = {}  # live answers' blocks, by element
+        self.derived: dict[str, str] = {}  # live element → text, for answers ended in place
         self.outbox = Outbox(self._deliver, settings.STREAM_FLUSH_MS / 1000)
         self.task: asyncio.Task | None = None
         # Rises with every flush; lets another process's tab skip what it has. Starts from the
@@ -276,6 +280,7 @@ class TurnRunner:
             if _shown(self.shown().values()) != before:
                 # The final snapshot is authoritative and differs from what streamed: redraw.
                 self.live.clear()
+                self.markdown.clear()
                 await self._check_answers()
                 self.outbox.html(assistant_frame(self.current_turn()))
             return
@@ -299,7 +304,12 @@ class TurnRunner:
                 return
             text = _delta_text(event.get("delta"))
             if text:
-                self.outbox.text(stream_dom_id(self.turn_id, self.reply.element(index)), text)
+                element = self.reply.element(index)
+                target = stream_dom_id(self.turn_id, element)
+                self.outbox.text(target, text)
+                live = self.markdown.get(element)
+                for block, html in live.feed(text) if live else ():
+                    self.outbox.frame(block_frame(target, block, html))
         elif kind == "step.stop":
             element = self.reply.element(event.get("index"))
             self.live.discard(element)
@@ -307,14 +317,41 @@ class TurnRunner:
             self.turn.last_event_id = self.assembler.last_event_id or ""
             await self._check_answers()
             if element in self.shown():
-                final = oob_replace(self._render(element))
+                final = self._final_frames(element)
                 # Shown once saved: its media URLs must answer when the browser asks.
                 self.writer.save(
                     "steps", "last_event_id", "schema_verdicts",
-                    after=lambda: self.outbox.html(final),
+                    after=lambda: self.outbox.frame(*final),
                 )  # fmt: skip
             else:
                 self.writer.save("steps", "last_event_id", "schema_verdicts")
+
+    def _final_frames(self, element: int) -> list[str]:
+        """What turns a stopped step's live element into its final form: for an answer the
+        tab already shows as the page would (live.py), the last blocks and an end mark; else
+        the whole step, rendered."""
+        live = self.markdown.pop(element, None)
+        if live is not None and self._derivable(self.shown()[element], live):
+            target = stream_dom_id(self.turn_id, element)
+            blocks = live.finish()
+            if live.derived():
+                self.derived[target] = live.text
+                return [*(block_frame(target, i, html) for i, html in blocks), end_frame(target)]
+        return [oob_replace(self._render(element))]
+
+    def _derivable(self, step: dict, live: LiveMarkdown) -> bool:
+        """The page shows this answer as one Markdown block of exactly the streamed text."""
+        content = step.get("content")
+        return (
+            isinstance(content, list)
+            and len(content) == 1
+            and isinstance(content[0], dict)
+            and content[0].get("type") == "text"
+            and content[0].get("text") == live.text
+            and not content[0].get("annotations")
+            and not step.get("error")
+            and structured.schema_of((self.turn.request or {}).get("response_format")) is None
+        )
 
     async def _on_created(self) -> None:
         if self.turn.interaction_id == self.assembler.interaction_id and self.turn.status not in (
@@ -336,11 +373,24 @@ class TurnRunner:
             # The answer runs on: reopen its element instead of starting a new one.
             self.reply.joined[index] = last
             self.live.add(last)
+            self._track(last)
             self.outbox.html(oob_replace(self._render(last, live=True)))
             return
         self.live.add(element)
+        self._track(element)
         html = self._render(element, live=True)
         self.outbox.html(oob_append(f"steps-{self.turn_id}", html))
+
+    def _track(self, element: int) -> None:
+        """An answer's live element: follow its blocks from the text it starts with."""
+        step = self.shown()[element]
+        if step.get("type") == "model_output":
+            content = step.get("content")
+            blocks = content if isinstance(content, list) else []
+            texts = [b for b in blocks if isinstance(b, dict) and b.get("type") == "text"]
+            self.markdown[element] = LiveMarkdown(
+                "".join(b["text"] for b in texts if isinstance(b.get("text"), str))
+            )
 
     # -- finishing ---------------------------------------------------------------------------
     async def _finish(self, *, cancelled: bool = False, error: dict | None = None) -> None:
@@ -368,6 +418,7 @@ class TurnRunner:
         turn.steps_by_index = None
         turn.live_indices = set()
         self.live.clear()
+        self.markdown.clear()
         try:
             await self.writer.drain()  # earlier writes first: the last one must win
             await self._save(
@@ -376,10 +427,15 @@ class TurnRunner:
             )  # fmt: skip
         finally:
             # Steps still open end in their final form, then the status line.
-            self.outbox.html(assistant_frame(turn) if redraw else meta_frame(turn))
+            self.outbox.html(assistant_frame(turn) if redraw else self._meta_frame(turn))
             self.outbox.json(json.loads(status_frame(turn)))
             self.outbox.flush()
         titles.after_reply(turn)
+
+    def _meta_frame(self, turn: Turn) -> str:
+        source = answer_markdown(turn)
+        shown = next((target for target, text in self.derived.items() if text == source), None)
+        return meta_frame(turn, source_from=shown)
 
     async def _cancel_upstream(self) -> None:
         assert self.turn.interaction_id  # its one caller checked
@@ -428,6 +484,10 @@ class TurnRunner:
         turn = self.current_turn()
         frames = [turn_added_frame(turn)] if whole_turn else []
         frames += [assistant_frame(turn), status_frame(turn)]
+        # The live answers' blocks the page renders otherwise (their shells carry raw text).
+        for element, live in self.markdown.items():
+            target = stream_dom_id(self.turn_id, element)
+            frames += [block_frame(target, i, html) for i, html in live.overrides.items()]
         return frames, self.seq
 
 

@@ -26,8 +26,11 @@ def status_frame(turn: Turn) -> str:
     return json.dumps({"status": [turn.pk, turn.status]}, separators=(",", ":"))
 
 
-def meta_frame(turn: Turn) -> str:
-    return oob_replace(render_to_string("chat/conversation.html#turn-meta", {"turn": turn}))
+def meta_frame(turn: Turn, source_from: str | None = None) -> str:
+    """The meta line; `source_from`: the tabs hold the answer's Markdown already, as the text
+    of that live element (livemd.js), so "Copy" takes it from there, not a second copy here."""
+    context = {"turn": turn, "source_from": source_from}
+    return oob_replace(render_to_string("chat/conversation.html#turn-meta", context))
 
 
 def assistant_frame(turn: Turn) -> str:

@@ -24,6 +24,8 @@ ignored (so a typo never breaks a request); numbers are clamped to sane bounds.
 | hop_words=<n>  | per-hop decode limit in words (server default 20000): longer foreground |
 |                | model replies end `requires_continuation` with a continuation_token      |
 |                | (background and agent runs are continued by the server itself)           |
+| echo           | the reply text is the message itself, directives removed, its lines kept |
+|                | (streams given Markdown, e.g. for the live-formatting tests)             |
 """
 
 from __future__ import annotations
@@ -58,6 +60,7 @@ class Directives:
     hostile: bool = False
     code_error: bool = False
     call: str | None = None
+    echo: str | None = None
     hop_words: int | None = None  # None: the server's limit
     # Every token seen, known or not: {key: value-or-None}.
     raw: dict[str, str | None] = field(default_factory=dict)
@@ -144,6 +147,8 @@ def parse(text: str | None) -> Directives:
         values["call"] = raw["call"]
     if "hop_words" in raw:
         values["hop_words"] = _int(raw["hop_words"], 1, MAX_WORDS)
+    if "echo" in raw:
+        values["echo"] = TOKEN_RE.sub("", text).strip()
     values = {key: value for key, value in values.items() if value is not None}
     return Directives(raw=raw, **values)  # type: ignore[arg-type]
 

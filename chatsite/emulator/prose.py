@@ -131,6 +131,8 @@ def compose_answer(ctx: GenerationContext) -> tuple[str, list[dict[str, Any]]]:
     Quotes the conversation, then one section per tool used (with its citations), then
     deterministic filler prose. With no tools this is exactly the emulator's classic reply.
     """
+    if ctx.directives.echo is not None:
+        return ctx.directives.echo, []
     if ctx.directives.words is not None:
         return filler_words(ctx.directives.words, ctx.rng("words").choice(SENTENCE_STARTS)), []
     rng = ctx.rng("prose")

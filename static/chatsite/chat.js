@@ -1,5 +1,5 @@
 // chatsite's page behaviour: small on purpose. htmx swaps HTML; this file handles the compact
-// JSON frames (text deltas and status changes), resume on (re)connect, the keyboard and scrolling.
+// frames (live text, status changes), resume on (re)connect, the keyboard and scrolling.
 (function () {
   "use strict";
 
@@ -87,13 +87,6 @@
     if (frame.load) {
       for (var j = 0; j < frame.load.length; j++) loadTurn(frame.load[j][0], frame.load[j][1]);
     }
-    if (frame.d) {
-      for (var i = 0; i < frame.d.length; i++) {
-        var target = document.getElementById(frame.d[i][0]);
-        // append() with a string adds a Text node: model output is never parsed as HTML here.
-        if (target) target.append(frame.d[i][1]);
-      }
-    }
     if (frame.status) {
       var part = document.getElementById("a-" + frame.status[0]);
       if (part) part.dataset.status = frame.status[1];
@@ -133,8 +126,35 @@
     }
   }
 
+  // The live-text frames (chatsite/chat/hub.py): "+id\ntext" and "~text" (the same element as
+  // the text frame just before) add text; "=id n\nhtml" is the server's HTML for block n of a
+  // live answer; ".id" ends it, in the form the tab already shows (livemd.js formats them).
+  var lastTarget = "";
+  function applyLive(message) {
+    var kind = message.charAt(0);
+    var newline = message.indexOf("\n");
+    var head = newline < 0 ? message.slice(1) : message.slice(1, newline);
+    var body = newline < 0 ? "" : message.slice(newline + 1);
+    if (kind === "~") body = message.slice(1);
+    else if (kind === "+") lastTarget = head;
+    var el = document.getElementById(kind === "~" || kind === "+" ? lastTarget : head.split(" ")[0]);
+    if (!el) return;
+    if (kind === "=") window.chatsiteLive.block(el, parseInt(head.split(" ")[1], 10), body);
+    else if (kind === ".") {
+      window.chatsiteLive.end(el);
+      htmx.trigger(el, "htmx:load", { elt: el }); // what enhances drawn answers (copy buttons)
+    } else if (window.chatsiteLive) window.chatsiteLive.append(el, body);
+    else el.append(body); // a Text node: model output is never parsed as HTML here
+  }
+
   document.addEventListener("htmx:wsBeforeMessage", function (e) {
     var message = e.detail.message;
+    if (typeof message === "string" && message.length && "+~=.".indexOf(message.charAt(0)) >= 0) {
+      e.preventDefault();
+      applyLive(message);
+      follow();
+      return;
+    }
     if (typeof message === "string" && message.charAt(0) === "<") makeRoomFor(message);
     if (typeof message !== "string" || message.charAt(0) !== "{") return; // HTML: htmx swaps it
     e.preventDefault();
@@ -238,7 +258,20 @@
     stickToBottom = true;
   });
 
+  // An answer that ended in this tab: its "Copy" button takes the Markdown the tab received.
+  function fillSources(root) {
+    root.querySelectorAll(".copy-answer[data-source-from]").forEach(function (button) {
+      var text = window.chatsiteLive && window.chatsiteLive.text(button.dataset.sourceFrom);
+      var answer = button.closest("[data-role=assistant]").querySelector("[data-step-type=model_output] .md");
+      if (text === undefined) text = answer ? answer.innerText : ""; // not seen here: its words
+      button.dataset.source = text.replace(/\r\n?/g, "\n"); // as an HTML attribute reads it
+      button.removeAttribute("data-source-from");
+    });
+  }
+
   document.addEventListener("htmx:load", function (e) {
+    if (window.chatsiteLive) window.chatsiteLive.scan(e.detail.elt.nodeType === 1 ? e.detail.elt : document);
+    fillSources(e.detail.elt.nodeType === 1 ? e.detail.elt : document);
     refreshBusy();
     var box = document.querySelector("#composer textarea");
     if (box && document.activeElement === document.body) box.focus();
@@ -279,6 +312,7 @@
   setInterval(tick, 1000);
 
   document.addEventListener("DOMContentLoaded", function () {
+    if (window.chatsiteLive) window.chatsiteLive.scan(document);
     refreshBusy();
     follow();
   });

@@ -250,3 +250,15 @@ def test_unknown_step(client: httpx.Client) -> None:
     steps = events[-1]["interaction"]["steps"]
     assert [s["type"] for s in steps] == ["user_input", "hologram_projection", "model_output"]
     assert steps[1]["frames"] == [delta["delta"]["frame"]]
+
+
+def test_echo_streams_the_message_itself_with_its_lines(client: httpx.Client) -> None:
+    message = "# Plan\n\n- **one**\n- two\n\n```py\nx = 1\n```\n[emulator:echo] [emulator:pace=0]"
+    stream = create_stream(client, message)
+    deltas = "".join(
+        e["delta"]["text"]
+        for e in events_of(stream)
+        if e.get("event_type") == "step.delta" and e["delta"].get("type") == "text"
+    )
+    assert deltas == "# Plan\n\n- **one**\n- two\n\n```py\nx = 1\n```"
+    assert len(parse_frames(stream)) > 5  # streamed in pieces, not at once
