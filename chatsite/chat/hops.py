@@ -210,3 +210,17 @@ def add_usage(total: dict, more: dict) -> dict:
         else:
             out[key] = value
     return out
+
+
+def delta_text(delta) -> str:
+    """The text a delta adds to its element: answer text, or thought-summary text."""
+    if not isinstance(delta, dict):
+        return ""
+    if delta.get("type") == "text" and isinstance(delta.get("text"), str):
+        return delta["text"]
+    if delta.get("type") == "thought_summary":
+        content = delta.get("content")
+        if isinstance(content, dict) and content.get("type") == "text":
+            text = content.get("text")
+            return text if isinstance(text, str) else ""
+    return ""

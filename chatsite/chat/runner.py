@@ -27,10 +27,10 @@ from chatsite.gemini import (
 )
 
 from . import hops, leases, structured, titles, upstream
-from .hub import Outbox, block_frame, end_frame, hub
+from .hub import Outbox, hub
+from .live_answers import LiveAnswers
 from .models import Turn
 from .rendering import render_step, stream_dom_id
-from .rendering.live import LiveMarkdown
 from .templatetags.turn_actions import answer_markdown
 from .turn_frames import (
     assistant_frame,
@@ -67,8 +67,7 @@ class TurnRunner:
         self.body = body  # None: re-attach to an interaction already started
         self.reply = hops.ReplySteps(turn.user_input)  # what it shows and saves, over hops
         self.live: set[int] = set()  # element indices of steps still streaming
-        self.markdown: dict[int, LiveMarkdown] = {}  # live answers' blocks, by element
-        self.derived: dict[str, str] = {}  # live element → text, for answers ended in place
+        self.answers = LiveAnswers(turn.pk)  # live answers' Markdown blocks
         self.outbox = Outbox(self._deliver, settings.STREAM_FLUSH_MS / 1000)
         self.task: asyncio.Task | None = None
         # Rises with every flush; lets another process's tab skip what it has. Starts from the
@@ -280,7 +279,7 @@ class TurnRunner:
             if _shown(self.shown().values()) != before:
                 # The final snapshot is authoritative and differs from what streamed: redraw.
                 self.live.clear()
-                self.markdown.clear()
+                self.answers.clear()
                 await self._check_answers()
                 self.outbox.html(assistant_frame(self.current_turn()))
             return
@@ -302,14 +301,12 @@ class TurnRunner:
             if self.reply.element(index) not in self.live:
                 self._show_live(index)  # a delta with no start: its shell carries the text so far
                 return
-            text = _delta_text(event.get("delta"))
+            text = hops.delta_text(event.get("delta"))
             if text:
                 element = self.reply.element(index)
-                target = stream_dom_id(self.turn_id, element)
-                self.outbox.text(target, text)
-                live = self.markdown.get(element)
-                for block, html in live.feed(text) if live else ():
-                    self.outbox.frame(block_frame(target, block, html))
+                self.outbox.text(stream_dom_id(self.turn_id, element), text)
+                if blocks := self.answers.feed(element, text):
+                    self.outbox.frame(*blocks)
         elif kind == "step.stop":
             element = self.reply.element(event.get("index"))
             self.live.discard(element)
@@ -328,30 +325,10 @@ class TurnRunner:
 
     def _final_frames(self, element: int) -> list[str]:
         """What turns a stopped step's live element into its final form: for an answer the
-        tab already shows as the page would (live.py), the last blocks and an end mark; else
-        the whole step, rendered."""
-        live = self.markdown.pop(element, None)
-        if live is not None and self._derivable(self.shown()[element], live):
-            target = stream_dom_id(self.turn_id, element)
-            blocks = live.finish()
-            if live.derived():
-                self.derived[target] = live.text
-                return [*(block_frame(target, i, html) for i, html in blocks), end_frame(target)]
-        return [oob_replace(self._render(element))]
-
-    def _derivable(self, step: dict, live: LiveMarkdown) -> bool:
-        """The page shows this answer as one Markdown block of exactly the streamed text."""
-        content = step.get("content")
-        return (
-            isinstance(content, list)
-            and len(content) == 1
-            and isinstance(content[0], dict)
-            and content[0].get("type") == "text"
-            and content[0].get("text") == live.text
-            and not content[0].get("annotations")
-            and not step.get("error")
-            and structured.schema_of((self.turn.request or {}).get("response_format")) is None
-        )
+        tab already shows as the page would, its last blocks and an end mark; else the whole
+        step, rendered."""
+        ended = self.answers.final_frames(element, self.shown()[element], self.turn.request)
+        return ended or [oob_replace(self._render(element))]
 
     async def _on_created(self) -> None:
         if self.turn.interaction_id == self.assembler.interaction_id and self.turn.status not in (
@@ -373,24 +350,13 @@ class TurnRunner:
             # The answer runs on: reopen its element instead of starting a new one.
             self.reply.joined[index] = last
             self.live.add(last)
-            self._track(last)
+            self.answers.track(last, self.shown()[last])
             self.outbox.html(oob_replace(self._render(last, live=True)))
             return
         self.live.add(element)
-        self._track(element)
+        self.answers.track(element, self.shown()[element])
         html = self._render(element, live=True)
         self.outbox.html(oob_append(f"steps-{self.turn_id}", html))
-
-    def _track(self, element: int) -> None:
-        """An answer's live element: follow its blocks from the text it starts with."""
-        step = self.shown()[element]
-        if step.get("type") == "model_output":
-            content = step.get("content")
-            blocks = content if isinstance(content, list) else []
-            texts = [b for b in blocks if isinstance(b, dict) and b.get("type") == "text"]
-            self.markdown[element] = LiveMarkdown(
-                "".join(b["text"] for b in texts if isinstance(b.get("text"), str))
-            )
 
     # -- finishing ---------------------------------------------------------------------------
     async def _finish(self, *, cancelled: bool = False, error: dict | None = None) -> None:
@@ -418,7 +384,7 @@ class TurnRunner:
         turn.steps_by_index = None
         turn.live_indices = set()
         self.live.clear()
-        self.markdown.clear()
+        self.answers.clear()
         try:
             await self.writer.drain()  # earlier writes first: the last one must win
             await self._save(
@@ -433,9 +399,7 @@ class TurnRunner:
         titles.after_reply(turn)
 
     def _meta_frame(self, turn: Turn) -> str:
-        source = answer_markdown(turn)
-        shown = next((target for target, text in self.derived.items() if text == source), None)
-        return meta_frame(turn, source_from=shown)
+        return meta_frame(turn, source_from=self.answers.source_from(answer_markdown(turn)))
 
     async def _cancel_upstream(self) -> None:
         assert self.turn.interaction_id  # its one caller checked
@@ -484,22 +448,5 @@ class TurnRunner:
         turn = self.current_turn()
         frames = [turn_added_frame(turn)] if whole_turn else []
         frames += [assistant_frame(turn), status_frame(turn)]
-        # The live answers' blocks the page renders otherwise (their shells carry raw text).
-        for element, live in self.markdown.items():
-            target = stream_dom_id(self.turn_id, element)
-            frames += [block_frame(target, i, html) for i, html in live.overrides.items()]
+        frames += self.answers.snapshot_frames()
         return frames, self.seq
-
-
-def _delta_text(delta) -> str:
-    """The text a delta adds to its element: answer text, or thought-summary text."""
-    if not isinstance(delta, dict):
-        return ""
-    if delta.get("type") == "text" and isinstance(delta.get("text"), str):
-        return delta["text"]
-    if delta.get("type") == "thought_summary":
-        content = delta.get("content")
-        if isinstance(content, dict) and content.get("type") == "text":
-            text = content.get("text")
-            return text if isinstance(text, str) else ""
-    return ""
