@@ -84,7 +84,11 @@ class ComposerForm(forms.Form):
         max_length=20_000,
         label=_("System instruction"),
         widget=forms.Textarea(
-            attrs={"rows": 3, "placeholder": _("How Gemini should answer in this conversation")}
+            attrs={
+                "rows": 3,
+                "placeholder": _("How Gemini should answer in this conversation"),
+                "dir": "auto",
+            }
         ),
     )
     thinking_level = forms.ChoiceField(required=False, choices=THINKING_LEVELS, label=_("Thinking"))

@@ -49,4 +49,4 @@ def requested(system_instruction) -> str | None:
 def reply(language: str, said: str) -> str:
     first, second, you_wrote = REPLIES[language]
     text = f"{first} {second}"
-    return f"{text}\n\n{you_wrote} «{said}»" if said else text
+    return f"{text}\n\n{you_wrote} {said}" if said else text  # `said` comes quoted
