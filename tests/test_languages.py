@@ -20,7 +20,7 @@ from chatsite.chat.language import answer_line
 from chatsite.chat.management.commands.compile_catalogs import compile_all
 from chatsite.chat.models import Account, Conversation, Turn
 
-from .helpers import make_conversation, model_text, wait_for_turn
+from .helpers import is_status, make_conversation, model_text, wait_for_turn
 from .test_hardening_sockets import closed_with, open_signed_in_tab  # noqa: F401
 
 ROOT = Path(settings.BASE_DIR)
@@ -415,3 +415,26 @@ async def test_switched_off_the_request_has_no_language_line(
     turn = await wait_for_turn((await Turn.objects.aget(conversation__owner=user)).pk)
     assert "system_instruction" not in emulator.store.get(turn.interaction_id).request
     assert model_text(turn.steps).startswith("**Turn 1.**")
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_reply_streamed_to_a_hebrew_page_arrives_in_hebrew(user, account_in, open_tab):
+    """The runner renders the frames (buttons, notes) in the language of the page that sent
+    the message, not the server's default."""
+    await sync_to_async(account_in)("he", answer_in_language=False)
+    convo = await make_conversation(user)
+    tab = await open_tab(user, convo.pk)
+    await tab.send({"action": "send", "message": "hello"})
+    await tab.receive_until(lambda f: is_status(f, "completed"), timeout=20)
+    meta = [f for f in tab.frames if 'id="meta-' in f and "copy-answer" in f]
+    assert meta, tab.frames[-3:]
+    assert "העתקה" in meta[-1] and ">Copy<" not in meta[-1]  # the answer's Copy button
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_socket_without_a_choice_follows_the_browsers_language():
+    from chatsite.chat.language import for_socket
+
+    scope = {"headers": [(b"accept-language", b"fa-IR,fa;q=0.9,en;q=0.5")]}
+    assert await for_socket(scope) == "fa"
+    assert await for_socket({"headers": [(b"accept-language", b"de")]}) == "en"

@@ -7,6 +7,7 @@ Accept-Language (Django's LocaleMiddleware, which runs first), else English (LAN
 from django.conf import settings
 from django.utils import translation
 from django.utils.deprecation import MiddlewareMixin
+from django.utils.translation import trans_real
 
 from .models import Account
 
@@ -36,6 +37,23 @@ class AccountLanguageMiddleware(MiddlewareMixin):
         if account is not None and supported(account.language):
             translation.activate(account.language)
             request.LANGUAGE_CODE = account.language
+
+
+async def for_socket(scope) -> str:
+    """The language of a websocket: the person's choice, else the browser's Accept-Language
+    (sent with the upgrade request), else English. Sockets have no LocaleMiddleware."""
+    user = scope.get("user")
+    if user is not None and user.is_authenticated:
+        account = await Account.objects.filter(user_id=user.pk).afirst()
+        if account is not None and supported(account.language):
+            return account.language
+    header = dict(scope.get("headers") or []).get(b"accept-language", b"").decode("latin-1")
+    for code, _weight in trans_real.parse_accept_lang_header(header):
+        try:
+            return translation.get_supported_language_variant(code)
+        except LookupError:
+            continue
+    return settings.LANGUAGE_CODE
 
 
 def answer_line(account: Account | None) -> str:

@@ -8,7 +8,7 @@ build output (gitignored), so a catalog and its compiled form can never disagree
 import os
 from pathlib import Path
 
-import polib
+import polib  # type: ignore[import-untyped]  # no stubs; one call
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
