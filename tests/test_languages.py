@@ -2,6 +2,7 @@
 a page is in (the person's choice, else Accept-Language, else English), the account page, and
 answers in the person's language through the real emulator."""
 
+import json
 import re
 from html.parser import HTMLParser
 from pathlib import Path
@@ -438,3 +439,25 @@ async def test_a_socket_without_a_choice_follows_the_browsers_language():
     scope = {"headers": [(b"accept-language", b"fa-IR,fa;q=0.9,en;q=0.5")]}
     assert await for_socket(scope) == "fa"
     assert await for_socket({"headers": [(b"accept-language", b"de")]}) == "en"
+
+
+SCRIPT_CALL = re.compile(r"""chatsiteText\(\s*"((?:[^"\\]|\\.)*)\"""")
+
+
+def test_every_text_a_script_writes_is_handed_to_it_translated():
+    """Scripts take their words from #script-text (context.SCRIPT_TEXT), never their own."""
+    from chatsite.chat.context import SCRIPT_TEXT
+
+    used = set()
+    for path in (ROOT / "static" / "chatsite").glob("*.js"):
+        used |= set(SCRIPT_CALL.findall(path.read_text()))
+    assert used and sorted(used - set(SCRIPT_TEXT)) == []
+
+
+@pytest.mark.django_db
+def test_a_hebrew_page_hands_its_scripts_hebrew_words(client, user, account_in):
+    account_in("he")
+    client.force_login(user)
+    page = client.get("/").content.decode()
+    table = re.search(r'<script id="script-text" type="application/json">(.*?)</script>', page)
+    assert json.loads(table.group(1))["Copied"] == "הועתק"

@@ -176,18 +176,18 @@
     box.name = "message";
     box.dir = "auto";
     box.maxLength = 100000;
-    box.setAttribute("aria-label", "Edit message");
+    box.setAttribute("aria-label", chatsiteText("Edit message"));
     box.value = button.dataset.text;
     var actions = document.createElement("div");
     actions.className = "edit-actions";
     var cancel = document.createElement("button");
     cancel.type = "button";
     cancel.className = "button small cancel-edit";
-    cancel.textContent = "Cancel";
+    cancel.textContent = chatsiteText("Cancel");
     var send = document.createElement("button");
     send.type = "submit";
     send.className = "button small primary";
-    send.textContent = "Send";
+    send.textContent = chatsiteText("Send");
     actions.append(cancel, send);
     form.append(box, actions);
     bubble.classList.add("is-editing");
@@ -216,8 +216,8 @@
     var copy = target.closest(".copy-answer");
     if (copy) {
       navigator.clipboard.writeText(copy.dataset.source).then(function () {
-        copy.textContent = "Copied";
-        setTimeout(function () { copy.textContent = "Copy"; }, 1500);
+        copy.textContent = chatsiteText("Copied");
+        setTimeout(function () { copy.textContent = chatsiteText("Copy"); }, 1500);
       });
     }
   });
@@ -272,13 +272,13 @@
       var button = document.createElement("button");
       button.type = "button";
       button.className = "copy";
-      button.textContent = "Copy";
-      button.setAttribute("aria-label", "Copy code");
+      button.textContent = chatsiteText("Copy");
+      button.setAttribute("aria-label", chatsiteText("Copy code"));
       button.addEventListener("click", function () {
         var code = pre.querySelector("code") || pre;
         navigator.clipboard.writeText(code.innerText).then(function () {
-          button.textContent = "Copied";
-          setTimeout(function () { button.textContent = "Copy"; }, 1500);
+          button.textContent = chatsiteText("Copied");
+          setTimeout(function () { button.textContent = chatsiteText("Copy"); }, 1500);
         });
       });
       pre.appendChild(button);
@@ -320,7 +320,7 @@
       var part = el.closest("[data-role=assistant]");
       if (isFinal(part.dataset.status)) return;
       var seconds = Math.max(0, Math.round((Date.now() - Date.parse(el.dataset.since)) / 1000));
-      var label = STATUS_WORDS[part.dataset.status] || "Working";
+      var label = chatsiteText(STATUS_WORDS[part.dataset.status] || "Working");
       el.textContent = label + " · " + Math.floor(seconds / 60) + ":" + String(seconds % 60).padStart(2, "0");
     });
   }
