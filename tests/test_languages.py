@@ -461,3 +461,14 @@ def test_a_hebrew_page_hands_its_scripts_hebrew_words(client, user, account_in):
     page = client.get("/").content.decode()
     table = re.search(r'<script id="script-text" type="application/json">(.*?)</script>', page)
     assert json.loads(table.group(1))["Copied"] == "הועתק"
+
+
+@pytest.mark.django_db
+def test_the_admin_speaks_the_persons_language_right_to_left(client, make_user):
+    boss = make_user("boss", is_staff=True, is_superuser=True)
+    Account.objects.create(user=boss, language="fa")
+    client.force_login(boss)
+    response = client.get("/admin/")
+    assert 'lang="fa" dir="rtl"' in html_tag(response)
+    usage = client.get("/admin/chat/conversation/usage/").content.decode()
+    assert "مصرف توکن" in usage  # "Token usage", the admin page of our own

@@ -130,6 +130,8 @@ def test_right_to_left_screenshots(page_in, server, fresh_user, code):
     page = page_in("en")
     sign_in(page, server, fresh_user)
     choose_language(page, server, code)
+    expect(page.locator(".settings-saved")).to_be_visible()
+    screenshot(page, f"languages-{code}-settings-1280-light")
     page.goto(f"{server.url}/")
     start(page, f"{'سلام! یک خلاصه بنویس' if code == 'fa' else 'שלום! כתוב סיכום'} {QUICK}")
     wait_for_reply(page)
