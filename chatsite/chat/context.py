@@ -1,35 +1,28 @@
 from django.conf import settings
-from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext
+from django.utils.translation import gettext_noop as _
 
-# What the scripts write into the page (static/chatsite/*.js, through i18n.js's chatsiteText),
-# handed to them translated in base.html's #script-text.
-SCRIPT_TEXT = {
-    "Cancel": _("Cancel"),
-    "Send": _("Send"),
-    "Edit message": _("Edit message"),
-    "Copy": _("Copy"),
-    "Copied": _("Copied"),
-    "Copy code": _("Copy code"),
-    "Sending": _("Sending"),
-    "Queued": _("Queued"),
-    "Working": _("Working"),
-    "Calling tools": _("Calling tools"),
-    "Continuing": _("Continuing"),
-    "Remove %(name)s": _("Remove %(name)s"),
-    "%(name)s is empty.": _("%(name)s is empty."),
-    "%(name)s is %(size)s; the limit is %(limit)s per file.": _(
-        "%(name)s is %(size)s; the limit is %(limit)s per file."
-    ),
-    "%(name)s is not a file type Gemini can read (%(kinds)s).": _(
-        "%(name)s is not a file type Gemini can read (%(kinds)s)."
-    ),
-    "That is %(count)s files; the limit is %(limit)s per message.": _(
-        "That is %(count)s files; the limit is %(limit)s per message."
-    ),
-    "These files add up to %(size)s; the limit is %(limit)s per message.": _(
-        "These files add up to %(size)s; the limit is %(limit)s per message."
-    ),
-}
+# What the scripts write into the page (static/chatsite/*.js, through i18n.js's chatsiteText):
+# marked here for extraction, translated per request into base.html's #script-text.
+SCRIPT_TEXT = (
+    _("Cancel"),
+    _("Send"),
+    _("Edit message"),
+    _("Copy"),
+    _("Copied"),
+    _("Copy code"),
+    _("Sending"),
+    _("Queued"),
+    _("Working"),
+    _("Calling tools"),
+    _("Continuing"),
+    _("Remove %(name)s"),
+    _("%(name)s is empty."),
+    _("%(name)s is %(size)s; the limit is %(limit)s per file."),
+    _("%(name)s is not a file type Gemini can read (%(kinds)s)."),
+    _("That is %(count)s files; the limit is %(limit)s per message."),
+    _("These files add up to %(size)s; the limit is %(limit)s per message."),
+)
 
 
 def site(request):
@@ -43,5 +36,5 @@ def preferences(request):
     return {
         "account": account,
         "theme": account.theme if account else "system",
-        "script_text": {key: str(text) for key, text in SCRIPT_TEXT.items()},
+        "script_text": {text: gettext(text) for text in SCRIPT_TEXT},
     }
