@@ -472,3 +472,23 @@ def test_the_admin_speaks_the_persons_language_right_to_left(client, make_user):
     assert 'lang="fa" dir="rtl"' in html_tag(response)
     usage = client.get("/admin/chat/conversation/usage/").content.decode()
     assert "مصرف توکن" in usage  # "Token usage", the admin page of our own
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_the_sidebar_a_socket_sends_is_in_the_persons_language(user, account_in):
+    """Each socket renders the list for its own tab: in that tab's language."""
+    from channels.testing import WebsocketCommunicator
+
+    from chatsite.asgi import application
+
+    from .conftest import session_cookie_for
+
+    await sync_to_async(account_in)("he")
+    cookie = await sync_to_async(session_cookie_for)(user)
+    headers = [(b"host", b"localhost"), (b"origin", b"http://localhost"), (b"cookie", cookie)]
+    socket = WebsocketCommunicator(application, "/ws/u/", headers=headers)
+    connected, _ = await socket.connect()
+    assert connected
+    frame = await socket.receive_from(timeout=5)
+    assert "עדיין אין שיחות." in frame  # "No conversations yet."
+    await socket.disconnect()
