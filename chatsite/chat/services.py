@@ -14,6 +14,7 @@ from datetime import timedelta
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.contrib.humanize.templatetags.humanize import intcomma
 from django.db import close_old_connections
 from django.db.models import Q
 from django.utils import timezone
@@ -72,7 +73,8 @@ def clean_message(text, *, with_files: bool = False) -> str:
         raise InvalidInput(gettext("Type a message first."))
     if len(text) > MAX_MESSAGE_CHARS:
         raise InvalidInput(
-            f"That message is {len(text):,} characters; the limit is {MAX_MESSAGE_CHARS:,}."
+            gettext("That message is %(size)s characters; the limit is %(limit)s.")
+            % {"size": intcomma(len(text)), "limit": intcomma(MAX_MESSAGE_CHARS)}
         )
     return text
 
