@@ -26,9 +26,11 @@ COPY bin ./bin
 COPY chatsite ./chatsite
 COPY templates ./templates
 COPY static ./static
+COPY locale ./locale
 # Hashed, compressed static files and the bytecode are made once, here, not at every start.
 RUN SECRET_KEY=collectstatic-only CHATSITE_VAR_DIR=/tmp/build STATIC_ROOT=/app/staticfiles \
       python manage.py collectstatic --noinput -v0 \
+ && python manage.py compile_catalogs -v0 \
  && python -m compileall -q chatsite \
  && rm -rf /tmp/build
 

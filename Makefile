@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test test-fast bench lint format emulator superuser browser docker lock clean
+.PHONY: run test test-fast bench lint format emulator superuser browser docker lock clean catalogs messages
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,7 +42,24 @@ lock: $(LOCKTOOLS)/bin/uv
 	$(UV_COMPILE) -o requirements.lock
 	$(UV_COMPILE) --extra test -c requirements.lock -o requirements-test.lock
 
-run: $(VENV)/.installed
+# The translation catalogs, compiled with polib (no GNU gettext needed): part of every set-up.
+catalogs: $(VENV)/.installed
+	$(BIN)/python manage.py compile_catalogs -v0
+
+# Extraction: every marked string of the templates and the code into locale/<lang>/django.po
+# (new ones untranslated: tests/test_languages.py then fails until they are translated).
+# A developer step, not part of `make test`; it needs GNU gettext, installed with apt if missing.
+MESSAGE_LANGS := $(shell ls locale 2>/dev/null)
+messages: $(VENV)/.installed
+	@command -v xgettext >/dev/null 2>&1 || { \
+	  echo "Installing GNU gettext for makemessages…"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq gettext >/dev/null; }
+	$(BIN)/python manage.py makemessages $(addprefix -l ,$(MESSAGE_LANGS)) --no-obsolete \
+	  --add-location file --ignore '.venv/*' --ignore 'tests/*' --ignore 'bench/*' --ignore 'var/*'
+	$(BIN)/python manage.py compile_catalogs
+
+run: $(VENV)/.installed catalogs
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py collectstatic --noinput -v0
 	@$(BIN)/python manage.py welcome --url http://$(HOST):$(PORT)/
@@ -70,10 +87,10 @@ docker:
 	      || echo "Could not install them: the image test will be skipped."; \
 	  else echo "No apt-get here: the image test will be skipped."; fi; }
 
-test: $(VENV)/.installed-test browser docker
+test: $(VENV)/.installed-test catalogs browser docker
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-test-fast: $(VENV)/.installed-test
+test-fast: $(VENV)/.installed-test catalogs
 	$(BIN)/python -m pytest -m "not browser" $(PYTEST_ARGS)
 
 bench: $(VENV)/.installed-test

@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "django.contrib.humanize",
     "channels",
     "csp",
     "django_htmx",
@@ -61,9 +62,11 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",  # Accept-Language (after the session)
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "chatsite.chat.language.AccountLanguageMiddleware",  # the person's choice beats the browser's
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -86,6 +89,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "chatsite.chat.context.site",
+                "chatsite.chat.context.preferences",
             ],
         },
     }
@@ -168,7 +172,18 @@ ADMIN_TRANSCRIPT_READERS = env.str(
     "ADMIN_TRANSCRIPT_READERS", "superusers", validate=OneOf(["superusers", "staff"])
 )
 
-LANGUAGE_CODE = "en-us"
+# The interface languages (the guides' own), each named in itself for the language picker.
+# Adding one: README, "Languages".
+LANGUAGE_CODE = "en"
+LANGUAGES = [
+    ("en", "English"),
+    ("ru", "Русский"),
+    ("he", "עברית"),
+    ("vi", "Tiếng Việt"),
+    ("fa", "فارسی"),
+    ("it", "Italiano"),
+]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = env.str("TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True

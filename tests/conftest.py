@@ -13,6 +13,13 @@ from chatsite.emulator.server import EmulatorServer
 REQUIRE_SERVICES = os.environ.get("CHATSITE_REQUIRE_SERVICES") == "1"
 
 
+def pytest_sessionstart(session):
+    """The translation catalogs compiled, as `make test` does, for a bare `pytest` too."""
+    from chatsite.chat.management.commands.compile_catalogs import compile_all
+
+    compile_all()
+
+
 @pytest.fixture(scope="session")
 def emulator():
     """One emulator for the session: real HTTP on a free loopback port, no pacing."""

@@ -136,7 +136,7 @@ def test_cost_is_shown_per_turn_in_the_transcript_and_the_turn_list(
     client.force_login(boss)
     mine, _ = two_people
     page = client.get(f"/admin/chat/conversation/{mine.pk}/change/").content.decode()
-    assert "1110 tokens (est. $0.0030)" in page  # 1000 × 1 + 100 × 10 + 10 × 100
+    assert "1,110 tokens (est. $0.0030)" in page  # 1000 × 1 + 100 × 10 + 10 × 100
     turns = client.get("/admin/chat/turn/").content.decode()
     assert "Est. cost" in turns and "$0.0030" in turns
 

@@ -22,6 +22,8 @@ from django.urls import NoReverseMatch, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.text import smart_split, unescape_string_literal
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from . import admin_views, branches, conversations, review, usage
 from .icons import icon
@@ -264,7 +266,7 @@ class ConversationAdmin(ReadScopedAdmin):
 
     # -- columns and fields ----------------------------------------------------------------
 
-    @admin.display(description="Review")
+    @admin.display(description=_("Review"))
     def review_state(self, obj):
         found = getattr(obj, "review", None)  # select_related: None when there is none
         if found is None:
@@ -278,15 +280,15 @@ class ConversationAdmin(ReadScopedAdmin):
                                      found.flag_reason, icon("flag")))  # fmt: skip
         return format_html_join(" · ", "{}", ((p,) for p in parts)) if parts else "—"
 
-    @admin.display(description="Turns", ordering="turn_total")
+    @admin.display(description=_("Turns"), ordering="turn_total")
     def turn_count(self, obj):
         return obj.turn_total
 
-    @admin.display(description="Tokens", ordering="token_total")
+    @admin.display(description=_("Tokens"), ordering="token_total")
     def tokens(self, obj):
         return f"{obj.token_total:,}"
 
-    @admin.display(description="Transcript")
+    @admin.display(description=_("Transcript"))
     def transcript(self, obj):
         return conversation_transcript(obj, every_version=getattr(obj, "every_version", False))
 
@@ -361,16 +363,18 @@ class ConversationAdmin(ReadScopedAdmin):
 
     def _one(self, request, queryset):
         if queryset.count() != 1:
-            self.message_user(request, "Select exactly one conversation to export.", messages.ERROR)
+            self.message_user(
+                request, gettext("Select exactly one conversation to export."), messages.ERROR
+            )
             return None
         return queryset.select_related("owner").get()
 
-    @admin.action(description="Export the selected conversation as JSON")
+    @admin.action(description=_("Export the selected conversation as JSON"))
     def export_json(self, request, queryset):
         conversation = self._one(request, queryset)
         return conversation and admin_views.json_export(request, conversation)
 
-    @admin.action(description="Export the selected conversation as Markdown")
+    @admin.action(description=_("Export the selected conversation as Markdown"))
     def export_markdown(self, request, queryset):
         conversation = self._one(request, queryset)
         return conversation and admin_views.markdown_export(request, conversation)
@@ -405,24 +409,24 @@ class TurnAdmin(ReadScopedAdmin):
             admin_views.log_read(request, obj.conversation, "turn")
         return super().render_change_form(request, context, add, change, form_url, obj)
 
-    @admin.display(description="Owner", ordering="conversation__owner")
+    @admin.display(description=_("Owner"), ordering="conversation__owner")
     def owner(self, obj):
         return obj.conversation.owner
 
-    @admin.display(description="Rendered")
+    @admin.display(description=_("Rendered"))
     def rendered(self, obj):
         return render_transcript([obj])
 
     def get_list_display(self, request):
         table = usage.prices()  # once per page, not per row
 
-        @admin.display(description="Est. cost")
+        @admin.display(description=_("Est. cost"))
         def cost(obj):
             return money(usage.turn_cost(obj, table))
 
         return (*self.list_display, cost)
 
-    @admin.display(description="Steps (raw JSON)")
+    @admin.display(description=_("Steps (raw JSON)"))
     def raw_steps(self, obj):
         return format_html(
             "<pre class='raw-steps'>{}</pre>",
@@ -476,14 +480,14 @@ class InviteAdmin(admin.ModelAdmin):
 
     def get_list_display(self, request):
         # The full link needs the request (host and scheme): a column made for this request.
-        @admin.display(description="Link")
+        @admin.display(description=_("Link"))
         def link(obj):
             # Text to copy, not a link: an admin should not open someone's invite by accident.
             return format_html("<code>{}</code>", request.build_absolute_uri(invite_path(obj)))
 
         return ("__str__", link, "state", "expires_at", "created_by", "created_at")
 
-    @admin.display(description="State")
+    @admin.display(description=_("State"))
     def state(self, obj):
         if obj.used_by_id:
             return f"used by {obj.used_by}"
@@ -509,7 +513,7 @@ class InviteAdmin(admin.ModelAdmin):
 
     def response_add(self, request, obj, post_url_continue=None):
         url = request.build_absolute_uri(invite_path(obj))
-        self.message_user(request, format_html("Invite link: <code>{}</code>", url))
+        self.message_user(request, format_html(gettext("Invite link: <code>{}</code>"), url))
         return super().response_add(request, obj, post_url_continue)
 
 
@@ -528,7 +532,7 @@ class FunctionToolAdmin(admin.ModelAdmin):
         form.base_fields["name"].widget = forms.Select(choices=choices)
         return form
 
-    @admin.display(description="What it does")
+    @admin.display(description=_("What it does"))
     def description(self, obj):
         from .tools import REGISTRY
 
@@ -584,7 +588,9 @@ class McpServerForm(forms.ModelForm):
     def clean_url(self):
         url = self.cleaned_data["url"]
         if not url.startswith("https://"):
-            raise forms.ValidationError("Use an https:// URL: the API calls it over the internet.")
+            raise forms.ValidationError(
+                _("Use an https:// URL: the API calls it over the internet.")
+            )
         return url
 
     def clean_headers(self):
@@ -627,11 +633,11 @@ class McpServerAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         return (*super().get_readonly_fields(request, obj), "stored_headers")
 
-    @admin.display(description="Headers")
+    @admin.display(description=_("Headers"))
     def stored_headers(self, obj):
         return masked_headers(obj.headers if obj else {})
 
-    @admin.display(description="Allowed tools")
+    @admin.display(description=_("Allowed tools"))
     def tool_count(self, obj):
         return ", ".join(obj.allowed_tools) if obj.allowed_tools else "all"
 
@@ -667,16 +673,16 @@ class PersonDataAdmin(UserAdmin):
         if not admin_views.may_manage_people(request.user):
             raise PermissionDenied
         if queryset.count() != 1:
-            self.message_user(request, "Select exactly one person.", messages.ERROR)
+            self.message_user(request, gettext("Select exactly one person."), messages.ERROR)
             return None
         return queryset.get()
 
-    @admin.action(description="Export everything of the selected person (ZIP)")
+    @admin.action(description=_("Export everything of the selected person (ZIP)"))
     def export_everything(self, request, queryset):
         person = self._person(request, queryset)
         return person and admin_views.export_person(request, person)
 
-    @admin.action(description="Delete the selected person with all their data")
+    @admin.action(description=_("Delete the selected person with all their data"))
     def delete_with_data(self, request, queryset):
         person = self._person(request, queryset)
         return person and admin_views.delete_person_page(request, self, person)
@@ -718,7 +724,7 @@ class SharedConversationAdmin(ReadScopedAdmin):
     def has_stop_sharing_permission(self, request):
         return self.has_view_permission(request)
 
-    @admin.display(description="Title", ordering="title")
+    @admin.display(description=_("Title"), ordering="title")
     def conversation_link(self, obj):
         try:
             url = reverse("admin:chat_conversation_change", args=[obj.pk])
@@ -726,7 +732,7 @@ class SharedConversationAdmin(ReadScopedAdmin):
             return str(obj)
         return format_html('<a href="{}">{}</a>', url, str(obj))
 
-    @admin.action(description="Stop sharing", permissions=["stop_sharing"])
+    @admin.action(description=_("Stop sharing"), permissions=["stop_sharing"])
     def stop_sharing(self, request, queryset):
         rows = list(queryset.select_related("owner"))
         for convo in rows:

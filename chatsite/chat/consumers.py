@@ -11,9 +11,9 @@ import time
 from asgiref.sync import sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
-from . import backlog, conversations, services, sessions
+from . import backlog, conversations, language, services, sessions
 from .hub import Subscriber, hub
 
 log = logging.getLogger(__name__)
@@ -44,6 +44,8 @@ class ConversationConsumer(AsyncWebsocketConsumer):
     _expiry: asyncio.TimerHandle | None = None
 
     async def connect(self):
+        # For this socket's whole life (one task): its frames and errors in the page's language.
+        translation.activate(await language.for_socket(self.scope))
         self.conversation_id = self.scope["url_route"]["kwargs"]["pk"]
         user = self.scope.get("user")
         if await services.get_conversation(user, self.conversation_id) is None:

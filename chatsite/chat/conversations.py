@@ -18,6 +18,8 @@ from django.db.models import TextField
 from django.db.models.functions import Cast
 from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext
 
 from chatsite.gemini import APIStatusError, NotFoundError
 
@@ -58,19 +60,20 @@ def sidebar_groups(user, *, archived: bool = False) -> list[tuple[str, list[Conv
 
 
 def _group(convo: Conversation, today, archived: bool) -> str:
+    # In the language of the page (or of the socket's person) at the time of rendering.
     if convo.pinned and not archived:
-        return "Pinned"
+        return gettext("Pinned")
     day = timezone.localdate(convo.updated_at)
     age = (today - day).days
     if age <= 0:
-        return "Today"
+        return gettext("Today")
     if age == 1:
-        return "Yesterday"
+        return gettext("Yesterday")
     if age <= 7:
-        return "Previous 7 days"
+        return gettext("Previous 7 days")
     if age <= 30:
-        return "Previous 30 days"
-    return day.strftime("%B %Y")
+        return gettext("Previous 30 days")
+    return date_format(day, "YEAR_MONTH_FORMAT")
 
 
 def sidebar_frame(owner_id: int, current_id: int | None = None) -> str:
@@ -108,7 +111,7 @@ def rename(convo: Conversation, title: str) -> None:
     """The person's title wins: the model never retitles a renamed conversation."""
     title = clean_title(title, TITLE_CHARS)
     if not title:
-        raise InvalidTitle("A title needs at least one character.")
+        raise InvalidTitle(gettext("A title needs at least one character."))
     convo.title, convo.title_by = title, Conversation.TitleBy.PERSON
     # `update()`: renaming is not activity; the list keeps its order.
     Conversation.objects.filter(pk=convo.pk).update(title=title, title_by=convo.title_by)

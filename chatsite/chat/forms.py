@@ -9,22 +9,30 @@ import re
 
 from django import forms
 from django.conf import settings
+from django.contrib.humanize.templatetags.humanize import intcomma
+from django.utils.translation import gettext_lazy as _
 from jsonschema import SchemaError
 from jsonschema.validators import validator_for
 
 from chatsite import safeschema
 
-from .models import FunctionTool, McpServer
+from .models import Account, FunctionTool, McpServer
 
 API_TOOLS = [
-    ("google_search", "Google Search"),
-    ("code_execution", "Code execution"),
-    ("url_context", "URL context"),
-    ("google_maps", "Google Maps"),
+    ("google_search", _("Google Search")),
+    ("code_execution", _("Code execution")),
+    ("url_context", _("URL context")),
+    ("google_maps", _("Google Maps")),
 ]
-THINKING_LEVELS = [("", "Default"), ("minimal", "Minimal"), ("low", "Low"), ("medium", "Medium"),
-                   ("high", "High"), ("xhigh", "Extra high")]  # fmt: skip
-THINKING_SUMMARIES = [("", "Default"), ("auto", "Show summaries"), ("none", "No summaries")]
+THINKING_LEVELS = [
+    ("", _("Default")), ("minimal", _("Minimal")), ("low", _("Low")), ("medium", _("Medium")),
+    ("high", _("High")), ("xhigh", _("Extra high")),
+]  # fmt: skip
+THINKING_SUMMARIES = [
+    ("", _("Default")),
+    ("auto", _("Show summaries")),
+    ("none", _("No summaries")),
+]
 ASPECT_RATIOS = ["1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9"]
 IMAGE_SIZES = ["512", "1K", "2K", "4K"]
 VOICES = ["Kore", "Puck", "Charon", "Fenrir", "Aoede", "Leda", "Orus", "Zephyr"]
@@ -111,71 +119,77 @@ class ChipCheckboxes(forms.CheckboxSelectMultiple):
 
 class ComposerForm(forms.Form):
     message = forms.CharField(required=False, strip=True)  # services.clean_message checks it
-    model = forms.ChoiceField(label="Model", required=False)
+    model = forms.ChoiceField(label=_("Model"), required=False)
     # Present when the settings panel was posted; a post without it (a script, the socket)
     # keeps the conversation's settings as they are.
     settings_form = forms.BooleanField(required=False, widget=forms.HiddenInput)
-    background = forms.BooleanField(required=False, label="Run in background")
+    background = forms.BooleanField(required=False, label=_("Run in background"))
 
     system_instruction = forms.CharField(
         required=False,
         max_length=20_000,
-        label="System instruction",
+        label=_("System instruction"),
         widget=forms.Textarea(
-            attrs={"rows": 3, "placeholder": "How Gemini should answer in this conversation"}
+            attrs={
+                "rows": 3,
+                "placeholder": _("How Gemini should answer in this conversation"),
+                "dir": "auto",
+            }
         ),
     )
-    thinking_level = forms.ChoiceField(required=False, choices=THINKING_LEVELS, label="Thinking")
+    thinking_level = forms.ChoiceField(required=False, choices=THINKING_LEVELS, label=_("Thinking"))
     thinking_summaries = forms.ChoiceField(
-        required=False, choices=THINKING_SUMMARIES, label="Thought summaries"
+        required=False, choices=THINKING_SUMMARIES, label=_("Thought summaries")
     )
     max_output_tokens = forms.IntegerField(
-        required=False, min_value=1, max_value=1_000_000, label="Max output tokens",
+        required=False, min_value=1, max_value=1_000_000, label=_("Max output tokens"),
         error_messages={
-            "invalid": "Write a whole number of tokens, like 2000.",
-            "min_value": "Allow at least 1 token.",
-            "max_value": "At most 1,000,000 tokens.",
+            "invalid": _("Write a whole number of tokens, like 2000."),
+            "min_value": _("Allow at least 1 token."),
+            "max_value": _("At most 1,000,000 tokens."),
         },
     )  # fmt: skip
     tools = forms.MultipleChoiceField(
-        required=False, choices=API_TOOLS, widget=ChipCheckboxes(chips=TOOL_CHIPS), label="Tools"
+        required=False, choices=API_TOOLS, widget=ChipCheckboxes(chips=TOOL_CHIPS), label=_("Tools")
     )
     file_search_stores = forms.CharField(
-        required=False, max_length=2000, label="File search stores",
-        help_text="Store names, separated by commas (fileSearchStores/…).",
+        required=False, max_length=2000, label=_("File search stores"),
+        help_text=_("Store names, separated by commas (fileSearchStores/…)."),
     )  # fmt: skip
     functions = forms.MultipleChoiceField(
-        required=False, widget=ChipCheckboxes(template=CHIPS["functions"]), label="Functions"
+        required=False, widget=ChipCheckboxes(template=CHIPS["functions"]), label=_("Functions")
     )
     mcp_servers = forms.MultipleChoiceField(
-        required=False, widget=ChipCheckboxes(template=CHIPS["mcp_servers"]), label="MCP servers"
+        required=False,
+        widget=ChipCheckboxes(template=CHIPS["mcp_servers"]),
+        label=_("MCP servers"),
     )
     response_schema = forms.CharField(
         required=False,
         max_length=MAX_SCHEMA_CHARS,
-        label="Structured output (JSON Schema)",
+        label=_("Structured output (JSON Schema)"),
         widget=forms.Textarea(
             attrs={"rows": 3, "placeholder": '{"type": "object", "properties": {…}}'}
         ),
     )
     aspect_ratio = forms.ChoiceField(
-        required=False, choices=[("", "Default"), *[(r, r) for r in ASPECT_RATIOS]],
-        label="Aspect ratio",
+        required=False, choices=[("", _("Default")), *[(r, r) for r in ASPECT_RATIOS]],
+        label=_("Aspect ratio"),
     )  # fmt: skip
     image_size = forms.ChoiceField(
         required=False,
-        choices=[("", "Default"), *[(s, s) for s in IMAGE_SIZES]],
-        label="Image size",
+        choices=[("", _("Default")), *[(s, s) for s in IMAGE_SIZES]],
+        label=_("Image size"),
     )
     voice = forms.ChoiceField(
-        required=False, choices=[("", "Default"), *[(v, v) for v in VOICES]], label="Voice"
+        required=False, choices=[("", _("Default")), *[(v, v) for v in VOICES]], label=_("Voice")
     )
 
     def __init__(self, *args, functions=(), mcp_servers=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["model"].choices = [
-            ("Models", [(m, m) for m in settings.GEMINI_MODELS]),
-            ("Agents", [(a, a) for a in settings.GEMINI_AGENTS]),
+            (_("Models"), [(m, m) for m in settings.GEMINI_MODELS]),
+            (_("Agents"), [(a, a) for a in settings.GEMINI_AGENTS]),
         ]
         self.fields["functions"].choices = [(f, f) for f in functions]
         self.fields["mcp_servers"].choices = [(m, m) for m in mcp_servers]
@@ -184,8 +198,9 @@ class ComposerForm(forms.Form):
                 self.fields[name].widget.attrs["data-chip"] = words
 
     @classmethod
-    def for_conversation(cls, conversation=None, data=None, files=None):
-        """The form with the site's enabled tools, filled from the conversation's settings."""
+    def for_conversation(cls, conversation=None, data=None, files=None, *, user=None):
+        """The form with the site's enabled tools, filled from the conversation's settings
+        (a new conversation: the person's default model)."""
         from .tools import REGISTRY
 
         functions = [
@@ -196,7 +211,7 @@ class ComposerForm(forms.Form):
             for name in McpServer.objects.filter(enabled=True).values_list("name", flat=True)
             if valid_mcp_name(name)
         ]
-        initial = {"model": settings.GEMINI_MODEL}
+        initial = {"model": default_model_for(user)}
         if conversation is not None:
             initial = {"model": conversation.model, **(conversation.settings or {})}
         return cls(data, files, initial=initial, functions=functions, mcp_servers=servers)
@@ -207,8 +222,13 @@ class ComposerForm(forms.Form):
         for name in settings.GEMINI_AGENTS:
             labels = [str(self.fields[f].label) for f in agent_ignores(name)]
             if labels:
-                listed = ", ".join(labels[:-1]) + " and " if len(labels) > 1 else ""
-                notes[name] = f"This agent ignores {listed}{labels[-1]}."
+                if len(labels) > 1:
+                    listed = _("%(some)s and %(last)s") % {
+                        "some": ", ".join(labels[:-1]), "last": labels[-1],
+                    }  # fmt: skip
+                else:
+                    listed = labels[-1]
+                notes[name] = _("This agent ignores %(settings)s.") % {"settings": listed}
         return notes
 
     def agent_note(self) -> str:
@@ -261,7 +281,7 @@ class ComposerForm(forms.Form):
         raw = self.cleaned_data["file_search_stores"]
         names = [n.strip() for n in raw.split(",") if n.strip()]
         if len(names) > 10:
-            raise forms.ValidationError("At most 10 file search stores.")
+            raise forms.ValidationError(_("At most 10 file search stores."))
         return names
 
     def clean_response_schema(self):
@@ -271,37 +291,48 @@ class ComposerForm(forms.Form):
         size = len(raw.encode())
         if size > MAX_SCHEMA_BYTES:
             raise forms.ValidationError(
-                f"The schema is {size:,} bytes; the limit is {MAX_SCHEMA_BYTES:,}."
+                _("The schema is %(size)s bytes; the limit is %(limit)s.")
+                % {"size": intcomma(size), "limit": intcomma(MAX_SCHEMA_BYTES)}
             )
         try:
             schema = safeschema.loads(raw, max_depth=MAX_SCHEMA_DEPTH)
         except safeschema.TooDeep as exc:
-            raise forms.ValidationError(f"The schema is too deeply nested: {exc}.") from None
+            raise forms.ValidationError(
+                _("The schema is too deeply nested: %(problem)s.") % {"problem": exc}
+            ) from None
         except json.JSONDecodeError as exc:
             # Where, in words: the parser's own sentence ("Expecting value: line 1 column 1
             # (char 0)") means little to a person.
             raise forms.ValidationError(
-                f"The schema is not valid JSON: check line {exc.lineno}, near character "
-                f"{exc.colno} (quotes, commas and braces)."
+                _(
+                    "The schema is not valid JSON: check line %(line)s, near character "
+                    "%(column)s (quotes, commas and braces)."
+                )
+                % {"line": exc.lineno, "column": exc.colno}
             ) from None
         except ValueError:
-            raise forms.ValidationError("The schema is not valid JSON.") from None
+            raise forms.ValidationError(_("The schema is not valid JSON.")) from None
         if not isinstance(schema, dict):
             raise forms.ValidationError(
-                'The schema must be a JSON object, like {"type": "object", "properties": {…}}.'
+                _('The schema must be a JSON object, like {"type": "object", "properties": {…}}.')
             )
         try:
             validator_for(schema).check_schema(schema)
         except SchemaError as exc:
             where = " › ".join(str(p) for p in exc.path)
-            raise forms.ValidationError(
-                "That is not a valid JSON Schema"
-                + (f": look at “{where}”" if where else "")
-                + " — it should follow json-schema.org (for example, “type” is one of "
-                "object, array, string, number, integer, boolean or null)."
-            ) from None
+            advice = _(
+                "It should follow json-schema.org (for example, “type” is one of object, "
+                "array, string, number, integer, boolean or null)."
+            )
+            if where:
+                problem = _("That is not a valid JSON Schema: look at “%(where)s”.") % {
+                    "where": where
+                }
+            else:
+                problem = _("That is not a valid JSON Schema.")
+            raise forms.ValidationError(f"{problem} {advice}") from None
         except RecursionError:  # a pattern's groups nested thousands deep
-            raise forms.ValidationError("The schema is too deeply nested.") from None
+            raise forms.ValidationError(_("The schema is too deeply nested.")) from None
         return schema
 
     def clean(self):
@@ -324,3 +355,42 @@ class ComposerForm(forms.Form):
             label = self.fields[field].label if field in self.fields else ""
             return f"{label}: {errors[0]}" if label and field != "__all__" else str(errors[0])
         return ""
+
+
+def default_model_for(user) -> str:
+    """The model or agent a new conversation of this person starts with: their account's choice
+    while the site still offers it, else the site's default."""
+    choice = Account.for_user(user).default_model if user and user.is_authenticated else ""
+    offered = choice in settings.GEMINI_MODELS or choice in settings.GEMINI_AGENTS
+    return choice if offered else settings.GEMINI_MODEL
+
+
+class AccountForm(forms.ModelForm):
+    """The person's preferences on `/accounts/settings/` (the password has Django's own form)."""
+
+    language = forms.ChoiceField(required=False, label=_("Language"))
+    theme = forms.ChoiceField(
+        label=_("Theme"),
+        choices=[("system", _("Same as the system")), ("light", _("Light")), ("dark", _("Dark"))],
+    )
+    default_model = forms.ChoiceField(required=False, label=_("Model for new conversations"))
+    answer_in_language = forms.BooleanField(
+        required=False,
+        label=_("Answer in my language"),
+        help_text=_("Asks the model to answer in the language chosen above, unless you ask "
+                    "otherwise."),
+    )  # fmt: skip
+
+    class Meta:
+        model = Account
+        fields = ["language", "theme", "default_model", "answer_in_language"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Each language in its own name: someone lost in a foreign interface finds theirs.
+        self.fields["language"].choices = [("", _("The browser's language")), *settings.LANGUAGES]
+        self.fields["default_model"].choices = [
+            ("", _("Site default (%(model)s)") % {"model": settings.GEMINI_MODEL}),
+            (_("Models"), [(m, m) for m in settings.GEMINI_MODELS]),
+            (_("Agents"), [(a, a) for a in settings.GEMINI_AGENTS]),
+        ]

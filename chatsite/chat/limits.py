@@ -6,8 +6,10 @@ go on; nothing they typed is lost (the composer keeps it).
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.contrib.humanize.templatetags.humanize import intcomma
 from django.db.models import Sum
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_noop, ngettext
 from django_ratelimit.core import get_usage
 
 from .models import Turn
@@ -17,7 +19,13 @@ class LimitReached(ValueError):
     pass
 
 
-PERIODS = {"s": "second", "m": "minute", "h": "hour", "d": "day"}
+# One whole sentence per period: languages decline "this minute" and "today" differently.
+PERIODS = {
+    "s": gettext_noop("You have sent %(count)s messages this second, the most allowed."),
+    "m": gettext_noop("You have sent %(count)s messages this minute, the most allowed."),
+    "h": gettext_noop("You have sent %(count)s messages this hour, the most allowed."),
+    "d": gettext_noop("You have sent %(count)s messages today, the most allowed."),
+}
 
 
 def allowed_models() -> list[str]:
@@ -27,7 +35,10 @@ def allowed_models() -> list[str]:
 def check_model(name: str) -> None:
     if name not in allowed_models():
         raise LimitReached(
-            f"“{name}” is not offered here any more. Pick another model for this conversation."
+            gettext(
+                "“%(name)s” is not offered here any more. Pick another model for this conversation."
+            )
+            % {"name": name}
         )
 
 
@@ -42,12 +53,10 @@ def check_rate(user) -> None:
     )  # fmt: skip
     if usage and usage["should_limit"]:
         count, _, unit = rate.partition("/")
-        per = PERIODS.get(unit[-1:], unit)
+        sentence = PERIODS.get(unit[-1:], PERIODS["m"])
         wait = max(1, int(usage.get("time_left") or 1))
-        raise LimitReached(
-            f"You have sent {count} messages this {per}, the most allowed. "
-            f"Try again in {wait} second{'s' if wait != 1 else ''}."
-        )
+        again = ngettext("Try again in %(n)s second.", "Try again in %(n)s seconds.", wait)
+        raise LimitReached(f"{gettext(sentence) % {'count': count}} {again % {'n': wait}}")
 
 
 def reserve_for(turn: Turn) -> int:
@@ -75,8 +84,11 @@ def check_budget(user) -> None:
     budget = settings.DAILY_TOKEN_BUDGET
     if budget and tokens_used_today(user) >= budget:
         raise LimitReached(
-            f"You have used today's budget of {budget:,} tokens. "
-            f"It renews at midnight ({settings.TIME_ZONE})."
+            gettext(
+                "You have used today's budget of %(budget)s tokens. "
+                "It renews at midnight (%(zone)s)."
+            )
+            % {"budget": intcomma(budget), "zone": settings.TIME_ZONE}
         )
 
 

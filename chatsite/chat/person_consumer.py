@@ -8,8 +8,9 @@ tab, at once, and an idle tab costs no query (a poll every few seconds per open 
 """
 
 from asgiref.sync import sync_to_async
+from django.utils import translation
 
-from . import conversations
+from . import conversations, language
 from .consumers import CLOSE_FORBIDDEN, ConversationConsumer, user_group
 
 
@@ -17,6 +18,7 @@ class PersonConsumer(ConversationConsumer):
     conversation_id = None
 
     async def connect(self):
+        translation.activate(await language.for_socket(self.scope))  # the list's group names
         user = self.scope.get("user")
         if not (getattr(user, "is_authenticated", False) and getattr(user, "is_active", False)):
             await self.close(code=CLOSE_FORBIDDEN)

@@ -15,7 +15,7 @@ import logging
 import time
 
 from django.conf import settings
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from chatsite.gemini import (
     APIConnectionError,
@@ -70,6 +70,7 @@ class TurnRunner:
         self.answers = LiveAnswers(turn.pk)  # live answers' Markdown blocks
         self.outbox = Outbox(self._deliver, settings.STREAM_FLUSH_MS / 1000)
         self.task: asyncio.Task | None = None
+        self.language: str | None = None  # set by start(); None: the site's
         # Rises with every flush; lets another process's tab skip what it has. Starts from the
         # clock, so a runner that takes a turn over counts on above the one it replaces.
         self.seq = time.time_ns() // 1000
@@ -90,6 +91,7 @@ class TurnRunner:
         asyncio.get_running_loop().create_task(hub.relay.ensure_running())
         # A fresh context: started from a request, the task would otherwise inherit that
         # request's thread-sensitive executor, which asgiref shuts when the response is sent.
+        self.language = translation.get_language()  # its frames speak the starting page's
         self.task = asyncio.get_running_loop().create_task(
             self.run(), name=f"turn-{self.turn_id}", context=contextvars.Context()
         )
@@ -105,6 +107,7 @@ class TurnRunner:
         self.stop()
 
     async def run(self) -> None:
+        translation.activate(self.language or settings.LANGUAGE_CODE)
         try:
             await self._drive()
             await self._finish()

@@ -14,11 +14,13 @@ from datetime import timedelta
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.contrib.humanize.templatetags.humanize import intcomma
 from django.db import close_old_connections
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_lazy
 
-from . import attachments, branches, conversations, leases, limits, relay, retry_notes
+from . import attachments, branches, conversations, language, leases, limits, relay, retry_notes
 from .forms import is_agent, valid_mcp_name
 from .hub import hub
 from .models import Conversation, McpServer, Turn
@@ -37,14 +39,14 @@ class InvalidInput(ValueError):
 
 
 LimitReached = limits.LimitReached
-BUSY = "Wait for the reply to finish, or press Stop."
+BUSY = gettext_lazy("Wait for the reply to finish, or press Stop.")
 
 
 class ConversationBusy(InvalidInput):
     """A reply is still being written in this conversation: one at a time, on every path."""
 
-    def __init__(self, message: str = BUSY):
-        super().__init__(message)
+    def __init__(self, message: str | None = None):
+        super().__init__(message or str(BUSY))  # in the language of the moment it is raised
 
 
 # One start at a time per person in this process: the busy and budget checks and the INSERT of
@@ -65,13 +67,14 @@ async def is_busy(conversation: Conversation) -> bool:
 
 def clean_message(text, *, with_files: bool = False) -> str:
     if not isinstance(text, str):
-        raise InvalidInput("The message must be text.")
+        raise InvalidInput(gettext("The message must be text."))
     text = text.replace("\x00", "").strip()
     if not text and not with_files:
-        raise InvalidInput("Type a message first.")
+        raise InvalidInput(gettext("Type a message first."))
     if len(text) > MAX_MESSAGE_CHARS:
         raise InvalidInput(
-            f"That message is {len(text):,} characters; the limit is {MAX_MESSAGE_CHARS:,}."
+            gettext("That message is %(size)s characters; the limit is %(limit)s.")
+            % {"size": intcomma(len(text)), "limit": intcomma(MAX_MESSAGE_CHARS)}
         )
     return text
 
@@ -120,6 +123,7 @@ def build_request(
     previous_interaction_id: str | None,
     *,
     mcp_servers=(),
+    answer_line: str = "",
 ) -> dict:
     """The create body. Tools, system instruction and generation config are interaction-scoped:
     they are re-sent with every turn. An agent request has no `generation_config`: it takes
@@ -130,8 +134,10 @@ def build_request(
     body: dict = {"agent" if agent else "model": name, "input": turn.user_input}
     if previous_interaction_id:
         body["previous_interaction_id"] = previous_interaction_id
-    if opts.get("system_instruction"):
-        body["system_instruction"] = opts["system_instruction"]
+    # The person's own instruction first; their language's line ("Answer in …") after it.
+    instruction = "\n\n".join(t for t in (opts.get("system_instruction"), answer_line) if t)
+    if instruction:
+        body["system_instruction"] = instruction
     tools = _tools(opts, mcp_servers)
     if tools:
         body["tools"] = tools
@@ -334,7 +340,8 @@ async def start_turn(
     servers = []
     if (conversation.settings or {}).get("mcp_servers"):
         servers = [s async for s in McpServer.objects.filter(enabled=True)]
-    body = build_request(conversation, turn, previous, mcp_servers=servers)
+    line = await language.answer_line_for(conversation.owner_id)
+    body = build_request(conversation, turn, previous, mcp_servers=servers, answer_line=line)
     body = await only_enabled(body)  # a function tool switched off since the settings were saved
     turn.request = public_request(body)
     leases.stamp(turn)  # saved already owned: no other process may take it up

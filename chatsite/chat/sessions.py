@@ -83,13 +83,14 @@ def user_of(session) -> str | None:
         return None
 
 
-def end_all(user) -> int:
-    """Delete every sign-in of this person (each deletion closes its sockets, see signals)."""
+def end_all(user, *, keep: str | None = None) -> int:
+    """Delete every sign-in of this person (each deletion closes its sockets, see signals);
+    `keep`: the session key of one to spare (a password change keeps the tab that made it)."""
     model = _model()
     ended = 0
     if model is not None:
         for row in model.objects.filter(expire_date__gt=timezone.now()).iterator():
-            if user_of(row) == str(user.pk):
+            if user_of(row) == str(user.pk) and row.session_key != keep:
                 row.delete()
                 ended += 1
     notify(user.pk)

@@ -11,10 +11,11 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils.translation import gettext
 from django.views.decorators.http import require_POST
 
 from . import attachments, branches, conversations, limits, services, sessions
-from .forms import ComposerForm
+from .forms import ComposerForm, default_model_for
 from .models import Invite, Turn
 
 PAGE = "chat/conversation.html"
@@ -50,8 +51,8 @@ def _page_context(user, conversation=None, form=None, *, with_turns=True, reach=
         "earlier": earlier,
         "tokens": tokens,
         "groups": _sidebar(user),
-        "default_model": settings.GEMINI_MODEL,
-        "form": form or ComposerForm.for_conversation(conversation),
+        "default_model": default_model_for(user),
+        "form": form or ComposerForm.for_conversation(conversation, user=user),
     }
 
 
@@ -154,7 +155,7 @@ def _composer_error(message: str, status=422, form=None) -> HttpResponse:
 async def _composer(request, conversation=None):
     """The posted composer, validated against the site's models and tools."""
     form = await sync_to_async(ComposerForm.for_conversation)(
-        conversation, request.POST, request.FILES
+        conversation, request.POST, request.FILES, user=await request.auser()
     )
     valid = await sync_to_async(form.is_valid)()
     return form, valid
@@ -234,7 +235,7 @@ def _render_app(request, user, convo) -> str:
 async def send(request, pk):
     user, convo = await _owned(request, pk)
     if await convo.turns.exclude(status__in=Turn.FINAL).aexists():
-        return _composer_error("Wait for the reply to finish, or press Stop.", status=409)
+        return _composer_error(str(services.BUSY), status=409)
     try:
         form, text, files = await _accept_message(request, user, convo)
     except _Refused as refused:
@@ -306,7 +307,7 @@ async def regenerate(request, pk, turn_id):
     user, convo = await _owned(request, pk)
     model = request.POST.get("model") or None
     if model is not None and model not in [*settings.GEMINI_MODELS, *settings.GEMINI_AGENTS]:
-        return _composer_error("Choose one of the models on offer.")
+        return _composer_error(gettext("Choose one of the models on offer."))
     return await _new_version(
         request, convo, services.regenerate_turn(user, convo, turn_id, model=model)
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from . import hostile
+from . import hostile, languages
 from .plans import GenerationContext, TextBuilder
 
 QUOTE_LIMIT = 280
@@ -135,6 +135,9 @@ def compose_answer(ctx: GenerationContext) -> tuple[str, list[dict[str, Any]]]:
         return ctx.directives.echo, []
     if ctx.directives.words is not None:
         return filler_words(ctx.directives.words, ctx.rng("words").choice(SENTENCE_STARTS)), []
+    language = languages.requested(ctx.request.get("system_instruction"))
+    if language and not ctx.sections and not ctx.hostile:
+        return languages.reply(language, quote(ctx.conversation.current or "")), []
     rng = ctx.rng("prose")
     opening = opening_text(ctx)
     paragraph = " ".join(rng.sample(SENTENCES, rng.randint(2, 3)))

@@ -64,13 +64,14 @@
 
   // The same messages as the server's (chatsite/chat/attachments.py).
   function problem(file, limits) {
-    if (file.size === 0) return quoted(file.name) + " is empty.";
+    if (file.size === 0) return chatsiteText("%(name)s is empty.", {name: quoted(file.name)});
     if (file.size > limits.maxBytes) {
-      return quoted(file.name) + " is " + humanSize(file.size) + "; the limit is " +
-        humanSize(limits.maxBytes) + " per file.";
+      return chatsiteText("%(name)s is %(size)s; the limit is %(limit)s per file.",
+        {name: quoted(file.name), size: humanSize(file.size), limit: humanSize(limits.maxBytes)});
     }
     if (!accepted(file, limits.accept)) {
-      return quoted(file.name) + " is not a file type Gemini can read (" + KINDS + ").";
+      return chatsiteText("%(name)s is not a file type Gemini can read (%(kinds)s).",
+        {name: quoted(file.name), kinds: KINDS});
     }
     return "";
   }
@@ -101,11 +102,12 @@
       if (twin) return;
       var why = problem(file, limits);
       if (!why && kept + list.length >= limits.maxFiles) {
-        why = "That is " + (kept + list.length + 1) + " files; the limit is " + limits.maxFiles + " per message.";
+        why = chatsiteText("That is %(count)s files; the limit is %(limit)s per message.",
+          {count: kept + list.length + 1, limit: limits.maxFiles});
       }
       if (!why && total + file.size > limits.maxTotal) {
-        why = "These files add up to " + humanSize(total + file.size) + "; the limit is " +
-          humanSize(limits.maxTotal) + " per message.";
+        why = chatsiteText("These files add up to %(size)s; the limit is %(limit)s per message.",
+          {size: humanSize(total + file.size), limit: humanSize(limits.maxTotal)});
       }
       if (why) { errors.push(why); return; }
       list.push(file);
@@ -190,7 +192,7 @@
       button.type = "button";
       button.className = "attachment-remove";
       button.textContent = "×";
-      button.setAttribute("aria-label", "Remove " + file.name);
+      button.setAttribute("aria-label", chatsiteText("Remove %(name)s", {name: file.name}));
       button.addEventListener("click", function () { remove(input, index); });
       item.append(thumb, name, size, button);
       tray.append(item);

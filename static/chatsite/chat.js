@@ -305,7 +305,7 @@
       var part = el.closest("[data-role=assistant]");
       if (isFinal(part.dataset.status)) return;
       var seconds = Math.max(0, Math.round((Date.now() - Date.parse(el.dataset.since)) / 1000));
-      var label = STATUS_WORDS[part.dataset.status] || "Working";
+      var label = chatsiteText(STATUS_WORDS[part.dataset.status] || "Working");
       el.textContent = label + " · " + Math.floor(seconds / 60) + ":" + String(seconds % 60).padStart(2, "0");
     });
   }

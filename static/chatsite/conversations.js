@@ -36,8 +36,8 @@
       var field = document.getElementById(copy.dataset.copyFrom);
       if (field && navigator.clipboard) {
         navigator.clipboard.writeText(field.value).then(function () {
-          copy.textContent = "Copied";
-          setTimeout(function () { copy.textContent = "Copy"; }, 1500);
+          copy.textContent = chatsiteText("Copied");
+          setTimeout(function () { copy.textContent = chatsiteText("Copy"); }, 1500);
         }, function () { field.select(); });
       } else if (field) { field.select(); }
       return;

@@ -5,6 +5,7 @@ import json
 
 from django import template
 from django.conf import settings
+from django.utils.translation import gettext as _
 
 register = template.Library()
 
@@ -32,22 +33,22 @@ def sent_settings(turn) -> list[tuple[str, str]]:
     request = turn.request or {}
     rows = []
     if request.get("system_instruction"):
-        rows.append(("System instruction", _short(request["system_instruction"])))
+        rows.append((_("System instruction"), _short(request["system_instruction"])))
     generation = request.get("generation_config") or {}
     for key, label in (
-        ("thinking_level", "Thinking"),
-        ("thinking_summaries", "Thought summaries"),
-        ("max_output_tokens", "Max output tokens"),
+        ("thinking_level", _("Thinking")),
+        ("thinking_summaries", _("Thought summaries")),
+        ("max_output_tokens", _("Max output tokens")),
     ):
         if generation.get(key):
             rows.append((label, _short(generation[key])))
     tools = [t.get("name") or t.get("type") for t in request.get("tools") or [] if t]
     if tools:
-        rows.append(("Tools", ", ".join(str(t) for t in tools)))
+        rows.append((_("Tools"), ", ".join(str(t) for t in tools)))
     if request.get("response_format"):
-        rows.append(("Response format", _short(request["response_format"])))
+        rows.append((_("Response format"), _short(request["response_format"])))
     if request.get("background"):
-        rows.append(("Background", "yes"))
+        rows.append((_("Background"), _("yes")))
     return rows
 
 
@@ -57,12 +58,12 @@ def token_breakdown(turn) -> list[tuple[str, int]]:
     return [
         (label, usage[key])
         for key, label in (
-            ("total_input_tokens", "Input"),
-            ("total_output_tokens", "Output"),
-            ("total_thought_tokens", "Thoughts"),
-            ("total_cached_tokens", "Cached"),
-            ("total_tool_use_tokens", "Tool use"),
-            ("total_tokens", "Total"),
+            ("total_input_tokens", _("Input")),
+            ("total_output_tokens", _("Output")),
+            ("total_thought_tokens", _("Thoughts")),
+            ("total_cached_tokens", _("Cached")),
+            ("total_tool_use_tokens", _("Tool use")),
+            ("total_tokens", _("Total")),
         )
         # Tool use only when there was some: most answers call no tool.
         if isinstance(usage.get(key), int) and (usage[key] or key != "total_tool_use_tokens")

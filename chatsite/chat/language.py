@@ -1,0 +1,72 @@
+"""The interface language of a request, and the language a person wants answers in.
+
+Order: the person's choice on `/accounts/settings/` (their Account), else the browser's
+Accept-Language (Django's LocaleMiddleware, which runs first), else English (LANGUAGE_CODE).
+"""
+
+from django.conf import settings
+from django.utils import translation
+from django.utils.deprecation import MiddlewareMixin
+from django.utils.translation import trans_real
+
+from .models import Account
+
+# Each language's name in English, for the instruction the model reads.
+ENGLISH_NAMES = {
+    "en": "English",
+    "ru": "Russian",
+    "he": "Hebrew",
+    "vi": "Vietnamese",
+    "fa": "Persian",
+    "it": "Italian",
+}
+
+
+def supported(code: str) -> bool:
+    return code in dict(settings.LANGUAGES)
+
+
+class AccountLanguageMiddleware(MiddlewareMixin):
+    """After AuthenticationMiddleware: a signed-in person's saved language wins over the
+    browser's. Leaves the account on the request for the context processor (one query)."""
+
+    def process_request(self, request):
+        user = request.user
+        account = Account.for_user(user) if user.is_authenticated else None
+        request.account = account
+        if account is not None and supported(account.language):
+            translation.activate(account.language)
+            request.LANGUAGE_CODE = account.language
+
+
+async def for_socket(scope) -> str:
+    """The language of a websocket: the person's choice, else the browser's Accept-Language
+    (sent with the upgrade request), else English. Sockets have no LocaleMiddleware."""
+    user = scope.get("user")
+    if user is not None and user.is_authenticated:
+        account = await Account.objects.filter(user_id=user.pk).afirst()
+        if account is not None and supported(account.language):
+            return account.language
+    header = dict(scope.get("headers") or []).get(b"accept-language", b"").decode("latin-1")
+    for code, _weight in trans_real.parse_accept_lang_header(header):
+        try:
+            return translation.get_supported_language_variant(code)
+        except LookupError:
+            continue
+    return settings.LANGUAGE_CODE
+
+
+def answer_line(account: Account | None) -> str:
+    """The system-instruction line asking for answers in the person's language ("" for none:
+    switched off, English, or following the browser)."""
+    if account is None or not account.answer_in_language:
+        return ""
+    name = ENGLISH_NAMES.get(account.language)
+    if not name or account.language == "en":
+        return ""
+    return f"Answer in {name} unless asked otherwise."
+
+
+async def answer_line_for(user_id) -> str:
+    account = await Account.objects.filter(user_id=user_id).afirst()
+    return answer_line(account)
