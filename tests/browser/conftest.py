@@ -114,14 +114,14 @@ def screenshot(page, name):
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=False)
 
 
-USER_POOL_SIZE = 60
+USER_POOL_SIZE = 400
 
 
 @pytest.fixture(scope="package")
 def user_pool(server):
     """People made once per run, in one go (one password hash for all), handed out one per
     test by `fresh_user`: each test gets its own rate limit, sidebar and conversation list."""
-    names = [f"tester{n:02d}" for n in range(USER_POOL_SIZE)]
+    names = [f"tester{n:03d}" for n in range(USER_POOL_SIZE)]
     script = (
         "from django.contrib.auth.hashers import make_password\n"
         "from django.contrib.auth.models import User\n"

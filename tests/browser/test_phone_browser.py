@@ -104,7 +104,7 @@ def test_on_a_touch_screen_every_answer_action_shows_without_hover(new_page, fre
     choose(page, tools=["code_execution"])
     start(page, f"run something {QUICK}")
     wait_for_reply(page)
-    code_copy = page.locator(".md pre .copy").first
+    code_copy = page.locator(".md pre .copy-code").first
     expect(code_copy).to_be_attached()
     expect(code_copy).to_have_css("opacity", "1")
     for name in ("Edit", "Copy", "Regenerate"):
