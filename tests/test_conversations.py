@@ -261,6 +261,14 @@ def test_the_delete_confirmation_is_a_dialog_that_says_what_goes(client, user):
 # -- titles -----------------------------------------------------------------------------------
 
 
+def test_a_title_never_shows_markdown_marks():
+    from chatsite.chat.conversations import clean_title
+
+    assert clean_title("## Plan for **Turn 1.** with `code`") == "Plan for Turn 1. with code"
+    assert clean_title("> # A quoted __heading__") == "A quoted heading"
+    assert clean_title("C# and 3 * 4") == "C# and 3 * 4"  # not Markdown: kept
+
+
 async def test_the_first_title_never_shows_emulator_directives(async_client, user):
     await async_client.aforce_login(user)
     message = "[emulator:pace=5] plan a trip [emulator:error]"

@@ -35,9 +35,14 @@ DELETE_RETRIES = 3
 DIRECTIVE = re.compile(r"\[emulator:[^\]]*\]")
 
 
+# Markdown a title would show as raw marks: a heading's or quote's lead, emphasis, code ticks.
+MARKUP = re.compile(r"^(?:\s*(?:#{1,6}|>)\s+)+|\*\*|__|`+")
+
+
 def clean_title(text: str, limit: int = 80) -> str:
-    """One line, no emulator directives, at most `limit` characters."""
+    """One line, no emulator directives or Markdown marks, at most `limit` characters."""
     line = " ".join(DIRECTIVE.sub(" ", text or "").split())
+    line = " ".join(MARKUP.sub("", line).split())
     return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
 
 
