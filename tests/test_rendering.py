@@ -96,7 +96,17 @@ BAD_SCHEMES = ("javascript:", "data:", "vbscript:")
 def assert_inert(html):
     """No script, no handler, no script URL, no frame other than the sandboxed suggestions."""
     for el in parse(html).iter():
-        assert el.tag not in {"script", "object", "embed", "style", "form", "svg"}, el.tag
+        if el.tag == "svg":  # only the app's own icons: one <use> of a symbol of its sprite
+            assert "icon" in el.attrs.get("class", "").split(), el.attrs
+            children = [c for c in el.children if isinstance(c, Element)]
+            assert [c.tag for c in children] == ["use"], [c.tag for c in children]
+            href = children[0].attrs.get("href", "")
+            assert re.fullmatch(r"/static/chatsite/icons(\.[0-9a-f]+)?\.svg#[a-z-]+", href), href
+            continue
+        if el.tag == "use":
+            assert el.parent is not None and el.parent.tag == "svg", "a <use> outside an icon"
+            continue
+        assert el.tag not in {"script", "object", "embed", "style", "form"}, el.tag
         for name, value in el.attrs.items():
             assert not name.startswith("on"), (el.tag, name, value)
             if name in {"href", "src", "action", "formaction", "xlink:href", "poster"}:
