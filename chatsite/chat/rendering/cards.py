@@ -9,6 +9,7 @@ import re
 from collections.abc import Callable
 
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from .blocks import blocks_view, plain_text, pretty_json
 from .citations import review_links, short
@@ -140,7 +141,7 @@ def google_search_result(step, *, live, turn_id):
     return _card(
         "search-tool",
         "Google Search",
-        "search suggestions" if suggestions else "",
+        _("search suggestions") if suggestions else "",
         suggestions=suggestions,
         sandbox=SUGGESTIONS_SANDBOX,
         open=bool(suggestions),  # Google's terms: the suggestions are shown, not tucked away
@@ -225,7 +226,7 @@ def google_maps_result(step, *, live, turn_id):
         for result in _list(step.get("result"))
         for place in _list(_dict(result).get("places"))
     ][:MAX_ITEMS]
-    fact = f"{len(places)} place{'s' if len(places) != 1 else ''}"
+    fact = ngettext("%(count)s place", "%(count)s places", len(places)) % {"count": len(places)}
     if places:
         fact += ": " + ", ".join(p["name"] for p in places[:3])
     return _card("map", "Google Maps", fact, places=places)
@@ -256,7 +257,10 @@ def _file_item(item) -> dict:
 
 def file_search_result(step, *, live, turn_id):
     items = [_file_item(i) for i in _list(step.get("result"))]
-    fact = f"{len(items)} result{'s' if len(items) != 1 else ''}" if items else ""
+    count = len(items)
+    fact = (
+        ngettext("%(count)s result", "%(count)s results", count) % {"count": count} if items else ""
+    )
     return _card("folder", _("File search"), fact, items=items)
 
 
