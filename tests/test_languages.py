@@ -35,6 +35,13 @@ SIGN_IN = {"en": "Sign in", "ru": "Войти", "he": "התחברות", "vi": "�
            "it": "Accedi"}  # fmt: skip
 
 
+@pytest.fixture(autouse=True)
+def back_to_english():
+    """A request here leaves its language active in this thread: the next test starts without."""
+    yield
+    translation.deactivate()
+
+
 def catalog(code: str) -> polib.POFile:
     return polib.pofile(str(ROOT / "locale" / code / "LC_MESSAGES" / "django.po"))
 
@@ -562,3 +569,21 @@ def test_a_hebrew_conversation_page_translates_the_merged_controls(client, user,
                   "צ׳אט חדש", "בארכיון", ">שליחה<", "לא בשימוש אצל סוכנים", "מתקדם",
                   'data-copied="הועתק"'):  # fmt: skip
         assert words in page, words
+
+
+@pytest.mark.django_db
+def test_the_markdown_export_stays_english_for_a_hebrew_reader(user):
+    """The export's own words are English; the card labels it borrows follow them, not the page."""
+    from chatsite.chat.exports import conversation_markdown
+
+    from .test_exports import turn
+
+    convo = Conversation.objects.create(owner=user, title="t", model="gemini-3.5-flash")
+    steps = [
+        {"type": "function_call", "id": "f1", "name": "get_weather", "arguments": {}},
+        {"type": "function_result", "call_id": "f1", "result": {"temp": 21}},
+    ]
+    turn(convo, "Weather?", steps)
+    with translation.override("he"):
+        text = conversation_markdown(convo)
+    assert "> Result of get\\_weather: " in text
