@@ -13,13 +13,15 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.sessions.models import Session
 from django.test import Client
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.functional import Promise
 
 from chatsite.chat import forms as chat_forms
 from chatsite.chat.language import answer_line
 from chatsite.chat.management.commands.compile_catalogs import compile_all
 from chatsite.chat.models import Account, Conversation, Turn
+from chatsite.chat.rendering import render_steps
+from chatsite.chat.rendering.activity import summary_text
 
 from .helpers import is_status, make_conversation, model_text, wait_for_turn
 from .test_hardening_sockets import closed_with, open_signed_in_tab  # noqa: F401
@@ -31,6 +33,13 @@ RTL = {"he", "fa"}
 # One word of each language's sign-in page: proof that the page is translated, not only tagged.
 SIGN_IN = {"en": "Sign in", "ru": "Войти", "he": "התחברות", "vi": "Đăng nhập", "fa": "ورود",
            "it": "Accedi"}  # fmt: skip
+
+
+@pytest.fixture(autouse=True)
+def back_to_english():
+    """A request here leaves its language active in this thread: the next test starts without."""
+    yield
+    translation.deactivate()
 
 
 def catalog(code: str) -> polib.POFile:
@@ -492,3 +501,89 @@ async def test_the_sidebar_a_socket_sends_is_in_the_persons_language(user, accou
     frame = await socket.receive_from(timeout=5)
     assert "עדיין אין שיחות." in frame  # "No conversations yet."
     await socket.disconnect()
+
+
+# -- words added by the other issues, in the person's language --------------------------------
+def test_activity_summaries_use_each_languages_plural_forms():
+    searches = ["thought", "google_search_call", "google_search_result"]
+    with translation.override("ru"):
+        assert summary_text(searches * 3, running=False) == "Искал · 3 поиска"
+        assert summary_text(searches * 5, running=False) == "Искал · 5 поисков"
+        assert summary_text(searches * 21, running=True) == "Ищет · 21 поиск"
+    with translation.override("he"):
+        assert summary_text(searches, running=False) == "חיפש · חיפוש אחד"
+    with translation.override("en"):
+        assert summary_text(searches * 3, running=False) == "Researched · 3 searches"
+
+
+@pytest.mark.django_db
+def test_a_russian_page_hands_its_scripts_every_plural_form(client, user, account_in):
+    """activity.js picks the form by Intl.PluralRules' category of the count (chatsitePlural)."""
+    account_in("ru")
+    client.force_login(user)
+    page = client.get("/").content.decode()
+    table = re.search(r'<script id="script-plurals" type="application/json">(.*?)</script>', page)
+    searches = json.loads(table.group(1))["search"]
+    assert (searches["one"], searches["few"], searches["many"]) == (
+        "%(count)s поиск", "%(count)s поиска", "%(count)s поисков",
+    )  # fmt: skip
+
+
+def test_the_words_activity_js_counts_and_the_retry_reasons_reach_the_scripts():
+    from chatsite.chat.context import SCRIPT_TEXT
+    from chatsite.chat.rendering.activity import NOUNS, OTHER_VERBS, THOUGHT_VERBS
+    from chatsite.chat.retry_notes import ANSWERED_WITH_ERROR, DROPPED, REASONS
+
+    with translation.override("en"):
+        verbs = {str(v) for _n, _w, *pair in NOUNS for v in pair} | {
+            str(v) for v in THOUGHT_VERBS + OTHER_VERBS
+        }
+    reasons = {*REASONS.values(), DROPPED, ANSWERED_WITH_ERROR}
+    assert sorted((verbs | reasons) - set(SCRIPT_TEXT)) == []
+    script = (ROOT / "static" / "chatsite" / "activity.js").read_text()
+    nouns = set(re.findall(r'\["([a-z]+)", "[A-Z]', script))
+    assert nouns == {noun for noun, *_ in NOUNS}
+
+
+@pytest.mark.django_db
+def test_composer_chips_and_card_labels_are_in_the_pages_language():
+    form = chat_forms.ComposerForm(
+        initial={"thinking_level": "high", "tools": ["google_search"], "max_output_tokens": 2000}
+    )
+    with translation.override("it"):
+        assert [chip["text"] for chip in form.chips()] == [
+            "Cerca", "Ragionamento: alto", "Max 2000 token",
+        ]  # fmt: skip
+    call = {"type": "google_search_call", "id": "g1", "arguments": {"queries": ["tea"]}}
+    with translation.override("he"):
+        assert "חיפש ב־Google" in render_steps([call], turn_id=1)
+
+
+@pytest.mark.django_db
+def test_a_hebrew_conversation_page_translates_the_merged_controls(client, user, account_in):
+    account_in("he")
+    client.force_login(user)
+    convo = Conversation.objects.create(owner=user, title="t", model="gemini-3.5-flash")
+    page = client.get(convo.get_absolute_url()).content.decode()
+    for words in ("דילוג לתיבת ההודעה", 'aria-label="ערכת נושא: לפי המערכת"',
+                  "צ׳אט חדש", "בארכיון", ">שליחה<", "לא בשימוש אצל סוכנים", "מתקדם",
+                  'data-copied="הועתק"'):  # fmt: skip
+        assert words in page, words
+
+
+@pytest.mark.django_db
+def test_the_markdown_export_stays_english_for_a_hebrew_reader(user):
+    """The export's own words are English; the card labels it borrows follow them, not the page."""
+    from chatsite.chat.exports import conversation_markdown
+
+    from .test_exports import turn
+
+    convo = Conversation.objects.create(owner=user, title="t", model="gemini-3.5-flash")
+    steps = [
+        {"type": "function_call", "id": "f1", "name": "get_weather", "arguments": {}},
+        {"type": "function_result", "call_id": "f1", "result": {"temp": 21}},
+    ]
+    turn(convo, "Weather?", steps)
+    with translation.override("he"):
+        text = conversation_markdown(convo)
+    assert "> Result of get\\_weather: " in text

@@ -22,7 +22,7 @@ import secrets
 import string
 from functools import lru_cache
 
-from django.utils import timezone
+from django.utils import timezone, translation
 from markdown_it import MarkdownIt
 
 from . import branches
@@ -608,7 +608,13 @@ def _versions_note(hidden: int) -> str:
 
 def conversation_markdown(conversation, turns=None) -> str:
     """The conversation for people to read: title, then each turn's words and answer, of the
-    branch on screen (`turns`: all of them, already fetched)."""
+    branch on screen (`turns`: all of them, already fetched). In English throughout: its own
+    words are, so the card labels it borrows (translated for the page) are too."""
+    with translation.override("en"):
+        return _conversation_markdown(conversation, turns)
+
+
+def _conversation_markdown(conversation, turns) -> str:
     notes = _Notes()
     owner = conversation.owner.get_username()
     started = timezone.localtime(conversation.created_at).strftime("%Y-%m-%d %H:%M %Z")

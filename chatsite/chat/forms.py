@@ -72,31 +72,31 @@ def valid_mcp_name(name: str) -> bool:
 
 
 # The composer's one-line summary: a chip per setting that is on. "{}" is the value's label,
-# "{l}" the same in lower case.
+# "{l}" the same in lower case (translations keep both as they are).
 # Rendered here for the page and as `data-chip` on each field, which composer.js reads to redraw
 # the chips live: the words live in this one place.
 CHIPS = {
-    "system_instruction": "Instructions",
-    "thinking_level": "Thinking: {l}",
+    "system_instruction": _("Instructions"),
+    "thinking_level": _("Thinking: {l}"),
     "thinking_summaries": "{}",
-    "max_output_tokens": "Max {} tokens",
-    "file_search_stores": "File search",
+    "max_output_tokens": _("Max {} tokens"),
+    "file_search_stores": _("File search"),
     "response_schema": "JSON",
     "aspect_ratio": "{}",
     "image_size": "{}",
-    "voice": "Voice: {}",
+    "voice": _("Voice: {}"),
     "functions": "{}",
-    "mcp_servers": "MCP: {}",
+    "mcp_servers": _("MCP: {}"),
 }
-TOOL_CHIPS = {"google_search": "Search", "code_execution": "Code", "url_context": "URLs",
-              "google_maps": "Maps"}  # fmt: skip
+TOOL_CHIPS = {"google_search": _("Search"), "code_execution": _("Code"),
+              "url_context": _("URLs"), "google_maps": _("Maps")}  # fmt: skip
 # The panel's order (and the chips'): everyday settings first; ADVANCED go under "Advanced".
 ADVANCED = ("file_search_stores", "response_schema", "mcp_servers")
 PANEL_ORDER = (
     "tools", "system_instruction", "thinking_level", "thinking_summaries", "max_output_tokens",
     "aspect_ratio", "image_size", "voice", "functions", *ADVANCED,
 )  # fmt: skip
-NOT_FOR_AGENTS = "Not used by agents"
+NOT_FOR_AGENTS = _("Not used by agents")
 
 
 def chip_words(template: str, label: str) -> str:
@@ -112,7 +112,7 @@ class ChipCheckboxes(forms.CheckboxSelectMultiple):
 
     def create_option(self, name, value, label, selected, index, subindex=None, attrs=None):
         option = super().create_option(name, value, label, selected, index, subindex, attrs)
-        words = self.chips.get(value) or chip_words(self.template, str(label))
+        words = str(self.chips.get(value) or "") or chip_words(self.template, str(label))
         option["attrs"] = {**option["attrs"], "data-chip": words}
         return option
 
@@ -255,7 +255,7 @@ class ComposerForm(forms.Form):
                         chips.append((name, box.data["attrs"]["data-chip"]))
             elif value not in (None, "", [], {}):
                 choices = dict(getattr(self.fields[name], "choices", ()))
-                chips.append((name, chip_words(CHIPS[name], str(choices.get(value, value)))))
+                chips.append((name, chip_words(str(CHIPS[name]), str(choices.get(value, value)))))
         return [{"text": t, "field": f, "ignored": f in ignored} for f, t in chips]
 
     def everyday(self) -> list:

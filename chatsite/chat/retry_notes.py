@@ -11,6 +11,8 @@ import json
 import re
 import time
 
+from django.utils.translation import gettext_noop as _
+
 from chatsite.gemini import APIConnectionError, APIError, APIStatusError, APITimeoutError
 
 from .hub import hub
@@ -19,27 +21,32 @@ TURN_TASK = re.compile(r"turn-(\d+)$")
 # A tab that connects mid-wait is told too: turn id -> (when the next try goes, the error).
 _waiting: dict[int, tuple[float, APIError]] = {}
 
+# Sent in English to every tab of the conversation; each tab's live_status.js shows them in its
+# own language (context.SCRIPT_TEXT hands it these words translated).
+TOOK_TOO_LONG = _("The API took too long to answer")
+DROPPED = _("The connection to the API dropped")
+ANSWERED_WITH_ERROR = _("The API answered with an error")
 REASONS = {
-    408: "The API took too long to answer",
-    409: "The API was busy with a conflicting request",
-    429: "Too many requests right now",
-    500: "The API had an internal problem",
-    502: "The API could not be reached through its gateway",
-    503: "Gemini is busy right now",
-    504: "The API took too long to answer",
+    408: TOOK_TOO_LONG,
+    409: _("The API was busy with a conflicting request"),
+    429: _("Too many requests right now"),
+    500: _("The API had an internal problem"),
+    502: _("The API could not be reached through its gateway"),
+    503: _("Gemini is busy right now"),
+    504: TOOK_TOO_LONG,
 }
 
 
 def reason(error: APIError) -> str:
     """Why the request is tried again, in words a person reads."""
     if isinstance(error, APITimeoutError):
-        return "The API took too long to answer"
+        return TOOK_TOO_LONG
     if isinstance(error, APIConnectionError):
-        return "The connection to the API dropped"
+        return DROPPED
     if isinstance(error, APIStatusError):
-        words = REASONS.get(error.status_code, "The API answered with an error")
+        words = REASONS.get(error.status_code, ANSWERED_WITH_ERROR)
         return f"{words} ({error.status_code})"
-    return "The API answered with an error"
+    return ANSWERED_WITH_ERROR
 
 
 def retry_frame(turn_id: int, delay: float, error: APIError) -> str:

@@ -14,11 +14,12 @@
     retrieval_call: "search", url_context_call: "read", code_execution_call: "run",
     function_call: "tool", mcp_server_tool_call: "tool",
   };
+  // The words are context.py's SCRIPT_TEXT and SCRIPT_PLURALS, translated for the page.
   var NOUNS = [
-    ["search", "search", "searches", "Researched", "Researching"],
-    ["read", "page read", "page reads", "Read pages", "Reading pages"],
-    ["run", "run", "runs", "Ran code", "Running code"],
-    ["tool", "tool call", "tool calls", "Used tools", "Using tools"],
+    ["search", "Researched", "Researching"],
+    ["read", "Read pages", "Reading pages"],
+    ["run", "Ran code", "Running code"],
+    ["tool", "Used tools", "Using tools"],
   ];
   var THOUGHT_VERBS = ["Thought", "Thinking"];
   var OTHER_VERBS = ["Worked", "Working"];
@@ -31,8 +32,11 @@
   function seconds(ms) { return Math.max(1, Math.round(ms / 1000)); }
   function duration(s) {
     var m = Math.floor(s / 60);
-    return m ? m + " m " + (s % 60) + " s" : s + " s";
+    return m ? chatsiteText("%(minutes)s m %(seconds)s s", { minutes: m, seconds: s % 60 })
+      : chatsiteText("%(seconds)s s", { seconds: s });
   }
+
+  function thoughtFor(secs) { return chatsiteText("Thought for %(duration)s", { duration: duration(secs) }); }
 
   function summaryText(types, running, secs) {
     var counts = {};
@@ -41,12 +45,12 @@
     var verbs = null;
     NOUNS.forEach(function (n) {
       if (!counts[n[0]]) return;
-      parts.push(counts[n[0]] + " " + (counts[n[0]] === 1 ? n[1] : n[2]));
-      if (!verbs) verbs = [n[3], n[4]];
+      parts.push(chatsitePlural(n[0], counts[n[0]]));
+      if (!verbs) verbs = [n[1], n[2]];
     });
     if (!verbs) verbs = types.indexOf("thought") >= 0 ? THOUGHT_VERBS : OTHER_VERBS;
-    var verb = running ? verbs[1] : verbs[0];
-    if (!parts.length && !running && secs && verbs === THOUGHT_VERBS) return verb + " for " + duration(secs);
+    var verb = chatsiteText(running ? verbs[1] : verbs[0]);
+    if (!parts.length && !running && secs && verbs === THOUGHT_VERBS) return thoughtFor(secs);
     var words = [verb].concat(parts);
     if (!running && secs) words.push(duration(secs));
     return words.join(" · ");
@@ -145,7 +149,7 @@
     if (since && !took["t:" + step.id]) took["t:" + step.id] = seconds(Date.now() - since);
     var secs = took["t:" + step.id];
     var label = step.querySelector(":scope > summary > .thought-label");
-    if (secs && label) label.textContent = "Thought for " + duration(secs);
+    if (secs && label) label.textContent = thoughtFor(secs);
   }
 
   function added(node) {

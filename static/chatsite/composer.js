@@ -47,7 +47,7 @@
       chip.textContent = words; // typed values are text, never HTML
       if (ignored.indexOf(field.name) >= 0) {
         chip.classList.add("is-ignored");
-        chip.title = "Not used by agents";
+        chip.title = chatsiteText("Not used by agents");
       }
       chips.push(chip);
     });

@@ -28,7 +28,7 @@
   // "Copied" for a moment, then the button's own label again.
   function showCopied(button) {
     if (!button.dataset.label) button.dataset.label = button.textContent;
-    button.textContent = button.dataset.copied || "Copied";
+    button.textContent = button.dataset.copied || chatsiteText("Copied");
     button.classList.add("is-done");
     clearTimeout(button.copyTimer);
     button.copyTimer = setTimeout(function () {

@@ -26,9 +26,13 @@
     note.setAttribute("data-retry-note", "");
     note.setAttribute("role", "status");
     var left = seconds;
+    // The server's words (retry_notes.REASONS) and the status code after them: "… (503)".
+    var parts = /^(.*?)( \(\d+\))?$/.exec(reason);
+    var words = chatsiteText(parts[1]) + (parts[2] || "");
     function draw() {
       // Text nodes only: the reason is the server's words, never parsed as HTML.
-      note.textContent = (left > 0 ? "Retrying in " + left + " s… " : "Retrying now… ") + reason + ".";
+      note.textContent = (left > 0 ? chatsiteText("Retrying in %(seconds)s s…", { seconds: left })
+        : chatsiteText("Retrying now…")) + " " + words + ".";
     }
     draw();
     meta.prepend(note);

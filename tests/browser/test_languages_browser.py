@@ -2,14 +2,18 @@
 pages with the right lang/dir, mixed-direction messages laid out right, and screenshots of the
 right-to-left languages (he, fa) at 1280 and 390 px, light and dark."""
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 
 from ..servers import PASSWORD
 from .conftest import screenshot
-from .ui import start, wait_for_reply
+from .ui import assistant, start, wait_for_reply
 
 QUICK = "[emulator:pace=0]"
+# Slow enough that a research run's steps arrive one by one, as from the real agent.
+SLOW = "[emulator:pace=8]"
 LANGUAGES = ["en", "ru", "he", "vi", "fa", "it"]
 RTL = {"he", "fa"}
 SIGN_IN = {"en": "Sign in", "ru": "Войти", "he": "התחברות", "vi": "Đăng nhập", "fa": "ورود",
@@ -147,3 +151,53 @@ def test_right_to_left_screenshots(page_in, server, fresh_user, code):
             expect_language(shot, code)
             wait_for_reply(shot)
             screenshot(shot, f"languages-{code}-{width}-{'dark' if dark else 'light'}")
+
+
+AGENT = "deep-research-pro-preview-12-2025"
+# Live, activity.js writes the summary in the page's language: verb · count · time it took.
+LIVE_RESEARCH = {
+    "he": re.compile(r"^חיפש · 3 חיפושים · (\d+ דק׳ )?\d+ שנ׳$"),
+    "fa": re.compile("^جست\u200cوجو کرد · 3 جست\u200cوجو · (\\d+ دقیقه و )?\\d+ ثانیه$"),
+}
+SEARCH_CHIP = {"he": "חיפוש", "fa": "جست\u200cوجو"}
+THEME = {"he": "ערכת נושא: לפי המערכת", "fa": "پوسته: مطابق سیستم"}
+CLOSE_LIST = {"he": "סגירת הרשימה", "fa": "بستن فهرست"}
+
+
+@pytest.mark.parametrize("code", sorted(RTL))
+def test_live_activity_chips_theme_and_drawer_in_a_right_to_left_language(
+    page_in, server, fresh_user, code
+):
+    """The words the merged work added, in Hebrew and Persian: the activity summary activity.js
+    builds while the research runs, the composer's chips, the theme switch and the phone's
+    drawer. Screenshots: languages-{code}-activity-*.png."""
+    page = page_in("en")
+    sign_in(page, server, fresh_user)
+    choose_language(page, server, code)
+    page.goto(f"{server.url}/")
+    page.locator("#composer .settings-toggle").click()
+    page.check("#composer input[name=tools][value=google_search]")
+    page.select_option("#composer select[name=model]", AGENT)
+    start(page, f"the history of tea {SLOW}")
+    expect(assistant(page)).to_have_attribute("data-status", "completed", timeout=90_000)
+    block = assistant(page).locator("details[data-activity]")
+    expect(block.locator(".activity-label")).to_have_text(LIVE_RESEARCH[code])
+    expect(page.locator("[data-settings-summary] .chip").first).to_have_text(SEARCH_CHIP[code])
+    expect(page.locator("#sidebar .theme-toggle")).to_have_attribute("aria-label", THEME[code])
+    block.scroll_into_view_if_needed()
+    screenshot(page, f"languages-{code}-activity-1280-light")
+    url = page.url
+    for dark in (False, True):
+        phone = page_in("en", width=390, height=844, dark=dark)
+        sign_in(phone, server, fresh_user)
+        phone.goto(url)
+        expect_language(phone, code)
+        expect(assistant(phone)).to_have_attribute("data-status", "completed")
+        shade = "dark" if dark else "light"
+        assistant(phone).locator("details[data-activity] > summary").scroll_into_view_if_needed()
+        screenshot(phone, f"languages-{code}-activity-390-{shade}")
+        phone.locator(".main-head .drawer-open").click()
+        close = phone.get_by_role("button", name=CLOSE_LIST[code])
+        expect(close).to_be_in_viewport()
+        phone.wait_for_timeout(250)  # the slide-in, for the picture only
+        screenshot(phone, f"languages-{code}-drawer-390-{shade}")

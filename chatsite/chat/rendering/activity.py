@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 
 from django.template.loader import render_to_string
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext_lazy
 
 # A step whose type is here counts towards that noun in the summary.
 COUNTED = {
@@ -25,16 +27,21 @@ COUNTED = {
     "function_call": "tool",
     "mcp_server_tool_call": "tool",
 }
-# In summary order: (noun, singular, plural, past verb, running verb). The first noun present
-# names the verb; a run of thoughts alone is "Thought" / "Thinking".
+# In summary order: (noun, "N of them", past verb, running verb). The first noun present names
+# the verb; a run of thoughts alone is "Thought" / "Thinking". Translated when used; the browser
+# gets the same words (context.SCRIPT_TEXT and SCRIPT_PLURALS).
 NOUNS = (
-    ("search", "search", "searches", "Researched", "Researching"),
-    ("read", "page read", "page reads", "Read pages", "Reading pages"),
-    ("run", "run", "runs", "Ran code", "Running code"),
-    ("tool", "tool call", "tool calls", "Used tools", "Using tools"),
-)
-THOUGHT_VERBS = ("Thought", "Thinking")
-OTHER_VERBS = ("Worked", "Working")
+    ("search", ngettext_lazy("%(count)s search", "%(count)s searches", "count"),
+     _("Researched"), _("Researching")),
+    ("read", ngettext_lazy("%(count)s page read", "%(count)s page reads", "count"),
+     _("Read pages"), _("Reading pages")),
+    ("run", ngettext_lazy("%(count)s run", "%(count)s runs", "count"),
+     _("Ran code"), _("Running code")),
+    ("tool", ngettext_lazy("%(count)s tool call", "%(count)s tool calls", "count"),
+     _("Used tools"), _("Using tools")),
+)  # fmt: skip
+THOUGHT_VERBS = (_("Thought"), _("Thinking"))
+OTHER_VERBS = (_("Worked"), _("Working"))
 
 
 def is_activity(step) -> bool:
@@ -49,15 +56,13 @@ def summary_text(types: list[str], *, running: bool) -> str:
         if noun:
             counts[noun] = counts.get(noun, 0) + 1
     parts = [
-        f"{counts[noun]} {one if counts[noun] == 1 else many}"
-        for noun, one, many, _, _ in NOUNS
-        if counts.get(noun)
+        str(words % {"count": counts[noun]}) for noun, words, _, _ in NOUNS if counts.get(noun)
     ]
     verbs = next(
-        ((past, now) for noun, _, _, past, now in NOUNS if counts.get(noun)),
+        ((past, now) for noun, _, past, now in NOUNS if counts.get(noun)),
         THOUGHT_VERBS if "thought" in types else OTHER_VERBS,
     )
-    return " · ".join([verbs[1] if running else verbs[0], *parts])
+    return " · ".join([str(verbs[1] if running else verbs[0]), *parts])
 
 
 @dataclass

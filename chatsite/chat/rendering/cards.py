@@ -8,6 +8,9 @@ import json
 import re
 from collections.abc import Callable
 
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
 from .blocks import blocks_view, plain_text, pretty_json
 from .citations import review_links, short
 from .links import domain_of, plain_label, safe_url
@@ -110,7 +113,7 @@ def google_search_call(step, *, live, turn_id):
     search_type = step.get("search_type")
     return _card(
         "search-tool",
-        "Searching Google" if live else "Searched Google",
+        _("Searching Google") if live else _("Searched Google"),
         " · ".join(queries),
         queries=queries,
         search_type=one_line(search_type) if search_type not in (None, "web_search") else "",
@@ -138,7 +141,7 @@ def google_search_result(step, *, live, turn_id):
     return _card(
         "search-tool",
         "Google Search",
-        "search suggestions" if suggestions else "",
+        _("search suggestions") if suggestions else "",
         suggestions=suggestions,
         sandbox=SUGGESTIONS_SANDBOX,
         open=bool(suggestions),  # Google's terms: the suggestions are shown, not tucked away
@@ -152,7 +155,7 @@ def code_execution_call(step, *, live, turn_id):
     first = next((line for line in code.splitlines() if line.strip()), "")
     return _card(
         "code",
-        "Running code" if live else "Ran code",
+        _("Running code") if live else _("Ran code"),
         f"{language}: {first}" if first else language,
         language=language,
         code=code,
@@ -166,7 +169,7 @@ def code_execution_result(step, *, live, turn_id):
     fact = one_line(_result_fact(value)) or "(no output)"
     return _card(
         "code",
-        "Code error" if error else "Code output",
+        _("Code error") if error else _("Code output"),
         fact,
         result=result_view(value, turn_id=turn_id),
     )
@@ -175,7 +178,9 @@ def code_execution_result(step, *, live, turn_id):
 def url_context_call(step, *, live, turn_id):
     urls = [link(u) for u in _list(_dict(step.get("arguments")).get("urls"))]
     domains = [domain_of(u["href"]) or u["text"] for u in urls]
-    return _card("link", "Reading pages" if live else "Read pages", ", ".join(domains), urls=urls)
+    return _card(
+        "link", _("Reading pages") if live else _("Read pages"), ", ".join(domains), urls=urls
+    )
 
 
 def url_context_result(step, *, live, turn_id):
@@ -193,14 +198,14 @@ def url_context_result(step, *, live, turn_id):
             }
         )
     fact = " · ".join(f"{n} {status}" for status, n in counts.items())
-    return _card("link", "Pages", fact, items=items)
+    return _card("link", _("Pages"), fact, items=items)
 
 
 def google_maps_call(step, *, live, turn_id):
     queries = _queries(step)
     return _card(
         "map",
-        "Searching Google Maps" if live else "Searched Google Maps",
+        _("Searching Google Maps") if live else _("Searched Google Maps"),
         " · ".join(queries),
         queries=queries,
     )
@@ -221,14 +226,14 @@ def google_maps_result(step, *, live, turn_id):
         for result in _list(step.get("result"))
         for place in _list(_dict(result).get("places"))
     ][:MAX_ITEMS]
-    fact = f"{len(places)} place{'s' if len(places) != 1 else ''}"
+    fact = ngettext("%(count)s place", "%(count)s places", len(places)) % {"count": len(places)}
     if places:
         fact += ": " + ", ".join(p["name"] for p in places[:3])
     return _card("map", "Google Maps", fact, places=places)
 
 
 def file_search_call(step, *, live, turn_id):
-    return _card("folder", "Searching your files" if live else "Searched your files")
+    return _card("folder", _("Searching your files") if live else _("Searched your files"))
 
 
 _TITLE_KEYS = ("title", "file_name", "display_name", "document_name", "name", "source")
@@ -252,8 +257,11 @@ def _file_item(item) -> dict:
 
 def file_search_result(step, *, live, turn_id):
     items = [_file_item(i) for i in _list(step.get("result"))]
-    fact = f"{len(items)} result{'s' if len(items) != 1 else ''}" if items else ""
-    return _card("folder", "File search", fact, items=items)
+    count = len(items)
+    fact = (
+        ngettext("%(count)s result", "%(count)s results", count) % {"count": count} if items else ""
+    )
+    return _card("folder", _("File search"), fact, items=items)
 
 
 def _arguments(value):
@@ -274,7 +282,7 @@ def function_call(step, *, live, turn_id):
         fact = f"{name}({inner[:MAX_FACT_CHARS]})"
     return _card(
         "function",
-        "Calling" if live else "Called",
+        _("Calling") if live else _("Called"),
         fact,
         name=name,
         arguments=None if live else pretty_json(arguments if arguments is not None else {}),
@@ -286,7 +294,7 @@ def function_result(step, *, live, turn_id, call=None):
     value = step.get("result")
     return _card(
         "function",
-        f"Result of {one_line(name, 80)}" if name else "Function result",
+        _("Result of %(name)s") % {"name": one_line(name, 80)} if name else _("Function result"),
         _result_fact(value),
         result=result_view(value, turn_id=turn_id),
     )
@@ -297,7 +305,7 @@ def mcp_server_tool_call(step, *, live, turn_id):
     tool = one_line(step.get("name"), 200)
     return _card(
         "plug",
-        "Calling MCP tool" if live else "MCP tool",
+        _("Calling MCP tool") if live else _("MCP tool"),
         " · ".join(x for x in (server, tool) if x),
         server=server,
         tool=tool,
@@ -326,7 +334,7 @@ def retrieval_call(step, *, live, turn_id):
     queries = _queries(step)
     return _card(
         "library",
-        "Retrieving" if live else "Retrieved",
+        _("Retrieving") if live else _("Retrieved"),
         " · ".join(x for x in (label, *queries) if x),
         retrieval_type=label,
         queries=queries,
@@ -342,15 +350,15 @@ def _extra(step) -> str:
 
 
 def retrieval_result(step, *, live, turn_id):
-    return _card("library", "Retrieval result", "", extra=_extra(step))
+    return _card("library", _("Retrieval result"), "", extra=_extra(step))
 
 
 def processing_call(step, *, live, turn_id):
-    return _card("cog", "Processing media" if live else "Processed media", extra=_extra(step))
+    return _card("cog", _("Processing media") if live else _("Processed media"), extra=_extra(step))
 
 
 def processing_result(step, *, live, turn_id):
-    return _card("cog", "Media processing done", extra=_extra(step))
+    return _card("cog", _("Media processing done"), extra=_extra(step))
 
 
 def user_input(step, *, live, turn_id):
@@ -359,7 +367,7 @@ def user_input(step, *, live, turn_id):
         content = [{"type": "text", "text": content}]
     blocks = blocks_view(content, turn_id=turn_id, text="plain", where="you sent")
     fact = " ".join(b.get("text", "") for b in blocks if b.get("kind") == "plain")
-    return _card("message", "Your message", fact, blocks=blocks)
+    return _card("message", _("Your message"), fact, blocks=blocks)
 
 
 def unknown(step, *, live, turn_id):

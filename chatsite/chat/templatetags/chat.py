@@ -1,4 +1,5 @@
 from django import template
+from django.urls import reverse
 from django.utils.html import format_html
 
 from chatsite.chat import attachments
@@ -38,4 +39,15 @@ def attachment_rules():
         attachments.max_bytes(),
         attachments.max_files(),
         attachments.max_total_bytes(),
+    )
+
+
+@register.simple_tag
+def save_settings(conversation):
+    """On a conversation, a settings change is saved when made: the same form and checks as a
+    send, without the message or its files. Attributes for the composer's settings parts."""
+    return format_html(
+        'hx-post="{}" hx-trigger="change" hx-swap="none" '
+        'hx-params="not message,attachments,background"',
+        reverse("save-settings", args=[conversation.pk]),
     )

@@ -1,5 +1,6 @@
 from django import template
 from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
 
 from chatsite.chat.models import Account
 
@@ -8,6 +9,11 @@ register = template.Library()
 # The quick toggle's cycle; the settings page offers the same three.
 CYCLE = [Account.Theme.SYSTEM, Account.Theme.LIGHT, Account.Theme.DARK]
 ICONS = {Account.Theme.SYSTEM: "system", Account.Theme.LIGHT: "sun", Account.Theme.DARK: "moon"}
+LABELS = {
+    Account.Theme.SYSTEM: _("System"),
+    Account.Theme.LIGHT: _("Light"),
+    Account.Theme.DARK: _("Dark"),
+}
 
 
 def following(theme: str) -> str:
@@ -27,5 +33,5 @@ def theme_toggle(context):
         "csrf_token": context.get("csrf_token"),
         "current": current,
         "next": following(current),
-        "choices": [(str(t), t.label, ICONS[t]) for t in CYCLE],
+        "choices": [(str(t), LABELS[t], ICONS[t]) for t in CYCLE],
     }
