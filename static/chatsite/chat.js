@@ -269,7 +269,23 @@
     });
   }
 
+  // A turn's final meta line carries its status: the answer part takes it too, so the two
+  // never disagree, whichever of the meta and status frames a tab saw last.
+  function settleStatus(root) {
+    var metas = root.matches && root.matches(".turn-meta") ? [root] : root.querySelectorAll(".turn-meta");
+    Array.prototype.forEach.call(metas, function (meta) {
+      var id = meta.id.slice("meta-".length);
+      var part = document.getElementById("a-" + id);
+      var status = meta.dataset.turnStatus;
+      if (part && isFinal(status) && !isFinal(part.dataset.status)) {
+        part.dataset.status = status;
+        ended[id] = true;
+      }
+    });
+  }
+
   document.addEventListener("htmx:load", function (e) {
+    settleStatus(e.detail.elt.nodeType === 1 ? e.detail.elt : document);
     if (window.chatsiteLive) window.chatsiteLive.scan(e.detail.elt.nodeType === 1 ? e.detail.elt : document);
     fillSources(e.detail.elt.nodeType === 1 ? e.detail.elt : document);
     refreshBusy();
