@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import filetype
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext, gettext_noop, ngettext
 
 from .models import Attachment
 
@@ -39,7 +40,7 @@ MAX_NAME_CHARS = 200
 SNIFF_BYTES = 64 * 1024
 # Keys of ours in a stored block; the API never sees them.
 REF_KEYS = ("attachment", "name", "size")
-KINDS_TEXT = "images, audio, video, PDFs, Office documents, CSV and text files"
+KINDS_TEXT = gettext_noop("images, audio, video, PDFs, Office documents, CSV and text files")
 
 
 class AttachmentError(ValueError):
@@ -319,36 +320,50 @@ def _bytes_agree(kind: FileType, upload, head: bytes, sniffed: str | None, is_te
     return sniffed in kind.sniffed
 
 
+def _too_big(name: str, size: int) -> AttachmentError:
+    return AttachmentError(
+        gettext("%(name)s is %(size)s; the limit is %(limit)s per file.")
+        % {"name": _q(name), "size": human_size(size), "limit": human_size(max_bytes())}
+    )
+
+
+def _unreadable(name: str) -> AttachmentError:
+    return AttachmentError(
+        gettext("%(name)s is not a file type Gemini can read (%(kinds)s).")
+        % {"name": _q(name), "kinds": gettext(KINDS_TEXT)}
+    )
+
+
 def _check(upload) -> _Checked:
     name = clean_name(getattr(upload, "name", ""))
     size = getattr(upload, "size", None) or 0
     if size > max_bytes():
-        raise AttachmentError(
-            f"{_q(name)} is {human_size(size)}; the limit is {human_size(max_bytes())} per file."
-        )
+        raise _too_big(name, size)
     sha, size, head, is_text = _scan(upload)
     if size == 0:
-        raise AttachmentError(f"{_q(name)} is empty.")
+        raise AttachmentError(gettext("%(name)s is empty.") % {"name": _q(name)})
     if size > max_bytes():
-        raise AttachmentError(
-            f"{_q(name)} is {human_size(size)}; the limit is {human_size(max_bytes())} per file."
-        )
+        raise _too_big(name, size)
     guess = filetype.guess(head)
     sniffed = guess.mime if guess else None
     ext = extension(name)
     if ext:
         kind = TYPES.get(ext)
         if kind is None:
-            raise AttachmentError(f"{_q(name)} is not a file type Gemini can read ({KINDS_TEXT}).")
+            raise _unreadable(name)
         if not _bytes_agree(kind, upload, head, sniffed, is_text):
             raise AttachmentError(
-                f"{_q(name)} is not really {kind.label} "
-                f"(it looks like {_looks_like(sniffed, head, is_text)})."
+                gettext("%(name)s is not really %(label)s (it looks like %(found)s).")
+                % {
+                    "name": _q(name),
+                    "label": kind.label,
+                    "found": _looks_like(sniffed, head, is_text),
+                }
             )
     else:  # no claim: the bytes say what it is
         kind = _BY_SNIFF.get(sniffed) if sniffed else (TEXT if is_text else None)
         if kind is None or not _bytes_agree(kind, upload, head, sniffed, is_text):
-            raise AttachmentError(f"{_q(name)} is not a file type Gemini can read ({KINDS_TEXT}).")
+            raise _unreadable(name)
     return _Checked(upload, name, kind, sha, size)
 
 
@@ -360,8 +375,8 @@ def check_request_length(content_length) -> None:
         return
     if length > max_total_bytes() + 2 * MiB:  # the message text and the form's own overhead
         raise AttachmentError(
-            f"This message is {human_size(length)} with its files; "
-            f"the limit is {human_size(max_total_bytes())} per message."
+            gettext("This message is %(size)s with its files; the limit is %(limit)s per message.")
+            % {"size": human_size(length), "limit": human_size(max_total_bytes())}
         )
 
 
@@ -370,14 +385,19 @@ def check_uploads(files) -> list[_Checked]:
     files = [f for f in files if f is not None]
     if len(files) > max_files():
         raise AttachmentError(
-            f"That is {len(files)} files; the limit is {max_files()} per message."
+            ngettext(
+                "That is %(count)s file; the limit is %(limit)s per message.",
+                "That is %(count)s files; the limit is %(limit)s per message.",
+                len(files),
+            )
+            % {"count": len(files), "limit": max_files()}
         )
     checked = [_check(f) for f in files]
     total = sum(c.size for c in checked)
     if total > max_total_bytes():
         raise AttachmentError(
-            f"These files add up to {human_size(total)}; "
-            f"the limit is {human_size(max_total_bytes())} per message."
+            gettext("These files add up to %(size)s; the limit is %(limit)s per message.")
+            % {"size": human_size(total), "limit": human_size(max_total_bytes())}
         )
     return checked
 
@@ -472,7 +492,9 @@ def inline_input(user, blocks) -> list[dict]:
         name = clean_name(block.get("name") or (row.name if row else ""))
         data = _read(row) if row is not None else None
         if row is None or data is None or hashlib.sha256(data).hexdigest() != block["attachment"]:
-            raise AttachmentError(f"{_q(name)} is no longer stored here; attach it again.")
+            raise AttachmentError(
+                gettext("%(name)s is no longer stored here; attach it again.") % {"name": _q(name)}
+            )
         mime = block.get("mime_type") or row.mime_type
         if mime in TEXT_MIMES:
             out.append({"type": "text", "text": text_header(name) + data.decode("utf-8")})

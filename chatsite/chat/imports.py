@@ -12,6 +12,7 @@ import json
 
 from django.conf import settings
 from django.db import transaction
+from django.utils.translation import gettext, ngettext
 
 from . import branches, limits
 from .attachments import human_size
@@ -33,18 +34,25 @@ class ImportRefused(ValueError):
 
 def read(upload) -> dict:
     if upload is None:
-        raise ImportRefused("Choose a JSON file exported from chatsite.")
+        raise ImportRefused(gettext("Choose a JSON file exported from chatsite."))
     if upload.size > MAX_BYTES:
         raise ImportRefused(
-            f"That file is {human_size(upload.size)}; the limit is {human_size(MAX_BYTES)}."
+            gettext("That file is %(size)s; the limit is %(limit)s.")
+            % {"size": human_size(upload.size), "limit": human_size(MAX_BYTES)}
         )
     try:
         data = json.loads(upload.read())
     except (ValueError, UnicodeDecodeError, RecursionError):
-        raise ImportRefused("That file is not JSON. Export a conversation as JSON first.") from None
+        raise ImportRefused(
+            gettext("That file is not JSON. Export a conversation as JSON first.")
+        ) from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise ImportRefused(
-            f"That JSON is not a chatsite conversation export (its “format” is not “{FORMAT}”)."
+            gettext(
+                "That JSON is not a chatsite conversation export "
+                "(its “format” is not “%(format)s”)."
+            )
+            % {"format": FORMAT}
         )
     return data
 
@@ -73,12 +81,16 @@ def _settings(raw) -> dict:
 def _user_input(blocks, number: int) -> list[dict]:
     if not isinstance(blocks, list) or len(blocks) > MAX_BLOCKS:
         raise ImportRefused(
-            f"Turn {number}: its message is not a list of at most {MAX_BLOCKS} parts."
+            gettext("Turn %(number)d: its message is not a list of at most %(limit)d parts.")
+            % {"number": number, "limit": MAX_BLOCKS}
         )
     kept = []
     for block in blocks:
         if not isinstance(block, dict):
-            raise ImportRefused(f"Turn {number}: a part of its message is not an object.")
+            raise ImportRefused(
+                gettext("Turn %(number)d: a part of its message is not an object.")
+                % {"number": number}
+            )
         if "attachment" in block:
             # The file belonged to the exporting account and is not in the export.
             name = name if isinstance(name := block.get("name"), str) else "file"
@@ -94,12 +106,14 @@ def _user_input(blocks, number: int) -> list[dict]:
 
 def _turn(raw, number: int) -> Turn:
     if not isinstance(raw, dict):
-        raise ImportRefused(f"Turn {number} is not an object.")
+        raise ImportRefused(gettext("Turn %(number)d is not an object.") % {"number": number})
     steps = raw.get("steps")
     if not isinstance(steps, list) or not all(isinstance(s, dict) for s in steps):
-        raise ImportRefused(f"Turn {number}: “steps” is not a list of steps.")
+        raise ImportRefused(
+            gettext("Turn %(number)d: “steps” is not a list of steps.") % {"number": number}
+        )
     if not all(isinstance(s.get("type"), str) for s in steps):
-        raise ImportRefused(f"Turn {number}: a step has no “type”.")
+        raise ImportRefused(gettext("Turn %(number)d: a step has no “type”.") % {"number": number})
     status = raw.get("status")
     if not isinstance(status, str) or status not in Turn.FINAL:
         status = Turn.Status.INCOMPLETE  # it never finished where it came from
@@ -120,10 +134,15 @@ def import_conversation(user, upload) -> Conversation:
     data = read(upload)
     raw_turns = data.get("turns")
     if not isinstance(raw_turns, list) or not raw_turns:
-        raise ImportRefused("That export has no turns.")
+        raise ImportRefused(gettext("That export has no turns."))
     if len(raw_turns) > MAX_TURNS:
         raise ImportRefused(
-            f"That export has {len(raw_turns):,} turns; the limit is {MAX_TURNS:,}."
+            ngettext(
+                "That export has %(count)s turn; the limit is %(limit)s.",
+                "That export has %(count)s turns; the limit is %(limit)s.",
+                len(raw_turns),
+            )
+            % {"count": f"{len(raw_turns):,}", "limit": f"{MAX_TURNS:,}"}
         )
     turns = [_turn(raw, n) for n, raw in enumerate(raw_turns, start=1)]
     model = data.get("model")

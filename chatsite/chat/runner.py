@@ -16,6 +16,7 @@ import time
 
 from django.conf import settings
 from django.utils import timezone, translation
+from django.utils.translation import gettext
 
 from chatsite.gemini import (
     APIConnectionError,
@@ -125,7 +126,9 @@ class TurnRunner:
             await self._finish(
                 error={
                     "code": "internal",
-                    "message": "Something went wrong on our side while writing this reply.",
+                    "message": gettext(
+                        "Something went wrong on our side while writing this reply."
+                    ),
                 }
             )
         finally:
@@ -141,7 +144,7 @@ class TurnRunner:
         if self.body is None:
             if not self.turn.interaction_id:
                 raise StreamInterrupted(
-                    "The server restarted before the API accepted this message. Retry?"
+                    gettext("The server restarted before the API accepted this message. Retry?")
                 )
             self.assembler.restore(
                 list(self.turn.steps), last_event_id=self.turn.last_event_id or None
@@ -210,7 +213,7 @@ class TurnRunner:
                         await self._on_event(event)
                 if self.assembler.done:
                     return
-                raise StreamInterrupted("The stream ended before the reply was complete.")
+                raise StreamInterrupted(gettext("The stream ended before the reply was complete."))
             except (APIConnectionError, APITimeoutError, StreamInterrupted):
                 can_resume = self.assembler.interaction_id and self.body_stores
                 limit = MAX_RESUMES * 20 if self.turn.background else MAX_RESUMES
@@ -370,7 +373,7 @@ class TurnRunner:
         await self._check_answers()
         if cancelled:
             turn.status = Turn.Status.CANCELLED
-            turn.error = {"code": "cancelled", "message": "Stopped."}
+            turn.error = {"code": "cancelled", "message": gettext("Stopped.")}
             if turn.background and turn.interaction_id:
                 await self._cancel_upstream()
         elif error is not None:
@@ -428,7 +431,7 @@ class TurnRunner:
                 await upstream.client().cancel(turn.interaction_id)
             except (APIError, APIConnectionError, APITimeoutError) as exc:
                 log.info("turn %s: upstream cancel failed: %s", turn.pk, exc)
-        await cls.fail_orphan(turn, "Stopped.", status=Turn.Status.CANCELLED)
+        await cls.fail_orphan(turn, gettext("Stopped."), status=Turn.Status.CANCELLED)
 
     # -- helpers -----------------------------------------------------------------------------
     async def _save(self, *fields: str) -> None:

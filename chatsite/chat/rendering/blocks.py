@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+from django.utils.translation import gettext, gettext_noop
+
 from .citations import Citations, render_cited_markdown, short
 from .links import https_url
 from .markdown import render_markdown
@@ -18,6 +20,26 @@ MAX_TEXT_CHARS = 100_000
 _OPAQUE_KEYS = {"data", "signature", "thought_signature"}
 
 KIND_LABELS = {"image": "Image", "audio": "Audio", "video": "Video", "document": "Document"}
+# Image alt texts, one whole sentence per kind and source so each language words it its own way.
+# The callers pass the English `where`; these marks put every pair in the catalogs.
+ALTS = {
+    ("image", "from the model"): gettext_noop("Image from the model"),
+    ("audio", "from the model"): gettext_noop("Audio from the model"),
+    ("video", "from the model"): gettext_noop("Video from the model"),
+    ("document", "from the model"): gettext_noop("Document from the model"),
+    ("image", "returned by the tool"): gettext_noop("Image returned by the tool"),
+    ("audio", "returned by the tool"): gettext_noop("Audio returned by the tool"),
+    ("video", "returned by the tool"): gettext_noop("Video returned by the tool"),
+    ("document", "returned by the tool"): gettext_noop("Document returned by the tool"),
+    ("image", "you sent"): gettext_noop("Image you sent"),
+    ("audio", "you sent"): gettext_noop("Audio you sent"),
+    ("video", "you sent"): gettext_noop("Video you sent"),
+    ("document", "you sent"): gettext_noop("Document you sent"),
+    ("image", "in the model's thinking"): gettext_noop("Image in the model's thinking"),
+    ("audio", "in the model's thinking"): gettext_noop("Audio in the model's thinking"),
+    ("video", "in the model's thinking"): gettext_noop("Video in the model's thinking"),
+    ("document", "in the model's thinking"): gettext_noop("Document in the model's thinking"),
+}
 
 
 def _redacted(value, depth=0):
@@ -98,6 +120,11 @@ def block_view(
     return {"kind": "unknown", "type": label[:80], "json": pretty_json(block)}
 
 
+def _alt(kind: str, where: str) -> str:
+    known = ALTS.get((kind, where))
+    return gettext(known) if known else f"{KIND_LABELS[kind]} {where}"
+
+
 def _media_view(block: dict, kind: str, *, turn_id, where: str) -> dict:
     mime = block_mime(block)
     view = {
@@ -105,7 +132,7 @@ def _media_view(block: dict, kind: str, *, turn_id, where: str) -> dict:
         "mime": mime,
         "label": DOCUMENT_TYPES.get(mime) or KIND_LABELS[kind],
         "name": short(block.get("name"), 200),
-        "alt": f"{KIND_LABELS[kind]} {where}",
+        "alt": _alt(kind, where),
         "remote": False,
     }
     src = media_url(turn_id, block)
