@@ -357,11 +357,36 @@ async def test_each_answer_names_its_model_and_shows_its_settings_and_tokens(sig
     turn = await said(user, convo, "bonjour")
     html = await page(signed_in, convo)
     assert re.search(rf"data-model[^>]*>{re.escape(turn.model)}<", html)
-    assert "Answer in French." in html and "Thinking" in html
-    assert re.search(r"<dt>Output</dt><dd>\d+</dd>", html)
+    # The details load when opened: the page says where from.
+    url = f"/c/{convo.pk}/turns/{turn.pk}/details/"
+    assert f'hx-get="{url}"' in html
+    details = (await signed_in.get(url)).content.decode()
+    assert "Answer in French." in details and "Thinking" in details
+    assert re.search(r"<dt>Output</dt><dd>\d+</dd>", details)
     # Copy carries the answer's Markdown source.
     source = re.search(r'class="button small copy-answer" data-source="([^"]*)"', html)
     assert source and source.group(1).strip()
+
+
+async def test_regenerate_with_lists_the_other_models_when_opened(signed_in, user, settings):
+    convo = await make_conversation(user)
+    turn = await said(user, convo, "hello")
+    url = f"/c/{convo.pk}/turns/{turn.pk}/models/"
+    assert f'hx-get="{url}"' in await page(signed_in, convo)
+    menu = (await signed_in.get(url)).content.decode()
+    offered = re.findall(r'hx-vals=\'\{"model": "([^"]+)"\}\'', menu)
+    assert offered and turn.model not in offered
+    assert set(offered) <= set(settings.GEMINI_MODELS + settings.GEMINI_AGENTS)
+    assert f'hx-post="/c/{convo.pk}/turns/{turn.pk}/regenerate/"' in menu
+
+
+async def test_an_answers_menu_and_details_are_only_for_its_owner(async_client, user, other_user):
+    convo = await make_conversation(user)
+    turn = await said(user, convo, "mine")
+    await async_client.aforce_login(other_user)
+    for part in ("models", "details"):
+        response = await async_client.get(f"/c/{convo.pk}/turns/{turn.pk}/{part}/")
+        assert response.status_code == 404
 
 
 async def test_branch_choice_is_per_conversation(user):

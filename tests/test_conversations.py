@@ -744,6 +744,51 @@ async def test_my_other_open_tabs_get_the_new_list_and_no_one_elses(
     assert await stranger.ws.receive_nothing(timeout=0.3)  # nothing of mine reached them
 
 
+def is_move(frame: str) -> bool:
+    return frame.startswith('{"top"')
+
+
+def is_final_status(frame: str) -> bool:
+    return frame.startswith('{"status"') and '"completed"' in frame
+
+
+async def test_a_reply_moves_its_conversation_up_today_in_a_small_frame_not_the_list(
+    async_client, user, open_tab
+):
+    bumped = await sync_to_async(convo_of)(user, "from last week", days_ago=6)
+    newest = await sync_to_async(convo_of)(user, "from this morning")
+    tab = await open_tab(user, newest.pk)
+    await async_client.aforce_login(user)
+    await async_client.post(f"/c/{bumped.pk}/send/", {"message": "[emulator:words=3] up"})
+    assert json.loads(await tab.receive_until(is_move)) == {"top": bumped.pk}
+    assert not any(is_list(f) for f in tab.frames)
+    await wait_for_turn((await bumped.turns.aget()).pk)
+
+
+async def test_a_reply_in_the_conversation_already_on_top_sends_no_list_at_all(
+    async_client, user, open_tab
+):
+    await sync_to_async(convo_of)(user, "from last week", days_ago=6)
+    top = await sync_to_async(convo_of)(user, "on top")
+    tab = await open_tab(user, top.pk)
+    await async_client.aforce_login(user)
+    await async_client.post(f"/c/{top.pk}/send/", {"message": "[emulator:words=3] again"})
+    await tab.receive_until(is_final_status)
+    assert not any(is_list(f) or is_move(f) for f in tab.frames), tab.frames
+
+
+async def test_a_pinned_conversations_reply_sends_the_whole_list(async_client, user, open_tab):
+    await sync_to_async(convo_of)(user, "from this morning")
+    pinned = await sync_to_async(convo_of)(user, "pinned one", days_ago=2, pinned=True)
+    tab = await open_tab(user, pinned.pk)
+    await async_client.aforce_login(user)
+    await async_client.post(f"/c/{pinned.pk}/send/", {"message": "[emulator:words=3] hi"})
+    frame = await tab.receive_until(is_list)
+    assert frame.index("pinned one") < frame.index("from this morning")
+    assert not any(is_move(f) for f in tab.frames)
+    await wait_for_turn((await pinned.turns.aget()).pk)
+
+
 @pytest.fixture
 def open_page_socket():
     """The socket of a page without a conversation (`/`, `/c/`): `/ws/u/`."""

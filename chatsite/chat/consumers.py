@@ -176,7 +176,9 @@ class ConversationConsumer(AsyncWebsocketConsumer):
         """The person's list changed (a new conversation, a title, a reply moving one up): sent
         to every socket of theirs, on every process (conversations.publish_sidebar). Each tab
         gets the list with its own conversation marked."""
-        frame = await sync_to_async(conversations.sidebar_frame)(self.user_id, self.conversation_id)
+        frame = conversations.moved_frame(event) or await sync_to_async(
+            conversations.sidebar_frame
+        )(self.user_id, self.conversation_id)
         if self.sub is not None:  # in order with the conversation's frames, same send caps
             self.sub.put(frame)
 

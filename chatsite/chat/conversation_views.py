@@ -121,6 +121,19 @@ def edit_form(request, pk, turn_id):
     return render(request, f"{PAGE}#edit-form", {"turn": turn, "files": files})
 
 
+# The parts of a turn's meta line that load when opened (a turn's live markup stays small).
+TURN_PARTS = {"models": "regenerate-menu", "details": "answer-details-body"}
+
+
+@login_required
+def turn_part(request, pk, turn_id, part):
+    """An answer's "Regenerate with…" menu or its details (settings sent, tokens)."""
+    if part not in TURN_PARTS:
+        raise Http404
+    turn = get_object_or_404(_mine(request, pk).turns, pk=turn_id)
+    return render(request, f"{PAGE}#{TURN_PARTS[part]}", {"turn": turn})
+
+
 @login_required
 def export(request, pk):
     """Without JavaScript, the header's Export comes here: the two downloads."""

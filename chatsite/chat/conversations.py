@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import json
 import logging
 import re
 import secrets
@@ -60,8 +61,13 @@ def sidebar_groups(user, *, archived: bool = False) -> list[tuple[str, list[Conv
     today = timezone.localdate()
     groups: dict[str, list[Conversation]] = {}
     for convo in rows:
+        convo.group_key = "today" if not convo.pinned and _is_today(convo, today) else ""
         groups.setdefault(_group(convo, today, archived), []).append(convo)
     return list(groups.items())
+
+
+def _is_today(convo: Conversation, today) -> bool:
+    return timezone.localdate(convo.updated_at) == today
 
 
 def _group(convo: Conversation, today, archived: bool) -> str:
@@ -98,6 +104,37 @@ async def publish_sidebar(owner_id: int) -> None:
     layer = get_channel_layer()
     if layer is not None:
         await layer.group_send(sessions.user_group(owner_id), {"type": "sidebar.changed"})
+
+
+async def bump(convo: Conversation) -> None:
+    """A new turn moves the conversation to the top of its person's list. Their tabs get only
+    what changes: nothing when it is on top already, else the move (`{"top": id}`, which the
+    tab makes inside its "Today" group) — a whole list only for a new conversation or when the
+    groups themselves change (a pinned or archived one, or no "Today" yet)."""
+    mine = Conversation.objects.filter(owner_id=convo.owner_id, archived=False, pinned=False)
+    first = await mine.only("pk", "updated_at").order_by("-updated_at").afirst()
+    now = timezone.now()
+    await Conversation.objects.filter(pk=convo.pk).aupdate(updated_at=now)
+    today = timezone.localdate(now)
+    if (
+        not convo.listed
+        or convo.pinned
+        or convo.archived
+        or first is None
+        or not _is_today(first, today)
+    ):
+        await publish_sidebar(convo.owner_id)
+    elif first.pk != convo.pk:
+        layer = get_channel_layer()
+        if layer is not None:
+            event = {"type": "sidebar.changed", "top": convo.pk}
+            await layer.group_send(sessions.user_group(convo.owner_id), event)
+
+
+def moved_frame(event: dict) -> str | None:
+    """The frame for a `sidebar.changed` event that is only a move (see bump), else None."""
+    top = event.get("top")
+    return json.dumps({"top": top}) if isinstance(top, int) else None
 
 
 def publish_sidebar_now(owner_id: int) -> None:

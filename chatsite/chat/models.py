@@ -39,6 +39,11 @@ class Conversation(models.Model):
     branch = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Not a field: "today" on a sidebar entry in the list's "Today" group
+    # (conversations.sidebar_groups), which a tab's live moves land in.
+    group_key = ""
+    # Not a field: False on a conversation created by this request, not in any tab's list yet.
+    listed = True
 
     class Meta:
         ordering = ["-updated_at"]

@@ -34,5 +34,7 @@ class PersonConsumer(ConversationConsumer):
         return  # it only listens (chat.js asks every socket it opens to resume: nothing to do)
 
     async def sidebar_changed(self, event):
-        frame = await sync_to_async(conversations.sidebar_frame)(self.user_id)
+        frame = conversations.moved_frame(event) or await sync_to_async(
+            conversations.sidebar_frame
+        )(self.user_id)
         await self._send_frame(frame)

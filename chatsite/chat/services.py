@@ -104,10 +104,12 @@ def title_for(text: str) -> str:
 
 
 async def create_conversation(user, text: str, *, model=None, options=None) -> Conversation:
-    return await Conversation.objects.acreate(
+    conversation = await Conversation.objects.acreate(
         owner=user, title=title_for(text), model=model or settings.GEMINI_MODEL,
         settings=options or {},
     )  # fmt: skip
+    conversation.listed = False  # no tab lists it yet: its first turn sends the whole list
+    return conversation
 
 
 async def update_settings(conversation: Conversation, model: str, options: dict) -> None:
@@ -365,8 +367,7 @@ async def start_turn(
     runner.start()  # the request is on its way while the bubble is drawn
     hub.publish(conversation.pk, [turn_added_frame(turn)])
     # After the start: the list of conversations is ordered by this, the reply is not.
-    await Conversation.objects.filter(pk=conversation.pk).aupdate(updated_at=timezone.now())
-    await conversations.publish_sidebar(conversation.owner_id)  # it moves to the top
+    await conversations.bump(conversation)
     return runner
 
 

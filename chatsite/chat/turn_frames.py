@@ -18,7 +18,7 @@ def oob_replace(html: str) -> str:
 
 
 def turn_added_frame(turn: Turn) -> str:
-    html = render_to_string("chat/conversation.html#turn", {"turn": turn})
+    html = render_to_string("chat/conversation.html#turn", {"turn": turn}).strip()
     return oob_append("transcript", html)
 
 
@@ -30,7 +30,7 @@ def meta_frame(turn: Turn, source_from: str | None = None) -> str:
     """The meta line; `source_from`: the tabs hold the answer's Markdown already, as the text
     of that live element (livemd.js), so "Copy" takes it from there, not a second copy here."""
     context = {"turn": turn, "source_from": source_from}
-    return oob_replace(render_to_string("chat/conversation.html#turn-meta", context))
+    return oob_replace(render_to_string("chat/conversation.html#turn-meta", context).strip())
 
 
 def assistant_frame(turn: Turn) -> str:

@@ -1,5 +1,5 @@
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import path, re_path
 
 from . import account_views, attachment_views, conversation_views, media, share_views, views
 
@@ -24,6 +24,11 @@ urlpatterns = [
         "c/<int:pk>/turns/<int:turn_id>/edit/form/", conversation_views.edit_form, name="edit-form"
     ),
     path("c/<int:pk>/turns/<int:turn_id>/version/", views.version, name="version"),
+    re_path(
+        r"^c/(?P<pk>[0-9]+)/turns/(?P<turn_id>[0-9]+)/(?P<part>models|details)/$",
+        conversation_views.turn_part,
+        name="turn-part",
+    ),
     path("c/<int:pk>/rename/", conversation_views.rename, name="rename"),
     path("c/<int:pk>/pin/", conversation_views.pin, name="pin"),
     path("c/<int:pk>/archive/", conversation_views.archive, name="archive"),

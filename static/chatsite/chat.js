@@ -95,6 +95,7 @@
         if (loaded[frame.status[0]]) loadTurn(frame.status[0], loaded[frame.status[0]]);
       }
     }
+    if (frame.top && window.chatsiteSidebar) window.chatsiteSidebar.top(frame.top);
     if (frame.error) {
       var box = document.getElementById("composer-error");
       if (box) box.textContent = frame.error;

@@ -84,6 +84,37 @@
     if (box && box.value.trim()) e.preventDefault();
   });
 
+  // A reply moved a conversation to the top of the list (`{"top": id}` on the socket, sent
+  // only when the list's "Today" group is already first): move its entry there. A list that
+  // does not have it (shorter, or searched) asks the server for the whole list instead.
+  function searching() {
+    var box = document.querySelector("#sidebar input[name=q]");
+    return !!(box && box.value.trim());
+  }
+  window.chatsiteSidebar = {
+    top: function (id) {
+      var list = document.getElementById("conversation-list");
+      if (!list || searching()) return;
+      var link = document.getElementById("conversation-link-" + id);
+      var today = list.querySelector("section[data-group=today] > ul");
+      if (!link || !today) {
+        var form = document.querySelector("#sidebar form[role=search]");
+        var main = document.getElementById("main");
+        var current = (main && main.dataset.conversation) || "";
+        if (form) {
+          htmx.ajax("GET", form.getAttribute("action") + "?current=" + encodeURIComponent(current),
+            { target: list, swap: "outerHTML" }).catch(function () {}); // offline: the next list
+        }
+        return;
+      }
+      var entry = link.closest("li");
+      var from = entry.parentNode;
+      if (from === today && today.firstElementChild === entry) return;
+      today.insertBefore(entry, today.firstElementChild);
+      if (!from.children.length) from.closest("section").remove();
+    }
+  };
+
   // Drafts: the composer's unsent text is kept per conversation (in this browser) across
   // reloads, and forgotten once sent.
   function draftKey() {

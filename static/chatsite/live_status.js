@@ -46,7 +46,10 @@
   // The header's token total, fetched again (the server counts every branch and the title).
   function totalsChanged() {
     var total = document.getElementById("conversation-usage");
-    if (total) htmx.ajax("GET", total.dataset.url, { target: "#conversation-usage", swap: "outerHTML" });
+    if (!total) return;
+    // Offline (or the server away): the total stays as it was until the next reply.
+    htmx.ajax("GET", total.dataset.url, { target: "#conversation-usage", swap: "outerHTML" })
+      .catch(function () {});
   }
 
   document.addEventListener("htmx:wsBeforeMessage", function (e) {

@@ -116,7 +116,11 @@ def test_copy_puts_the_answers_markdown_on_the_clipboard(new_page, fresh_user, s
     expect(page.locator(".answer-details dl").first).to_be_visible()
     page.emulate_media(color_scheme="dark")
     page.locator(".regenerate-with > summary").click()
-    expect(page.locator(".regenerate-with .menu")).to_be_visible()
+    expect(page.locator(".regenerate-with .menu button").first).to_be_visible()  # loaded on open
+    # The panel holds its models (a `top` from the header menus' rule once squeezed it to 14 px).
+    panel = page.locator(".regenerate-with .menu").bounding_box()
+    last = page.locator(".regenerate-with .menu button").last.bounding_box()
+    assert panel and last and last["y"] + last["height"] <= panel["y"] + panel["height"] + 1
     screenshot(page, "branches-details-desktop-dark")
 
 
@@ -129,10 +133,12 @@ def test_versions_look_right_narrow_and_dark(new_page, fresh_user, browser):
     expect(page.locator("[data-branch]")).to_have_text(re.compile(r"2\s*/\s*2"))
     wait_for_reply(page, 1)
     page.locator(".answer-details > summary").last.click()
+    expect(page.locator(".answer-details dl.tokens").last).to_be_visible()
     screenshot(page, "branches-mobile-dark")
     # Nothing wider than the screen.
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     page.locator(".regenerate-with > summary").click()
+    expect(page.locator(".regenerate-with .menu button").first).to_be_visible()
     screenshot(page, "branches-menu-mobile-dark")
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     page.emulate_media(color_scheme="light")

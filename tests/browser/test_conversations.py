@@ -199,8 +199,14 @@ def test_another_tab_sees_the_list_change_live(new_page, fresh_user, server, bro
     page.goto(older)
     page.fill("#composer textarea[name=message]", "bring me back up")
     page.locator("#composer textarea[name=message]").press("Enter")
+    # Both are today's: the other tab moves the entry itself (a `{"top": id}` frame), keeping
+    # one "Today" group and its own conversation marked.
     expect(other.locator(SIDEBAR_LINKS).first).to_contain_text("older", timeout=10_000)
+    expect(other.locator("#conversation-list section")).to_have_count(1)
+    expect(other.locator(SIDEBAR_LINKS)).to_have_count(2)
+    expect(other.locator(f"{SIDEBAR_LINKS}[aria-current=page]")).to_contain_text("older")
     wait_for_reply(page, turns=2)
+    assert not other.problems, other.problems
 
 
 def test_tabs_without_a_conversation_see_new_ones_arrive_live(new_page, fresh_user, server):
