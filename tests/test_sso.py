@@ -311,3 +311,14 @@ async def test_signing_out_closes_the_sockets_and_signs_out_at_the_provider(sso)
     assert back.status_code == 302
     assert back.headers["location"] == "http://testserver/accounts/login/"
     assert await sync_to_async(signed_in_as)(client) is None
+
+
+@pytest.mark.django_db
+def test_refusals_speak_the_browsers_language(sso):
+    sso.misbehave("expired")
+    client = Client(headers={"Accept-Language": "it"})
+    response, _ = sign_in(client, sso, "grace")
+    assert response.status_code == 403
+    assert "Non è stato possibile verificare l&#x27;accesso: il token è scaduto." in refusal(
+        response
+    )
