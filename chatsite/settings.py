@@ -311,6 +311,16 @@ CONTENT_SECURITY_POLICY = {
     }
 }
 
+if OIDC_ENABLED:
+    # Signing out is a form post answered with a redirect to the provider's end-session
+    # endpoint (RP-initiated logout); browsers hold redirects after a post to form-action.
+    from urllib.parse import urlsplit as _urlsplit
+
+    _provider = _urlsplit(OIDC_ISSUER)
+    CONTENT_SECURITY_POLICY["DIRECTIVES"]["form-action"].append(
+        f"{_provider.scheme}://{_provider.netloc}"
+    )
+
 # --- Gemini Interactions API --------------------------------------------------------------
 GEMINI_API_KEY = env.str("GEMINI_API_KEY", "")
 GEMINI_API_BASE_URL = env.str(

@@ -70,7 +70,7 @@ def to_provider(client: Client, provider, name: str, start="/oidc/authenticate/"
             data={
                 "username": name,
                 "password": PASSWORD,
-                "csrfmiddlewaretoken": browser.cookies["csrftoken"],
+                "csrfmiddlewaretoken": browser.cookies["provider_csrftoken"],
                 "next": parse_qs(urlsplit(str(login_page.url)).query)["next"][0],
             },
         )
@@ -142,6 +142,7 @@ def test_a_member_of_the_admin_group_is_made_superuser_and_that_is_looked_at_eac
     linus = signed_in_as(client)
     assert linus.is_superuser and linus.is_staff
     assert client.get("/admin/").status_code == 200
+    assert "linus@example.com" in client.get("/admin/chat/signinidentity/").content.decode()
 
     plain = Client()
     sign_in(plain, sso, "grace")

@@ -54,6 +54,10 @@ DATABASES = {
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 USE_TZ = True
 LOGIN_URL = "/accounts/login/"
+# Cookies are per host, not per port: names of its own, or the provider's session would replace
+# chatsite's in a browser that visits both on 127.0.0.1.
+SESSION_COOKIE_NAME = "provider_session"
+CSRF_COOKIE_NAME = "provider_csrftoken"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast; test users only
 
 OAUTH2_PROVIDER = {
