@@ -323,3 +323,16 @@ def test_refusals_speak_the_browsers_language(sso):
     assert "Non è stato possibile verificare l&#x27;accesso: il token è scaduto." in refusal(
         response
     )
+
+
+def test_logs_never_carry_the_client_secret(settings):
+    import logging
+
+    from chatsite.logs import RedactSecrets
+
+    settings.OIDC_RP_CLIENT_SECRET = "the-sso-client-secret-42"
+    record = logging.LogRecord(
+        "x", logging.WARNING, __file__, 1, "token request %s", ("the-sso-client-secret-42",), None
+    )
+    RedactSecrets().filter(record)
+    assert "the-sso-client-secret" not in record.getMessage()
