@@ -109,6 +109,7 @@ def test_a_person_signs_in_through_the_provider_and_their_account_is_made_once(s
     assert not user.has_usable_password()  # only the provider signs this person in
     identity = SignInIdentity.objects.get(user=user)
     assert identity.issuer == sso.issuer and identity.subject
+    assert client.get("/accounts/settings/").status_code == 200
 
     again = Client()
     sign_in(again, sso, "grace")
@@ -236,6 +237,18 @@ def test_without_open_sign_up_only_an_invite_makes_an_account(sso, settings, use
     assert used.get(start).status_code == 410
 
 
+@pytest.mark.django_db
+def test_a_provider_that_says_no_is_reported_and_signs_nobody_in(sso):
+    client = Client()
+    started = client.get("/oidc/authenticate/")
+    state = parse_qs(urlsplit(started["Location"]).query)["state"][0]
+    # What a provider sends back when the person declines (RFC 6749 4.1.2.1).
+    response = client.get(f"/oidc/callback/?error=access_denied&state={state}")
+    assert response.status_code == 403
+    assert "The provider did not sign you in (access_denied)." in refusal(response)
+    assert signed_in_as(client) is None
+
+
 # --- the sign-in page and passwords -------------------------------------------------------
 
 
@@ -276,6 +289,23 @@ def test_with_password_login_off_only_a_superuser_signs_in_with_a_password(
     assert signed_in_as(client).username == "root"
 
     assert Client().get("/accounts/signup/").status_code == 404
+    invite = Invite.objects.create(created_by=User.objects.get(username="root"),
+                                   expires_at="2999-01-01T00:00Z")  # fmt: skip
+    by_invite = Client().get(invite.get_absolute_url()).content.decode()
+    assert f"/oidc/authenticate/?invite={invite.token}" in by_invite
+    assert 'name="password1"' not in by_invite  # the invite is taken up through the provider
+
+
+@pytest.mark.django_db
+def test_a_password_sign_in_signs_out_here_only(sso, user, password):
+    client = Client()
+    assert (
+        client.post("/accounts/login/", {"username": "ada", "password": password}).status_code
+        == 302
+    )
+    out = client.post("/accounts/logout/")
+    assert out["Location"] == "/accounts/login/"
+    assert signed_in_as(client) is None
 
 
 # --- signing out --------------------------------------------------------------------------

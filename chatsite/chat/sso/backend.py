@@ -160,14 +160,14 @@ class SignInBackend(OIDCAuthenticationBackend):
 
     def _new_person(self, claims: dict, email: str) -> SignInIdentity:
         """A new account, when open sign-up is on or this browser came through an invite link."""
-        invite = None
-        if not settings.ALLOW_SIGNUP:
-            token = self.request.session.get(INVITE_SESSION_KEY)
-            invite = Invite.objects.filter(token=token).first() if token else None
-            if invite is None or not invite.usable:
-                raise SignInRefused(
-                    _("There is no account here for you yet. Ask an admin for an invite link.")
-                )
+        token = self.request.session.get(INVITE_SESSION_KEY)
+        invite = Invite.objects.filter(token=token).first() if token else None
+        if invite is not None and not invite.usable:
+            invite = None
+        if invite is None and not settings.ALLOW_SIGNUP:
+            raise SignInRefused(
+                _("There is no account here for you yet. Ask an admin for an invite link.")
+            )
         try:
             with transaction.atomic():
                 user = self.UserModel.objects.create_user(
