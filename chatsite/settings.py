@@ -185,6 +185,8 @@ OIDC_RP_CLIENT_ID = env.str("OIDC_CLIENT_ID", "")
 OIDC_RP_CLIENT_SECRET = env.str("OIDC_CLIENT_SECRET", "")
 if OIDC_ENABLED and not OIDC_RP_CLIENT_ID:
     raise ValueError("OIDC_CLIENT_ID is needed with OIDC_ISSUER")
+if not (PASSWORD_LOGIN or OIDC_ENABLED):
+    raise ValueError("PASSWORD_LOGIN=false needs single sign-on (OIDC_ISSUER)")
 OIDC_BUTTON_LABEL = env.str("OIDC_BUTTON_LABEL", "")  # empty: "Sign in with single sign-on"
 _domains: list[str] = env.list("OIDC_ALLOWED_DOMAINS", [])
 OIDC_ALLOWED_DOMAINS = [d.lower().lstrip("@") for d in _domains]

@@ -212,6 +212,15 @@ def test_an_unreachable_provider_is_said_so(sso, settings):
 
 
 @pytest.mark.django_db
+def test_a_provider_that_names_another_issuer_is_not_trusted(sso, settings):
+    # The same provider reached by another name: its discovery document names 127.0.0.1.
+    settings.OIDC_ISSUER = sso.issuer.replace("127.0.0.1", "localhost")
+    response = Client().get("/oidc/authenticate/")
+    assert response.status_code == 503
+    assert "configuration does not match OIDC_ISSUER" in refusal(response)
+
+
+@pytest.mark.django_db
 def test_without_open_sign_up_only_an_invite_makes_an_account(sso, settings, user):
     settings.ALLOW_SIGNUP = False
     refused, _ = sign_in(Client(), sso, "ken")
