@@ -375,3 +375,15 @@ def test_logs_never_carry_the_client_secret(settings):
     )
     RedactSecrets().filter(record)
     assert "the-sso-client-secret" not in record.getMessage()
+
+
+@pytest.mark.django_db
+def test_password_sign_up_still_signs_in_beside_single_sign_on(sso):
+    # Two backends now: sign-up must name the one it signed the person in with.
+    client = Client()
+    new = "a pass phrase long enough 31"
+    response = client.post(
+        "/accounts/signup/", {"username": "newcomer", "password1": new, "password2": new}
+    )
+    assert response.status_code == 302
+    assert signed_in_as(client).username == "newcomer"
