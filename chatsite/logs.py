@@ -1,4 +1,5 @@
-"""Log hygiene: whatever a log line holds, the API key never leaves the process in it."""
+"""Log hygiene: whatever a log line holds, the API key (or the SSO client secret) never leaves
+the process in it."""
 
 import logging
 
@@ -7,7 +8,8 @@ from django.conf import settings
 
 class RedactSecrets(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        secrets = [s for s in (settings.GEMINI_API_KEY, settings.SECRET_KEY) if len(s) >= 8]
+        known = (settings.GEMINI_API_KEY, settings.SECRET_KEY, settings.OIDC_RP_CLIENT_SECRET)
+        secrets = [s for s in known if len(s) >= 8]
         if not secrets:
             return True
         message = record.getMessage()

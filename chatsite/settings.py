@@ -159,6 +159,57 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 ALLOW_SIGNUP = env.bool("ALLOW_SIGNUP", True)
+# Password sign-in; off: only superusers may still use it (break glass), everyone else uses SSO.
+PASSWORD_LOGIN = env.bool("PASSWORD_LOGIN", True)
+
+# --- Single sign-on (OpenID Connect, mozilla-django-oidc; chatsite/chat/sso/) ---------------
+# On when OIDC_ISSUER is set; endpoints and keys come from the issuer's discovery document.
+
+
+def _issuer(value: str) -> str:
+    """https, or plain http to a loopback host only (a provider on this machine)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(value)
+    loopback = parts.hostname in {"127.0.0.1", "::1", "localhost"}
+    if parts.scheme != "https" and not (parts.scheme == "http" and loopback):
+        raise ValueError("OIDC_ISSUER must be an https:// URL (http only to a loopback host)")
+    return value.rstrip("/")
+
+
+OIDC_ISSUER = env.str("OIDC_ISSUER", "")
+if OIDC_ISSUER:
+    OIDC_ISSUER = _issuer(OIDC_ISSUER)
+OIDC_ENABLED = bool(OIDC_ISSUER)
+OIDC_RP_CLIENT_ID = env.str("OIDC_CLIENT_ID", "")
+OIDC_RP_CLIENT_SECRET = env.str("OIDC_CLIENT_SECRET", "")
+if OIDC_ENABLED and not OIDC_RP_CLIENT_ID:
+    raise ValueError("OIDC_CLIENT_ID is needed with OIDC_ISSUER")
+if not (PASSWORD_LOGIN or OIDC_ENABLED):
+    raise ValueError("PASSWORD_LOGIN=false needs single sign-on (OIDC_ISSUER)")
+OIDC_BUTTON_LABEL = env.str("OIDC_BUTTON_LABEL", "")  # empty: "Sign in with single sign-on"
+_domains: list[str] = env.list("OIDC_ALLOWED_DOMAINS", [])
+OIDC_ALLOWED_DOMAINS = [d.lower().lstrip("@") for d in _domains]
+OIDC_GROUPS_CLAIM = env.str("OIDC_GROUPS_CLAIM", "groups")
+OIDC_ADMIN_GROUP = env.str("OIDC_ADMIN_GROUP", "")
+OIDC_STAFF_GROUP = env.str("OIDC_STAFF_GROUP", "")
+OIDC_RP_SCOPES = env.str("OIDC_SCOPES", "openid email profile")
+OIDC_RP_SIGN_ALGO = env.str(
+    "OIDC_SIGN_ALGO",
+    "RS256",
+    validate=OneOf(["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384"]),
+)
+OIDC_TIMEOUT = env.float("OIDC_TIMEOUT", 10.0, validate=Range(min=1, max=120))
+# The library's knobs that are not the operator's to turn: code flow with PKCE, state and
+# nonce; the ID token kept for RP-initiated logout; our views and backend around it.
+OIDC_USE_PKCE = True
+OIDC_USE_NONCE = True
+OIDC_STORE_ID_TOKEN = True
+OIDC_CALLBACK_CLASS = "chatsite.chat.sso.views.Callback"
+OIDC_AUTHENTICATE_CLASS = "chatsite.chat.sso.views.Start"
+LOGIN_REDIRECT_URL_FAILURE = "login"
+if OIDC_ENABLED:
+    AUTHENTICATION_BACKENDS.append("chatsite.chat.sso.backend.SignInBackend")
 # Per person: messages per period ("30/m", "500/h"; empty for none) and tokens per day (0: none).
 RATE_LIMIT_MESSAGES = env.str("RATE_LIMIT_MESSAGES", "30/m")
 DAILY_TOKEN_BUDGET = env.int("DAILY_TOKEN_BUDGET", 0, validate=Range(min=0))
@@ -261,6 +312,16 @@ CONTENT_SECURITY_POLICY = {
         "form-action": ["'self'"],
     }
 }
+
+if OIDC_ENABLED:
+    # Signing out is a form post answered with a redirect to the provider's end-session
+    # endpoint (RP-initiated logout); browsers hold redirects after a post to form-action.
+    from urllib.parse import urlsplit as _urlsplit
+
+    _provider = _urlsplit(OIDC_ISSUER)
+    CONTENT_SECURITY_POLICY["DIRECTIVES"]["form-action"].append(
+        f"{_provider.scheme}://{_provider.netloc}"
+    )
 
 # --- Gemini Interactions API --------------------------------------------------------------
 GEMINI_API_KEY = env.str("GEMINI_API_KEY", "")

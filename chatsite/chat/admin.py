@@ -35,6 +35,7 @@ from .models import (
     ModelPrice,
     Review,
     SharedConversation,
+    SignInIdentity,
     TranscriptRead,
     Turn,
 )
@@ -468,6 +469,20 @@ def invite_path(invite: Invite) -> str:
         return invite.get_absolute_url()
     except NoReverseMatch:
         return f"/accounts/invite/{invite.token}/"
+
+
+@admin.register(SignInIdentity)
+class SignInIdentityAdmin(admin.ModelAdmin):
+    """Who signs in through the provider, as which account. Made only by signing in; deleting
+    one unlinks it (that provider account then gets a new account at its next sign-in)."""
+
+    list_display = ("user", "email", "issuer", "last_sign_in")
+    list_select_related = ("user",)
+    search_fields = ("user__username", "email", "subject")
+    readonly_fields = ("user", "issuer", "subject", "email", "created_at", "last_sign_in")
+
+    def has_add_permission(self, request):
+        return False
 
 
 @admin.register(Invite)

@@ -59,7 +59,14 @@ def plural_forms(words) -> dict[str, str]:
 
 
 def site(request):
-    return {"emulated": settings.GEMINI_EMULATED, "allow_signup": settings.ALLOW_SIGNUP}
+    return {
+        "emulated": settings.GEMINI_EMULATED,
+        "allow_signup": settings.ALLOW_SIGNUP and settings.PASSWORD_LOGIN,
+        "password_login": settings.PASSWORD_LOGIN,
+        "sso": settings.OIDC_ENABLED,
+        # The operator's own words, or ours (translated).
+        "sso_label": settings.OIDC_BUTTON_LABEL or gettext("Sign in with single sign-on"),
+    }
 
 
 def preferences(request):

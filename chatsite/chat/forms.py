@@ -9,6 +9,7 @@ import re
 
 from django import forms
 from django.conf import settings
+from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.humanize.templatetags.humanize import intcomma
 from django.utils.translation import gettext_lazy as _
 from jsonschema import SchemaError
@@ -394,3 +395,20 @@ class AccountForm(forms.ModelForm):
             (_("Models"), [(m, m) for m in settings.GEMINI_MODELS]),
             (_("Agents"), [(a, a) for a in settings.GEMINI_AGENTS]),
         ]
+
+
+class PasswordSignInForm(AuthenticationForm):
+    """The sign-in form. With PASSWORD_LOGIN=false the backend takes passwords from superusers
+    only; every refusal then says so, in one message, so it tells no one whose password was
+    right."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not settings.PASSWORD_LOGIN:
+            self.error_messages = {
+                **self.error_messages,
+                "invalid_login": _(
+                    "Password sign-in is only for administrators here; everyone else signs in "
+                    "with single sign-on. Administrators: check your username and password."
+                ),
+            }

@@ -229,6 +229,28 @@ class Invite(models.Model):
         return self.used_by_id is None and self.expires_at > timezone.now()
 
 
+class SignInIdentity(models.Model):
+    """A person's account at a single sign-on provider: the provider's `sub`, never the e-mail,
+    says who signs in (e-mails change hands; a subject is the provider's promise)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="sign_in_identities"
+    )
+    issuer = models.CharField(max_length=300)
+    subject = models.CharField(max_length=255)
+    email = models.EmailField(blank=True)  # as last seen, for the admin; not used to match
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_sign_in = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["issuer", "subject"], name="one_user_per_identity")
+        ]
+
+    def __str__(self):
+        return f"{self.subject} @ {self.issuer}"
+
+
 def _attachment_path(instance, filename):
     # Content-addressed: the same file uploaded twice is stored once per owner.
     return f"attachments/{instance.owner_id}/{instance.sha256[:2]}/{instance.sha256}"

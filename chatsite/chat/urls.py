@@ -2,6 +2,8 @@ from django.contrib.auth import views as auth_views
 from django.urls import path, re_path
 
 from . import account_views, attachment_views, conversation_views, media, share_views, views
+from .forms import PasswordSignInForm
+from .sso import views as sso_views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -58,10 +60,15 @@ urlpatterns = [
     ),
     path(
         "accounts/login/",
-        auth_views.LoginView.as_view(redirect_authenticated_user=True),
+        auth_views.LoginView.as_view(
+            redirect_authenticated_user=True, authentication_form=PasswordSignInForm
+        ),
         name="login",
     ),
-    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/logout/", sso_views.sign_out, name="logout"),
+    # Single sign-on (404 unless OIDC_ISSUER is set); names are the library's.
+    path("oidc/authenticate/", sso_views.Start.as_view(), name="oidc_authentication_init"),
+    path("oidc/callback/", sso_views.Callback.as_view(), name="oidc_authentication_callback"),
     path("accounts/signup/", views.signup, name="signup"),
     path("accounts/sign-out-everywhere/", views.sign_out_everywhere, name="sign-out-everywhere"),
     path("accounts/invite/<str:token>/", views.signup, name="invite"),

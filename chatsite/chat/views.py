@@ -358,10 +358,12 @@ def signup(request, token=None):
         invite = Invite.objects.filter(token=token).first()
         if invite is None or not invite.usable:
             return render(request, "registration/invite_invalid.html", status=410)
-    elif not settings.ALLOW_SIGNUP:
+    elif not (settings.ALLOW_SIGNUP and settings.PASSWORD_LOGIN):
         raise Http404("Sign-up is turned off here. Ask an admin for an invite.")
     if request.user.is_authenticated:
         return redirect("home")
+    if not settings.PASSWORD_LOGIN:  # an invite, taken up through single sign-on only
+        return render(request, "registration/signup.html", {"form": None, "invite": invite})
     form = UserCreationForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         with transaction.atomic():
@@ -372,6 +374,6 @@ def signup(request, token=None):
                 if not claimed:
                     transaction.set_rollback(True)
                     return render(request, "registration/invite_invalid.html", status=410)
-        login(request, user)
+        login(request, user, backend="chatsite.security.auth.ThrottledModelBackend")
         return redirect("home")
     return render(request, "registration/signup.html", {"form": form, "invite": invite})

@@ -3,10 +3,12 @@
 One backend (not axes' plus ModelBackend) so that `login(request, user)` after sign-up needs no
 backend argument. Sign-in forms (the site's and the admin's) always pass the request; code
 that authenticates without one (a test client's login, a management command) is not a client
-to throttle, so it skips the lockout check instead of failing.
+to throttle, so it skips the lockout check instead of failing. (With single sign-on on, the
+SSO backend comes second and sign-up passes this one to `login` by name.)
 """
 
 from axes.backends import AxesStandaloneBackend
+from django.conf import settings
 from django.contrib.auth.backends import ModelBackend
 
 
@@ -15,7 +17,10 @@ class ThrottledModelBackend(AxesStandaloneBackend, ModelBackend):
         if request is not None:
             # Raises (and so refuses the sign-in) when this username or client is locked out.
             AxesStandaloneBackend.authenticate(self, request, username, password, **kwargs)
-        return ModelBackend.authenticate(self, request, username, password, **kwargs)
+        user = ModelBackend.authenticate(self, request, username, password, **kwargs)
+        if user is not None and not (settings.PASSWORD_LOGIN or user.is_superuser):
+            return None  # PASSWORD_LOGIN=false: passwords only for superusers (break glass)
+        return user
 
 
 def lockout_response(request, original_response=None, credentials=None):

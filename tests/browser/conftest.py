@@ -73,13 +73,13 @@ def browser():
 
 
 @pytest.fixture
-def new_page(browser, server):
-    """new_page(user="ada", width=1280) → a signed-in page; dialogs and page errors are recorded
-    (`page.problems`) and fail the test. Other keywords go to the browser context (e.g.
-    `has_touch=True, is_mobile=True` for a touch screen, `color_scheme="dark"`)."""
+def new_blank_page(browser):
+    """new_blank_page(width=1280) → a page on no site yet, in a browser context of its own;
+    dialogs and page errors are recorded (`page.problems`) and fail the test. Other keywords go
+    to the browser context (e.g. `has_touch=True, is_mobile=True`, `color_scheme="dark"`)."""
     contexts = []
 
-    def make(user="ada", width=1280, height=860, **options):
+    def make(width=1280, height=860, **options):
         context = browser.new_context(viewport={"width": width, "height": height}, **options)
         contexts.append(context)
         page = context.new_page()
@@ -94,6 +94,21 @@ def new_page(browser, server):
         )
         page.on("dialog", lambda dialog: (page.problems.append(f"dialog: {dialog.message}"),
                                           dialog.dismiss()))  # fmt: skip
+        return page
+
+    yield make
+    for context in contexts:
+        for page in context.pages:
+            assert not page.problems, page.problems
+        context.close()
+
+
+@pytest.fixture
+def new_page(new_blank_page, server):
+    """new_page(user="ada", width=1280) → a signed-in page (see new_blank_page)."""
+
+    def make(user="ada", width=1280, height=860, **options):
+        page = new_blank_page(width=width, height=height, **options)
         if user:
             page.goto(f"{server.url}/accounts/login/")
             page.fill("input[name=username]", user)
@@ -102,11 +117,7 @@ def new_page(browser, server):
             page.wait_for_url(f"{server.url}/")
         return page
 
-    yield make
-    for context in contexts:
-        for page in context.pages:
-            assert not page.problems, page.problems
-        context.close()
+    return make
 
 
 def screenshot(page, name):
