@@ -110,14 +110,19 @@ def new_page(new_blank_page, server):
     def make(user="ada", width=1280, height=860, **options):
         page = new_blank_page(width=width, height=height, **options)
         if user:
-            page.goto(f"{server.url}/accounts/login/")
-            page.fill("input[name=username]", user)
-            page.fill("input[name=password]", PASSWORD)
-            page.click("button[type=submit]")
-            page.wait_for_url(f"{server.url}/")
+            sign_in(page, server, user)
         return page
 
     return make
+
+
+def sign_in(page, server, user):
+    """Signs `user` in with the password form (in whatever language the page speaks)."""
+    page.goto(f"{server.url}/accounts/login/")
+    page.fill("input[name=username]", user)
+    page.fill("input[name=password]", PASSWORD)
+    page.locator("form button[type=submit]").click()
+    page.wait_for_url(f"{server.url}/")
 
 
 def screenshot(page, name):

@@ -7,8 +7,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from ..servers import PASSWORD
-from .conftest import screenshot
+from .conftest import screenshot, sign_in
 from .ui import assistant, start, wait_for_reply
 
 QUICK = "[emulator:pace=0]"
@@ -23,36 +22,15 @@ SEND = {"en": "Send", "ru": "Отправить", "he": "שליחה", "vi": "G�
 
 
 @pytest.fixture
-def page_in(browser, server):
+def page_in(new_blank_page):
     """page_in(locale, width=1280, dark=False) → a page whose browser asks for `locale`
     (Accept-Language and navigator.language), signed out."""
-    contexts = []
 
     def make(locale, *, width=1280, height=860, dark=False):
-        context = browser.new_context(
-            viewport={"width": width, "height": height},
-            locale=locale,
-            color_scheme="dark" if dark else "light",
-        )
-        contexts.append(context)
-        page = context.new_page()
-        page.problems = []
-        page.on("pageerror", lambda exc: page.problems.append(f"page error: {exc}"))
-        return page
+        scheme = "dark" if dark else "light"
+        return new_blank_page(width=width, height=height, locale=locale, color_scheme=scheme)
 
-    yield make
-    for context in contexts:
-        for page in context.pages:
-            assert not page.problems, page.problems
-        context.close()
-
-
-def sign_in(page, server, user):
-    page.goto(f"{server.url}/accounts/login/")
-    page.fill("input[name=username]", user)
-    page.fill("input[name=password]", PASSWORD)
-    page.locator("form button[type=submit]").click()
-    page.wait_for_url(f"{server.url}/")
+    return make
 
 
 def expect_language(page, code):

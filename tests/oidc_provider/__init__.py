@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 
-from ..servers import ROOT, free_port
+from ..servers import ROOT, free_port, stop_process
 
 CLIENT_ID = "chatsite-test-client"
 CLIENT_SECRET = "chatsite-test-secret-that-is-long-enough"
@@ -65,10 +65,5 @@ class ProviderProcess:
         httpx.post(f"{self.url}/test/mode/", data={"mode": mode}, timeout=5).raise_for_status()
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
+        stop_process(self.proc)
         self._log.close()
