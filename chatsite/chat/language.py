@@ -4,9 +4,9 @@ Order: the person's choice on `/accounts/settings/` (their Account), else the br
 Accept-Language (Django's LocaleMiddleware, which runs first), else English (LANGUAGE_CODE).
 """
 
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
 from django.utils import translation
-from django.utils.deprecation import MiddlewareMixin
 from django.utils.translation import trans_real
 
 from .models import Account
@@ -26,17 +26,43 @@ def supported(code: str) -> bool:
     return code in dict(settings.LANGUAGES)
 
 
-class AccountLanguageMiddleware(MiddlewareMixin):
+class AccountLanguageMiddleware:
     """After AuthenticationMiddleware: a signed-in person's saved language wins over the
-    browser's. Leaves the account on the request for the context processor (one query)."""
+    browser's. Leaves the account on the request (`request.account`, for the context processor
+    and the send path: one query a request). Async under ASGI: no thread hop, and the user it
+    fetches is the one async views get from `request.auser()`."""
 
-    def process_request(self, request):
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        self.is_async = iscoroutinefunction(get_response)
+        if self.is_async:
+            markcoroutinefunction(self)
+
+    def __call__(self, request):
+        if self.is_async:
+            return self.__acall__(request)
         user = request.user
-        account = Account.for_user(user) if user.is_authenticated else None
-        request.account = account
-        if account is not None and supported(account.language):
-            translation.activate(account.language)
-            request.LANGUAGE_CODE = account.language
+        _apply(request, Account.for_user(user) if user.is_authenticated else None)
+        return self.get_response(request)
+
+    async def __acall__(self, request):
+        user = await request.auser()
+        request.user = user  # the same person for sync code (templates) as for async views
+        account = None
+        if user.is_authenticated:
+            account = await Account.objects.filter(user=user).afirst() or Account(user=user)
+        _apply(request, account)
+        return await self.get_response(request)
+
+
+def _apply(request, account: Account | None) -> None:
+    request.account = account
+    if account is not None and supported(account.language):
+        translation.activate(account.language)
+        request.LANGUAGE_CODE = account.language
 
 
 async def for_socket(scope) -> str:
@@ -67,6 +93,8 @@ def answer_line(account: Account | None) -> str:
     return f"Answer in {name} unless asked otherwise."
 
 
-async def answer_line_for(user_id) -> str:
-    account = await Account.objects.filter(user_id=user_id).afirst()
+async def answer_line_for(user_id, account: Account | None = None) -> str:
+    """`account`: the person's, when the caller has it already (a request's)."""
+    if account is None or account.user_id != user_id:
+        account = await Account.objects.filter(user_id=user_id).afirst()
     return answer_line(account)

@@ -244,10 +244,18 @@ def _after_import(previous: str | None, parent: Turn | None) -> bool:
 
 
 async def send_message(
-    user, conversation: Conversation, text: str, *, files=(), checked=False, background=False
+    user,
+    conversation: Conversation,
+    text: str,
+    *,
+    files=(),
+    checked=False,
+    background=False,
+    account=None,
 ) -> Turn:
     """Save the turn first (the user's words are never lost), show it, then start the reply.
-    `files`: Attachments already stored (attachments.save_uploads).
+    `files`: Attachments already stored (attachments.save_uploads). `account`: the person's
+    Account when the caller has it (a request's), saving a query before the request goes out.
     Raises InvalidInput or LimitReached (nothing saved) with a message for the person."""
     text = clean_message(text, with_files=bool(files))
     async with _start_lock(user.pk):
@@ -266,7 +274,7 @@ async def send_message(
             + attachments.input_blocks(files),
             background=background or is_agent(conversation.model),
         )
-        await start_turn(conversation, turn, parent)
+        await start_turn(conversation, turn, parent, new_version=False, account=account)
     return turn
 
 
@@ -328,21 +336,29 @@ async def _new_version(user, conversation, old: Turn, user_input, model, backgro
             background=background or is_agent(model),
         )  # fmt: skip
         turn.first_version = parent is None
-        await start_turn(conversation, turn, parent)
+        await start_turn(conversation, turn, parent, new_version=True)
     return turn
 
 
 async def start_turn(
-    conversation: Conversation, turn: Turn, parent: Turn | None
+    conversation: Conversation,
+    turn: Turn,
+    parent: Turn | None,
+    *,
+    new_version: bool,
+    account=None,
 ) -> TurnRunner | None:
     """Save the new turn (one INSERT, with the options it is sent with), show it, start its
-    runner. Only what the request needs happens before the request goes out."""
+    runner. Only what the request needs happens before the request goes out. `new_version`: it
+    is a sibling of another turn (an edit, a regenerated answer), so the branch on screen moves
+    to it; a message that continues the branch on screen is its parent's only child, which the
+    branch shows already (branches.Tree.path)."""
     chained = await _chained(parent)
     previous = chained.interaction_id if chained else None
     servers = []
     if (conversation.settings or {}).get("mcp_servers"):
         servers = [s async for s in McpServer.objects.filter(enabled=True)]
-    line = await language.answer_line_for(conversation.owner_id)
+    line = await language.answer_line_for(conversation.owner_id, account)
     body = build_request(conversation, turn, previous, mcp_servers=servers, answer_line=line)
     body = await only_enabled(body)  # a function tool switched off since the settings were saved
     turn.request = public_request(body)
@@ -354,7 +370,8 @@ async def start_turn(
                 conversation.owner_id, turn.user_input
             )
         except attachments.AttachmentError as exc:
-            await _on_screen(conversation, turn)
+            if new_version:
+                await _on_screen(conversation, turn)
             hub.publish(conversation.pk, [turn_added_frame(turn)])
             await TurnRunner.fail_orphan(turn, str(exc))
             return None
@@ -363,7 +380,8 @@ async def start_turn(
     history = _expired(chained) or _after_import(previous, parent)
     runner = TurnRunner(turn, body=body, history=history)
     # Before the start: once the runner runs, its frames must find the turn drawn.
-    await _on_screen(conversation, turn)
+    if new_version:
+        await _on_screen(conversation, turn)
     runner.start()  # the request is on its way while the bubble is drawn
     hub.publish(conversation.pk, [turn_added_frame(turn)])
     # After the start: the list of conversations is ordered by this, the reply is not.

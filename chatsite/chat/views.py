@@ -213,8 +213,9 @@ async def new_conversation(request):
     )
     try:
         await services.send_message(
-            user, convo, text, files=files, checked=True, background=data["background"]
-        )
+            user, convo, text, files=files, checked=True, background=data["background"],
+            account=getattr(request, "account", None),
+        )  # fmt: skip
     except limits.LimitReached as exc:  # running replies hold part of the budget
         await convo.adelete()
         return _composer_error(str(exc), status=429)
@@ -244,8 +245,9 @@ async def send(request, pk):
     await services.update_settings(convo, data["model"], form.conversation_settings())
     try:
         await services.send_message(
-            user, convo, text, files=files, checked=True, background=data["background"]
-        )
+            user, convo, text, files=files, checked=True, background=data["background"],
+            account=getattr(request, "account", None),
+        )  # fmt: skip
     except services.ConversationBusy as exc:  # another tab started one meanwhile
         return _composer_error(str(exc), status=409)
     except limits.LimitReached as exc:  # running replies hold part of the budget
