@@ -287,3 +287,28 @@ async def test_an_answer_ends_in_place_with_only_its_code_block_sent_as_html(use
     assert 'class="hl-' in blocks[0]  # highlighted by the page's renderer
     assert f".st-{turn_id}-1" in tab.frames  # it ends in place: no second copy of the answer
     assert not any("step-output" in f and "outerHTML" in f for f in tab.frames)
+
+
+async def test_a_finished_answer_ends_with_one_small_frame_not_its_meta_html(user, open_tab):
+    """The meta line of an answer that ends live is drawn by the tab from its page's template
+    (chat.js finishMeta): the server sends its status, tokens and live element only."""
+    convo = await make_conversation(user)
+    tab = await open_tab(user, convo.pk)
+    turn_id = await send(tab, "[emulator:words=20] hello")
+    last = await tab.receive_until(lambda f: is_status(f, "completed"), timeout=20)
+    frame = json.loads(last)
+    assert frame["status"] == [turn_id, "completed"]
+    assert frame["meta"]["source"] == f"st-{turn_id}-1"  # the live answer's text element
+    saved = await wait_for_turn(turn_id)
+    assert frame["meta"]["tokens"] == f"{saved.usage['total_tokens']} tokens"
+    assert not any(f'id="meta-{turn_id}" data-turn-status="completed"' in f for f in tab.frames)
+    assert len(last.encode()) < 100
+
+
+async def test_a_failed_answer_still_gets_its_meta_line_as_html(user, open_tab):
+    convo = await make_conversation(user)
+    tab = await open_tab(user, convo.pk)
+    turn_id = await send(tab, "[emulator:fail=400] hello")
+    await tab.receive_until(lambda f: is_status(f, "failed"), timeout=20)
+    meta = [f for f in tab.frames if f'id="meta-{turn_id}" data-turn-status="failed"' in f]
+    assert meta and ">Retry<" in meta[-1]

@@ -35,6 +35,7 @@ from .rendering import render_step, stream_dom_id
 from .templatetags.turn_actions import answer_markdown
 from .turn_frames import (
     assistant_frame,
+    finished_frame,
     meta_frame,
     oob_append,
     oob_replace,
@@ -399,13 +400,25 @@ class TurnRunner:
             )  # fmt: skip
         finally:
             # Steps still open end in their final form, then the status line.
-            self.outbox.html(assistant_frame(turn) if redraw else self._meta_frame(turn))
-            self.outbox.json(json.loads(status_frame(turn)))
+            finished = None if redraw else self._finished_frame(turn)
+            if finished is not None:
+                self.outbox.json(finished)
+            else:
+                self.outbox.html(assistant_frame(turn) if redraw else self._meta_frame(turn))
+                self.outbox.json(json.loads(status_frame(turn)))
             self.outbox.flush()
         titles.after_reply(turn)
 
     def _meta_frame(self, turn: Turn) -> str:
         return meta_frame(turn, source_from=self.answers.source_from(answer_markdown(turn)))
+
+    def _finished_frame(self, turn: Turn) -> dict | None:
+        """A completed answer the tabs show as it was streamed: its status and meta in one
+        small frame. None for anything else (its meta line is sent as HTML)."""
+        if turn.status != Turn.Status.COMPLETED:
+            return None
+        source_from = self.answers.source_from(answer_markdown(turn))
+        return finished_frame(turn, source_from) if source_from else None
 
     async def _cancel_upstream(self) -> None:
         assert self.turn.interaction_id  # its one caller checked

@@ -3,7 +3,9 @@ meta line and status. Server-rendered from the same partials as the page."""
 
 import json
 
+from django.contrib.humanize.templatetags.humanize import intcomma
 from django.template.loader import render_to_string
+from django.utils.translation import ngettext
 
 from .models import Turn
 
@@ -35,3 +37,16 @@ def meta_frame(turn: Turn, source_from: str | None = None) -> str:
 
 def assistant_frame(turn: Turn) -> str:
     return oob_replace(render_to_string("chat/conversation.html#assistant", {"turn": turn}))
+
+
+def finished_frame(turn: Turn, source_from: str) -> dict:
+    """A completed answer's status with what its meta line needs (a few dozen bytes): the tab
+    draws the line from its page's answer-actions template (chat.js finishMeta) — the same
+    partial the page draws finished turns with. `source_from`: the live answer's element, whose
+    text "Copy" takes."""
+    total = (turn.usage or {}).get("total_tokens") or 0
+    tokens = ""
+    if isinstance(total, int) and total > 0:
+        shown = intcomma(total)
+        tokens = ngettext("%(shown)s token", "%(shown)s tokens", total) % {"shown": shown}
+    return {"status": [turn.pk, turn.status], "meta": {"tokens": tokens, "source": source_from}}

@@ -87,6 +87,7 @@
     if (frame.load) {
       for (var j = 0; j < frame.load.length; j++) loadTurn(frame.load[j][0], frame.load[j][1]);
     }
+    if (frame.meta && frame.status) finishMeta(frame.status[0], frame.meta);
     if (frame.status) {
       var part = document.getElementById("a-" + frame.status[0]);
       if (part) part.dataset.status = frame.status[1];
@@ -100,6 +101,34 @@
       var box = document.getElementById("composer-error");
       if (box) box.textContent = frame.error;
     }
+  }
+
+  // A completed answer's meta line comes as a small frame (its tokens and the live element
+  // holding its words) and is drawn from the page's answer-actions template: the partial the
+  // server draws finished turns with, for turn 0.
+  function finishMeta(id, meta) {
+    var line = document.getElementById("meta-" + id);
+    var template = document.getElementById("answer-actions");
+    if (!line || !template || line.dataset.turnStatus === "completed") return;
+    var model = line.querySelector("[data-model]");
+    var parts = template.content.cloneNode(true);
+    parts.querySelectorAll("[hx-post], [hx-get]").forEach(function (el) {
+      ["hx-post", "hx-get"].forEach(function (name) {
+        var url = el.getAttribute(name);
+        if (url) el.setAttribute(name, url.replace("/turns/0/", "/turns/" + id + "/"));
+      });
+    });
+    var copy = parts.querySelector(".copy-answer");
+    if (copy) copy.dataset.sourceFrom = meta.source;
+    var usage = parts.querySelector(".usage");
+    if (usage && meta.tokens) usage.textContent = meta.tokens;
+    else if (usage) usage.remove();
+    var named = parts.querySelector("[data-model]");
+    if (named && model) named.textContent = model.textContent;
+    line.replaceChildren(parts);
+    line.dataset.turnStatus = "completed";
+    htmx.process(line);
+    fillSources(line);
   }
 
   // A new turn arrives as HTML appended to the transcript. When it is a new version (an edit,

@@ -80,3 +80,15 @@ def written_by(turn) -> str:
 @register.filter
 def other_models(turn) -> list[str]:
     return [m for m in [*settings.GEMINI_MODELS, *settings.GEMINI_AGENTS] if m != written_by(turn)]
+
+
+@register.filter
+def placeholder_turn(conversation):
+    """Turn 0 of `conversation`, finished: what the page's answer-actions template is drawn
+    from (its scripts put a real turn's id, tokens and model in)."""
+    from ..models import Turn
+
+    return Turn(
+        pk=0, conversation_id=conversation.pk, status=Turn.Status.COMPLETED,
+        usage={"total_tokens": 1},
+    )  # fmt: skip
