@@ -6,19 +6,25 @@ own conversation, so each is a hub subscriber and a member of its user's channel
 and after they are closed. Baseline, on a second fresh daphne warmed up the same way: the same
 three readings for 1,000 plain TCP connections that send nothing (daphne accepts each and keeps
 an HTTP protocol object for it) — the cost of a connection before any websocket or Django state.
+
+A socket that stops reading, on a third fresh daphne (logging at INFO): one tab that never reads
+and one that does, on the same conversation, while a ~1.3 MB reply streams; the figure is what
+daphne says it held unsent for the stalled one when it closed it (its log), beside the bytes the
+reading tab received.
 """
 
 from __future__ import annotations
 
 import asyncio
 import gc
+import re
 import time
 
 import httpx
 
 from bench import fixtures
-from bench.clients import Tab
-from bench.servers import HOST, CpuMeter
+from bench.clients import StalledSocket, Tab, run_turn
+from bench.servers import HOST, CpuMeter, start_daphne
 
 OPEN_CONCURRENCY = 50
 SETTLE_S = 2.0
@@ -38,7 +44,39 @@ def run(ctx) -> dict:
         out["tcp"] = asyncio.run(_tcp(ctx, proc, url, conversations))
     finally:
         proc.stop()
+    proc, url = start_daphne({**ctx.env, "LOG_LEVEL": "INFO"}, ctx.var_dir, "daphne-stop-reading")
+    try:
+        out["stop_reading"] = asyncio.run(_stop_reading(ctx, proc, url, conversations[0]))
+    except Exception as exc:  # a row without data says so; the rest of the scenario stands
+        out["stop_reading"] = {"error": repr(exc)[:200]}
+    finally:
+        proc.stop()
     return out
+
+
+LONG_REPLY = (
+    "long [emulator:words=200000] [emulator:delta_words=20] [emulator:pace=1] "
+    "[emulator:hop_words=200000]"
+)
+HELD = re.compile(r"websocket that stopped reading \((\d+) bytes unsent\)")
+
+
+async def _stop_reading(ctx, proc, url: str, conversation: int) -> dict:
+    stalled = await asyncio.to_thread(StalledSocket, url, conversation, ctx.cookie)
+    tab = await Tab.open(url, conversation, ctx.cookie)
+    rss_before = proc.rss_kib()
+    turn = await run_turn(tab, LONG_REPLY, timeout=300)
+    rss_after = proc.rss_kib()
+    await tab.close()
+    received, closed = await asyncio.to_thread(stalled.drain)
+    held = [int(n) for n in HELD.findall(proc.log_path.read_text())]
+    return {
+        "closed": closed,
+        "held_bytes": max(held) if held else None,
+        "stalled_received_bytes": received,
+        "reader_payload_bytes": turn.payload_bytes(),
+        "rss_growth_kib": rss_after - rss_before,
+    }
 
 
 async def _warm_up(ctx, url: str, conversations: list[int]) -> None:

@@ -11,8 +11,10 @@ calls it, so `daphne chatsite.asgi:application` (make run, bin/start, the tests)
 
 Websockets: Twisted accepts every write and keeps what the kernel will not take yet, so a
 browser that stops reading (a stalled network, a frozen tab) makes the server hold everything
-sent to it. `BoundedWebSocketProtocol` looks at that backlog after each send and, past
-WS_MAX_BUFFER_BYTES, closes the socket with CLOSE_TOO_SLOW and sends it nothing more; autobahn
+sent to it. `BoundedWebSocketProtocol` looks at that backlog before each send and, when the
+message would take it past WS_MAX_BUFFER_BYTES, does not send it: it closes the socket with
+CLOSE_TOO_SLOW and sends it nothing more (a message larger than the limit on its own still goes
+out when nothing waits: an idle reader takes it); autobahn
 drops the connection (and the backlog) when the close handshake does not complete within its
 timeout. The tab reconnects and catches up from the stored turn.
 """
@@ -125,11 +127,14 @@ def _install_websocket_bound() -> None:
         def serverSend(self, content, binary=False):
             if self._fell_behind:
                 return  # closing: the app may still send until it hears of the disconnect
-            super().serverSend(content, binary)
             backlog = pending_bytes(self.transport)
-            if backlog > limit:
+            # Checked before the write (a text frame is at least len(content) bytes), so the
+            # backlog never passes the limit.
+            if backlog and backlog + len(content) > limit:
                 self._fell_behind = True
                 log.info("closing a websocket that stopped reading (%d bytes unsent)", backlog)
                 self.sendClose(code=CLOSE_TOO_SLOW, reason="too far behind")
+                return
+            super().serverSend(content, binary)
 
     ws_protocol.WebSocketFactory.protocol = BoundedWebSocketProtocol
