@@ -14,9 +14,9 @@ browser that stops reading (a stalled network, a frozen tab) makes the server ho
 sent to it. `BoundedWebSocketProtocol` looks at that backlog before each send and, when the
 message would take it past WS_MAX_BUFFER_BYTES, does not send it: it closes the socket with
 CLOSE_TOO_SLOW and sends it nothing more (a message larger than the limit on its own still goes
-out when nothing waits: an idle reader takes it); autobahn
-drops the connection (and the backlog) when the close handshake does not complete within its
-timeout. The tab reconnects and catches up from the stored turn.
+out when nothing waits: an idle reader takes it); autobahn drops the connection (and the
+backlog) when the close handshake does not complete within its timeout. The tab reconnects and
+catches up from the stored turn.
 """
 
 from __future__ import annotations
