@@ -298,7 +298,7 @@ def _signed_pct(x) -> str:
 
 
 def _stop_reading(mode, s) -> Row:
-    measure = "4. A socket that stops reading while a long reply streams"
+    measure = "4. A socket that stops reading while long replies stream"
     target = f"closed holding ≤ {STOP_READING_BYTES // (1024 * 1024)} MiB"
     if not s or "error" in s:
         why = (s or {}).get("error", "not measured")
@@ -319,7 +319,7 @@ def _stop_reading(mode, s) -> Row:
         f"{'closed' if s['closed'] else '**still open**'} holding **{kib} KiB** unsent (daphne's "
         f"log); RSS {s['rss_growth_kib'] / 1024:+.0f} MiB over the reply",
         f"the reading tab on the same conversation received "
-        f"{s['reader_payload_bytes'] / 1e6:.1f} MB",
+        f"{s['reader_payload_bytes'] / 1e6:.1f} MB ({s.get('replies', 1)} long replies)",
         target,
         _verdict(ok, miss),
     )
