@@ -56,7 +56,8 @@ def run(ctx) -> dict:
 
 LONG_REPLY = "long [emulator:words=200000] [emulator:hop_words=200000] [emulator:pace=0]"
 MAX_REPLIES = 10  # ~1 MB each: enough to fill the kernel's buffers and then daphne's limit
-HELD = re.compile(r"websocket that stopped reading \((\d+) bytes unsent\)")
+# Logged by whichever closes it first: daphne_guard (per send) or the hub (per frame queued).
+HELD = re.compile(r"(?:websocket that stopped reading|a socket fell behind) \((\d+) bytes unsent\)")
 
 
 async def _stop_reading(ctx, proc, url: str, conversation: int) -> dict:
