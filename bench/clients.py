@@ -124,6 +124,13 @@ class StalledSocket:
         if not head.startswith(b"HTTP/1.1 101"):
             raise RuntimeError(f"websocket refused: {head[:80]!r}")
 
+    def send_text(self, text: str) -> None:
+        """One masked text frame, as a browser sends it."""
+        payload, mask = text.encode(), os.urandom(4)
+        size = len(payload)
+        head = bytes([0x81, 0x80 | size]) if size < 126 else bytes([0x81, 0xFE]) + size.to_bytes(2)
+        self.sock.sendall(head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload)))
+
     def drain(self, timeout: float = 15.0) -> tuple[int, bool]:
         """Read what the kernel kept; (bytes, whether the server had closed the socket)."""
         self.sock.settimeout(timeout)

@@ -8,15 +8,18 @@ three readings for 1,000 plain TCP connections that send nothing (daphne accepts
 an HTTP protocol object for it) — the cost of a connection before any websocket or Django state.
 
 A socket that stops reading, on a third fresh daphne (logging at INFO): one tab that never reads
-and one that does, on the same conversation, while long replies (~1 MB each) stream one after
-another until daphne closes the stalled one (at most MAX_REPLIES); the figure is what daphne says
-it held unsent for it when it closed it (its log), beside the bytes the reading tab received.
+and one that does, on the same conversation, while long replies stream one after another, the
+stalled one asking for the whole conversation after each, until daphne closes it (at most
+MAX_REPLIES); the figure is what daphne says it held unsent for it when it closed it (its log),
+beside the bytes the reading tab received.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
+import json
 import re
 import time
 
@@ -54,8 +57,9 @@ def run(ctx) -> dict:
     return out
 
 
-LONG_REPLY = "long [emulator:words=200000] [emulator:hop_words=200000] [emulator:pace=0]"
-MAX_REPLIES = 10  # ~1 MB each: enough to fill the kernel's buffers and then daphne's limit
+LONG_REPLY = "long [emulator:words=60000] [emulator:pace=0]"
+MAX_REPLIES = 12
+RESUME_ALL = json.dumps({"action": "resume", "turns": [], "after": 0})
 # Logged by whichever closes it first: daphne_guard (per send) or the hub (per frame queued).
 HELD = re.compile(r"(?:websocket that stopped reading|a socket fell behind) \((\d+) bytes unsent\)")
 
@@ -66,10 +70,16 @@ async def _stop_reading(ctx, proc, url: str, conversation: int) -> dict:
     rss_before = proc.rss_kib()
     payload = replies = 0
     held: list[int] = []
+    # Each reply streams to both tabs; after each, the stalled tab asks for the whole
+    # conversation again (as a reconnecting tab would), so what waits for it grows fast enough
+    # to pass the kernel's buffers before daphne's pings (every 20 s) would time it out.
     while replies < MAX_REPLIES and not held:
         turn = await run_turn(tab, LONG_REPLY, timeout=300)
         payload += turn.payload_bytes()
         replies += 1
+        with contextlib.suppress(OSError):  # the server dropped it already
+            await asyncio.to_thread(stalled.send_text, RESUME_ALL)
+        await asyncio.sleep(0.5)
         held = [int(n) for n in HELD.findall(proc.log_path.read_text())]
     rss_after = proc.rss_kib()
     await tab.close()

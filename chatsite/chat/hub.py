@@ -78,7 +78,12 @@ class Subscriber:
     def put(self, frame: str) -> None:
         if self.overflowed or self.closed:
             return
-        if len(self._queue) >= self.MAX_QUEUED or self.pending() > self._max_bytes:
+        pending = self.pending()
+        # The frame is counted too, so what waits never passes the limit (one frame larger than
+        # the limit still goes to a socket that has nothing waiting).
+        if len(self._queue) >= self.MAX_QUEUED or (
+            pending and pending + len(frame) > self._max_bytes
+        ):
             self._overflow()
             return
         if frame.startswith("+"):
