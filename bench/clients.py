@@ -7,10 +7,13 @@ Hot paths only store (receive time, raw payload); parsing happens after a run.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import html
 import json
+import os
 import re
+import socket
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -95,6 +98,53 @@ class Tab:
     async def close(self) -> None:
         await self.ws.close()
         self._reader.cancel()
+
+
+class StalledSocket:
+    """A websocket client that opens, then never reads: a tiny receive buffer and no recv()
+    until `drain()`, as a frozen tab on a stalled network would be."""
+
+    def __init__(self, base_url: str, conversation_id: int, cookie: str):
+        host, port = base_url.removeprefix("http://").rsplit(":", 1)
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        self.sock.settimeout(30)
+        self.sock.connect((host, int(port)))
+        key = base64.b64encode(os.urandom(16)).decode()
+        self.sock.sendall(
+            (
+                f"GET /ws/c/{conversation_id}/ HTTP/1.1\r\nHost: {host}:{port}\r\n"
+                "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+                f"Sec-WebSocket-Key: {key}\r\nOrigin: {base_url}\r\nCookie: {cookie}\r\n\r\n"
+            ).encode()
+        )
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += self.sock.recv(1)
+        if not head.startswith(b"HTTP/1.1 101"):
+            raise RuntimeError(f"websocket refused: {head[:80]!r}")
+
+    def send_text(self, text: str) -> None:
+        """One masked text frame, as a browser sends it."""
+        payload, mask = text.encode(), os.urandom(4)
+        size = len(payload)
+        head = bytes([0x81, 0x80 | size]) if size < 126 else bytes([0x81, 0xFE]) + size.to_bytes(2)
+        self.sock.sendall(head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload)))
+
+    def drain(self, timeout: float = 15.0) -> tuple[int, bool]:
+        """Read what the kernel kept; (bytes, whether the server had closed the socket)."""
+        self.sock.settimeout(timeout)
+        received = 0
+        try:
+            while chunk := self.sock.recv(1 << 16):
+                received += len(chunk)
+        except ConnectionResetError:
+            return received, True
+        except TimeoutError:
+            return received, False
+        finally:
+            self.sock.close()
+        return received, True
 
 
 def is_delta(frame: str) -> bool:

@@ -362,6 +362,11 @@ EMULATOR_PACE_MS = env.int("EMULATOR_PACE_MS", 35, validate=Range(min=0, max=10_
 # --- Streaming ----------------------------------------------------------------------------
 # Deltas are coalesced for at most this long before they go to the browser.
 STREAM_FLUSH_MS = env.int("STREAM_FLUSH_MS", 15, validate=Range(min=0, max=1000))
+# A websocket whose client stops reading is closed (4408) once this much waits unsent in the
+# server for it; the tab reconnects and catches up from the stored turn.
+WS_MAX_BUFFER_BYTES = env.int(
+    "WS_MAX_BUFFER_BYTES", 2 * 1024 * 1024, validate=Range(min=64 * 1024, max=256 * 1024 * 1024)
+)
 
 # --- Logs: plain for people, JSON for machines; never the API key, never message text ------
 LOG_LEVEL = env.str(

@@ -8,6 +8,7 @@ a real server shows: its event loop under a resume flood, its send buffer, its f
 import asyncio
 import datetime
 import json
+import re
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -471,3 +472,62 @@ async def test_a_turn_larger_than_a_socket_frame_reaches_the_tab_as_a_frame_it_c
         frame = await later.recv()
     assert json.loads(frame)["load"] == [[turn_id, url]]
     await later.close()
+
+
+def _read_until_closed(sock, timeout: float = 15.0) -> tuple[int, bool]:
+    """Everything the kernel kept for a raw socket, then whether the server had closed it."""
+    sock.settimeout(timeout)
+    received = 0
+    try:
+        while chunk := sock.recv(1 << 16):
+            received += len(chunk)
+    except ConnectionResetError:
+        return received, True
+    except TimeoutError:
+        return received, False
+    return received, True
+
+
+@pytest.mark.timeout(240)
+async def test_a_tab_that_stops_reading_during_a_long_reply_is_closed_and_others_get_it_all(site):
+    client = await sync_to_async(sign_in)(site.url)
+    conversation = site.long_conversation
+    stalled = await asyncio.to_thread(raw_socket_that_never_reads, site, client, conversation)
+    reading = await open_socket(site, client, conversation)
+    # About 3 MB of frames for each tab, on top of what the stalled tab's resume asks for.
+    stalled.sendall(client_frame(RESUME_ALL))
+    await reading.send(
+        json.dumps(
+            {
+                "action": "send",
+                "message": "long [emulator:words=200000] [emulator:delta_words=20] "
+                "[emulator:pace=1] [emulator:hop_words=200000]",
+            }
+        )
+    )
+    text_frames = 0
+    async with asyncio.timeout(180):
+        while True:
+            frame = await reading.recv()
+            text_frames += frame[:1] in ("+", "~")
+            if frame.startswith('{"status"') and json.loads(frame)["status"][1] in (
+                "completed",
+                "failed",
+            ):
+                break
+    await reading.close()
+    # The tab that kept reading got the whole reply, in many frames.
+    assert json.loads(frame)["status"][1] == "completed"
+    assert text_frames > 100
+    received, closed = await asyncio.to_thread(_read_until_closed, stalled)
+    stalled.close()
+    assert closed, f"the stalled socket is still open after {received:,} bytes"
+    # It was closed for falling behind, holding at most WS_MAX_BUFFER_BYTES (2 MiB) unsent, not
+    # the reply and the resume (several MB).
+    log = site.log_path.read_text()
+    # (Whichever bound saw it first: the hub's per frame queued, daphne_guard's per send.)
+    said = r"(?:websocket that stopped reading|a socket fell behind) \((\d+) bytes unsent\)"
+    held = [int(n) for n in re.findall(said, log)]
+    assert held, "no socket was closed for falling behind"
+    assert max(held) <= 2 * 1024 * 1024, held
+    assert (await sync_to_async(client.get)("/healthz")).status_code == 200

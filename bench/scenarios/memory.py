@@ -6,19 +6,28 @@ own conversation, so each is a hub subscriber and a member of its user's channel
 and after they are closed. Baseline, on a second fresh daphne warmed up the same way: the same
 three readings for 1,000 plain TCP connections that send nothing (daphne accepts each and keeps
 an HTTP protocol object for it) — the cost of a connection before any websocket or Django state.
+
+A socket that stops reading, on a third fresh daphne (logging at INFO): one tab that never reads
+and one that does, on the same conversation, while long replies stream one after another, the
+stalled one asking for the whole conversation after each, until daphne closes it (at most
+MAX_REPLIES); the figure is what daphne says it held unsent for it when it closed it (its log),
+beside the bytes the reading tab received.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
+import json
+import re
 import time
 
 import httpx
 
 from bench import fixtures
-from bench.clients import Tab
-from bench.servers import HOST, CpuMeter
+from bench.clients import StalledSocket, Tab, run_turn
+from bench.servers import HOST, CpuMeter, start_daphne
 
 OPEN_CONCURRENCY = 50
 SETTLE_S = 2.0
@@ -38,7 +47,51 @@ def run(ctx) -> dict:
         out["tcp"] = asyncio.run(_tcp(ctx, proc, url, conversations))
     finally:
         proc.stop()
+    proc, url = start_daphne({**ctx.env, "LOG_LEVEL": "INFO"}, ctx.var_dir, "daphne-stop-reading")
+    try:
+        out["stop_reading"] = asyncio.run(_stop_reading(ctx, proc, url, conversations[0]))
+    except Exception as exc:  # a row without data says so; the rest of the scenario stands
+        out["stop_reading"] = {"error": repr(exc)[:200]}
+    finally:
+        proc.stop()
     return out
+
+
+LONG_REPLY = "long [emulator:words=60000] [emulator:pace=0]"
+MAX_REPLIES = 12
+RESUME_ALL = json.dumps({"action": "resume", "turns": [], "after": 0})
+# Logged by whichever closes it first: daphne_guard (per send) or the hub (per frame queued).
+HELD = re.compile(r"(?:websocket that stopped reading|a socket fell behind) \((\d+) bytes unsent\)")
+
+
+async def _stop_reading(ctx, proc, url: str, conversation: int) -> dict:
+    stalled = await asyncio.to_thread(StalledSocket, url, conversation, ctx.cookie)
+    tab = await Tab.open(url, conversation, ctx.cookie)
+    rss_before = proc.rss_kib()
+    payload = replies = 0
+    held: list[int] = []
+    # Each reply streams to both tabs; after each, the stalled tab asks for the whole
+    # conversation again (as a reconnecting tab would), so what waits for it grows fast enough
+    # to pass the kernel's buffers before daphne's pings (every 20 s) would time it out.
+    while replies < MAX_REPLIES and not held:
+        turn = await run_turn(tab, LONG_REPLY, timeout=300)
+        payload += turn.payload_bytes()
+        replies += 1
+        with contextlib.suppress(OSError):  # the server dropped it already
+            await asyncio.to_thread(stalled.send_text, RESUME_ALL)
+        await asyncio.sleep(0.5)
+        held = [int(n) for n in HELD.findall(proc.log_path.read_text())]
+    rss_after = proc.rss_kib()
+    await tab.close()
+    received, closed = await asyncio.to_thread(stalled.drain)
+    return {
+        "closed": closed,
+        "held_bytes": max(held) if held else None,
+        "replies": replies,
+        "stalled_received_bytes": received,
+        "reader_payload_bytes": payload,
+        "rss_growth_kib": rss_after - rss_before,
+    }
 
 
 async def _warm_up(ctx, url: str, conversations: list[int]) -> None:

@@ -1,11 +1,14 @@
-"""2. Relay latency per delta at 1, 100 and 200 concurrent streams of 50 deltas/s.
+"""2. Relay latency per delta at 1, 100 and 200 (full profile: and 300) concurrent streams of
+50 deltas/s, and CPU per delta.
 
 Load: N sockets, each on its own conversation, each sending one message whose reply is
 `relay_words` one-word deltas at 20 ms. The N sends are spread evenly over `relay_spread_s`.
 The headline figures cover the deltas emitted while all N replies stream: from the moment the
 last of them emitted its first delta (+0.2 s) to the moment the first of them emitted its last
 (−0.1 s). CPU is sampled every 100 ms and read over the same window. Figures over the whole run
-(N reply starts and N finishes included) are kept too.
+(N reply starts and N finishes included) are kept too. CPU per delta (µs), which unlike stream
+counts holds on any machine: daphne's CPU time over the window ÷ the deltas the emulator emitted
+in it (each one daphne relays), beside the emulator's CPU time ÷ the same deltas.
 
 Latency of a delta: the emulator keeps the instant it appended each text delta to its event log
 (CLOCK_MONOTONIC, shared by every process on the machine); the client keeps the instant each
@@ -96,6 +99,20 @@ class Sampler:
             self.sample()
             await asyncio.sleep(0.1)
 
+    def micros_per_event(self, window: tuple[float, float], times: list[float]) -> dict:
+        """CPU µs per event of each process over the samples inside `window`, counting the
+        events (e.g. emitted deltas, by their instants) between the first and last of them."""
+        inside = [s for s in self.samples if window[0] <= s[0] <= window[1]]
+        if len(inside) < 2:
+            return {"events": 0}
+        (t0, a), (t1, b) = inside[0], inside[-1]
+        events = sum(1 for t in times if t0 <= t < t1)
+        out: dict = {"events": events, "seconds": t1 - t0}
+        for name in a:
+            if name not in ("machine", "client") and events:
+                out[name] = 1e6 * (b[name] - a[name]) / events
+        return out
+
     def percent(self, window: tuple[float, float]) -> dict:
         inside = [s for s in self.samples if window[0] <= s[0] <= window[1]]
         if len(inside) < 2:
@@ -183,10 +200,14 @@ async def _app(ctx, conversations: list[int]) -> dict:
             chars += len(truth)
     window = steady_window([emits[i] for i in ids if i])
     steady = _window(pairs, window)
+    emitted = [t for i in ids if i for t, _ in emits[i]]
     return {
         "streams": n,
         "window_s": max(0.0, window[1] - window[0]),
         "cpu_percent": sampler.percent(window),
+        # Machine-independent: daphne's CPU per delta it relayed beside the emulator's per delta
+        # it generated, both while every stream is on.
+        "cpu_us_per_delta": sampler.micros_per_event(window, emitted),
         "turns": len(turns) + len(failed),
         "completed": len(turns),
         "failed": failed[:5],
@@ -225,10 +246,12 @@ async def _direct(ctx, n: int) -> dict:
             pairs.extend(latencies(emits[s.interaction_id], s.marks))
     window = steady_window(list(emits.values()))
     steady = _window(pairs, window)
+    emitted = [t for marks in emits.values() for t, _ in marks]
     return {
         "streams": n,
         "window_s": max(0.0, window[1] - window[0]),
         "cpu_percent": sampler.percent(window),
+        "cpu_us_per_delta": sampler.micros_per_event(window, emitted),
         "completed": len(streams),
         "failed": failed[:5],
         "latency": ms_summary(steady),

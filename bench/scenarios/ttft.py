@@ -5,6 +5,10 @@ frame. Baseline: the same client POSTing the same message to the emulator (strea
 its SSE until the first text delta event. One turn at a time, alternating which path goes first,
 chained with previous_interaction_id like a conversation.
 
+CPU per turn (µs, holds on any machine): daphne's CPU time over each measured app turn (send →
+final status: mostly its first token, the replies are short) beside the emulator's over each
+direct stream of the same reply.
+
 Two variants, identical for both paths: `paced` (the headline) streams at 20 ms per delta, so the
 first word comes 20 ms after the step opens, as with a real model; `burst` (pace 0) delivers the
 whole short reply at once, so the app's first delta frame usually leaves with the end of the turn.
@@ -34,22 +38,64 @@ def run(ctx) -> dict:
     return out
 
 
+class _TurnCpu:
+    """CPU seconds of daphne and the emulator spent over measured turns (summed; /proc counts
+    in 10 ms ticks, which averages out over many turns)."""
+
+    def __init__(self, daphne, emulator):
+        self.procs = {"daphne": daphne, "emulator": emulator}
+        self.app = {"daphne": 0.0, "emulator": 0.0}
+        self.direct = {"emulator": 0.0}
+
+    def read(self) -> dict:
+        return {k: p.cpu_seconds() for k, p in self.procs.items() if p is not None}
+
+    def add(self, into: dict, before: dict) -> None:
+        after = self.read()
+        for k in into:
+            if k in after:
+                into[k] += after[k] - before[k]
+
+    def micros(self, turns: int) -> dict:
+        if not turns or not all(p is not None for p in self.procs.values()):
+            return {}
+        return {
+            "app_daphne": 1e6 * self.app["daphne"] / turns,
+            "app_emulator": 1e6 * self.app["emulator"] / turns,
+            "direct_emulator": 1e6 * self.direct["emulator"] / turns,
+        }
+
+
 async def _measure(ctx, conversation: int, pace: int, words: int) -> dict:
     p = ctx.profile
     tab = await Tab.open(ctx.app_url, conversation, ctx.cookie)
     app, direct, to_bubble, to_status = [], [], [], []
+    cpu = _TurnCpu(ctx.daphne, ctx.emulator)
     previous = None
     async with http_client() as http:
         for i in range(p.ttft_warmup + p.ttft_turns):
             message = f"ttft {i} [emulator:pace={pace}] [emulator:words={words}]"
+            warm = i < p.ttft_warmup
             if i % 2:
+                before = cpu.read()
                 turn = await run_turn(tab, message)
+                if not warm:
+                    cpu.add(cpu.app, before)
+                before = cpu.read()
                 stream = await stream_direct(http, ctx.emulator_url, message, previous)
+                if not warm:
+                    cpu.add(cpu.direct, before)
             else:
+                before = cpu.read()
                 stream = await stream_direct(http, ctx.emulator_url, message, previous)
+                if not warm:
+                    cpu.add(cpu.direct, before)
+                before = cpu.read()
                 turn = await run_turn(tab, message)
+                if not warm:
+                    cpu.add(cpu.app, before)
             previous = stream.interaction_id
-            if i < p.ttft_warmup:
+            if warm:
                 continue
             app_first, direct_first = turn.first_delta_at(), stream.first_delta_at()
             if app_first is None or direct_first is None:  # as before: no delta, no measure
@@ -78,4 +124,7 @@ async def _measure(ctx, conversation: int, pace: int, words: int) -> dict:
         "overhead_p99_ms": app_ms["p99"] - direct_ms["p99"],
         "app_to_user_bubble_p50_ms": 1000 * bubble if bubble is not None else None,
         "app_to_first_status_p50_ms": 1000 * status if status is not None else None,
+        # Machine-independent: CPU µs per turn (its first token and the short rest of it) in
+        # daphne, beside the emulator's per stream it served, both paths.
+        "cpu_us_per_turn": cpu.micros(len(app)),
     }

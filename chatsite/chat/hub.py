@@ -31,6 +31,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from django.conf import settings
+
 if TYPE_CHECKING:
     from .runner import TurnRunner
 
@@ -43,13 +45,13 @@ class Subscriber:
 
     # A tab that cannot keep up is closed and reconnects with a fresh snapshot, rather than
     # making the runner wait or letting memory grow without bound: past MAX_QUEUED frames, or
-    # past MAX_BUFFER_BYTES waiting here and in the connection's own send buffer (`backlog`).
+    # past WS_MAX_BUFFER_BYTES waiting here and in the connection's own send buffer (`backlog`;
+    # chatsite/security/daphne_guard.py applies the same limit to every send, hub or not).
     MAX_QUEUED = 2000
-    MAX_BUFFER_BYTES = 2 * 1024 * 1024
 
     __slots__ = (
         "_send", "_on_overflow", "_queue", "_queued_chars", "_writer", "_backlog",
-        "overflowed", "closed", "floors", "_target",
+        "overflowed", "closed", "floors", "_target", "_max_bytes",
     )  # fmt: skip
 
     def __init__(
@@ -58,6 +60,7 @@ class Subscriber:
         self._send = send
         self._on_overflow = on_overflow
         self._backlog = backlog or (lambda: 0)
+        self._max_bytes = settings.WS_MAX_BUFFER_BYTES
         self._queue: deque[str] = deque()
         self._queued_chars = 0
         self._writer: asyncio.Task | None = None
@@ -75,7 +78,12 @@ class Subscriber:
     def put(self, frame: str) -> None:
         if self.overflowed or self.closed:
             return
-        if len(self._queue) >= self.MAX_QUEUED or self.pending() > self.MAX_BUFFER_BYTES:
+        pending = self.pending()
+        # The frame is counted too, so what waits never passes the limit (one frame larger than
+        # the limit still goes to a socket that has nothing waiting).
+        if len(self._queue) >= self.MAX_QUEUED or (
+            pending and pending + len(frame) > self._max_bytes
+        ):
             self._overflow()
             return
         if frame.startswith("+"):
@@ -97,6 +105,7 @@ class Subscriber:
         return frame
 
     def _overflow(self) -> None:
+        log.info("a socket fell behind (%d bytes unsent)", self.pending())
         self.overflowed = True
         self._queue.clear()
         self._queued_chars = 0
@@ -113,7 +122,7 @@ class Subscriber:
                     log.debug("dropping frames for a closed socket", exc_info=True)
                     self._queue.clear()
                     self._queued_chars = 0
-                if self._backlog() > self.MAX_BUFFER_BYTES and not self.overflowed:
+                if self._backlog() > self._max_bytes and not self.overflowed:
                     self._overflow()  # the peer is not reading
         finally:
             self._writer = None

@@ -14,6 +14,7 @@ from importlib import metadata
 from types import TracebackType
 from typing import Any
 from urllib.parse import quote
+from urllib.request import getproxies
 
 import httpx
 
@@ -21,7 +22,8 @@ from .errors import APIConnectionError, APIError, APIStatusError, APITimeoutErro
 from .errors import status_error as build_status_error
 from .retry import RetryPolicy
 from .sse import iter_events
-from .stream import EventStream
+from .stream import EventStream, Watchdog
+from .transport import lean_transport
 
 __all__ = ["InteractionsClient"]
 
@@ -76,9 +78,11 @@ class InteractionsClient:
         self._owns_http = http_client is None
         # No connection cap: every streamed turn holds a connection for its whole length, and a
         # cap would make the next turn wait for an unrelated one to finish.
+        limits = httpx.Limits(max_connections=None, max_keepalive_connections=20)
+        # The lean transport cannot go through a proxy; with one configured, httpx's own.
+        lean = lean_transport(limits) if not getproxies() else None
         self._http = http_client or httpx.AsyncClient(
-            timeout=self._timeout,
-            limits=httpx.Limits(max_connections=None, max_keepalive_connections=20),
+            timeout=self._timeout, limits=limits, transport=lean
         )
 
     def __repr__(self) -> str:
@@ -175,8 +179,20 @@ class InteractionsClient:
     ) -> EventStream:
         content_type = response.headers.get("content-type", "").partition(";")[0].strip().lower()
         if content_type == EVENT_STREAM:
+            # From here the read timeout is the stream's watchdog, not httpx's timer per read:
+            # httpcore takes the body's read timeout from this dict when the body is first read.
+            timeouts = response.request.extensions.get("timeout")
+            read_timeout = timeouts.get("read") if isinstance(timeouts, dict) else None
+            watchdog = None
+            if isinstance(timeouts, dict) and read_timeout is not None:
+                response.request.extensions["timeout"] = {**timeouts, "read": None}
+                watchdog = Watchdog(read_timeout)
             return EventStream(
-                iter_events(response), response, last_event_id=last_event_id, secret=self._api_key
+                iter_events(response, watchdog.on_bytes if watchdog else None),
+                response,
+                last_event_id=last_event_id,
+                secret=self._api_key,
+                watchdog=watchdog,
             )
         try:
             await response.aread()

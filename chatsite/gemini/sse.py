@@ -1,8 +1,10 @@
 """Server-sent events of the Interactions API → event dicts (interactions-api.md §6).
 
-Line and field framing is httpx-sse's (its decoder already accepts `\\r`, `\\n` and `\\r\\n` line
-ends in any blank-line combination, skips `:` comments and joins several `data:` lines with `\\n`).
-On top of it, the rules the SDK applies:
+Line and field framing is httpx-sse's (its decoders already accept `\\r`, `\\n` and `\\r\\n` line
+ends in any blank-line combination, skip `:` comments and join several `data:` lines with `\\n`).
+They are fed straight from the response's byte chunks, in one generator: httpx-sse's own
+`aiter_sse` stacks four async generators per chunk, which under hundreds of concurrent streams
+was a real share of a process's CPU. On top of it, the rules the SDK applies:
 
 - the body is decoded as UTF-8 whatever the Content-Type says, and a BOM at the very start is
   dropped (httpx-sse does not strip it; the `utf-8-sig` codec does, even when the BOM is split
@@ -19,12 +21,13 @@ dropped, as the WHATWG SSE spec says; the SDK would deliver it.
 
 from __future__ import annotations
 
+import codecs
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
-from httpx_sse import EventSource
+from httpx_sse._decoders import SSEDecoder, SSELineDecoder
 
 __all__ = ["DONE_SENTINEL", "RAW_EVENT_TYPE", "decode_data", "iter_events"]
 
@@ -43,20 +46,32 @@ def decode_data(data: str) -> dict[str, Any]:
     return {"event_type": RAW_EVENT_TYPE, "data": data}
 
 
-async def iter_events(response: httpx.Response) -> AsyncIterator[dict[str, Any]]:
+async def iter_events(
+    response: httpx.Response, on_bytes: Callable[[], None] | None = None
+) -> AsyncIterator[dict[str, Any]]:
     """Yield the event dicts of an open `text/event-stream` response until `[DONE]` or EOF.
 
-    Transport errors (httpx exceptions) propagate unchanged; the caller maps them. The response
-    is not closed here: its owner does that.
+    `on_bytes` is called for every chunk received (keep-alive comments included), so a caller
+    can tell a stalled stream from a quiet one. Transport errors (httpx exceptions) propagate
+    unchanged; the caller maps them. The response is not closed here: its owner does that.
     """
-    response.encoding = "utf-8-sig"
-    events = EventSource(response).aiter_sse()
-    try:
-        async for sse in events:
-            if not sse.data:
+    text = codecs.getincrementaldecoder("utf-8-sig")(errors="replace")
+    lines = SSELineDecoder()
+    sse = SSEDecoder()
+    async for chunk in response.aiter_bytes():
+        if on_bytes is not None:
+            on_bytes()
+        for line in lines.decode(text.decode(chunk)):
+            event = sse.decode(line)
+            if event is None or not event.data:
                 continue
-            if sse.data == DONE_SENTINEL:
+            if event.data == DONE_SENTINEL:
                 return
-            yield decode_data(sse.data)
-    finally:
-        await events.aclose()
+            yield decode_data(event.data)
+    for line in lines.decode(text.decode(b"", final=True)) + lines.flush():
+        event = sse.decode(line)
+        if event is None or not event.data:
+            continue
+        if event.data == DONE_SENTINEL:
+            return
+        yield decode_data(event.data)

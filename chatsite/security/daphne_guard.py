@@ -1,4 +1,6 @@
-"""Daphne's side of the body limit: refuse an oversized body while it arrives.
+"""Daphne's side of two limits: a request body's size, and what waits unsent for a websocket.
+
+Bodies: refuse an oversized body while it arrives.
 
 Daphne (through Twisted) reads a request's whole body into a temporary file, and only then
 calls the ASGI app with all of it queued in memory; so an ASGI middleware alone sees a 300 MiB
@@ -6,13 +8,29 @@ body after it has been stored and copied. `LimitedWebRequest` counts the body as
 it over (Content-Length or chunked) and, past the limit of its path, answers 413 at once,
 discards the rest and closes the connection. `install()` makes daphne use it; chatsite/asgi.py
 calls it, so `daphne chatsite.asgi:application` (make run, bin/start, the tests) is covered.
+
+Websockets: Twisted accepts every write and keeps what the kernel will not take yet, so a
+browser that stops reading (a stalled network, a frozen tab) makes the server hold everything
+sent to it. `BoundedWebSocketProtocol` looks at that backlog before each send and, when the
+message would take it past WS_MAX_BUFFER_BYTES, does not send it: it closes the socket with
+CLOSE_TOO_SLOW and sends it nothing more (a message larger than the limit on its own still goes
+out when nothing waits: an idle reader takes it); autobahn drops the connection (and the
+backlog) when the close handshake does not complete within its timeout. The tab reconnects and
+catches up from the stored turn.
 """
 
 from __future__ import annotations
 
+import logging
 from io import BytesIO
+from typing import Any
 
 from . import body_limit
+
+log = logging.getLogger(__name__)
+
+# The same code the app uses for a socket that fell behind (chat.js reconnects on it).
+CLOSE_TOO_SLOW = 4408
 
 # After the 413 the rest of the body is read and dropped for a while (a "lingering close"),
 # so that closing does not reset the connection before the client has read the answer.
@@ -30,11 +48,21 @@ def _response(limit: int) -> bytes:
     return head.encode() + body
 
 
+def pending_bytes(transport: Any) -> int:
+    """Bytes written to a Twisted TCP transport that the kernel has not taken yet."""
+    try:
+        buffered = len(transport.dataBuffer) - transport.offset + transport._tempDataLen
+    except (AttributeError, TypeError):
+        return 0  # not a plain TCP transport (TLS in daphne itself): unbounded, as before
+    return int(buffered)
+
+
 def install() -> None:
     try:
         from daphne import http_protocol
     except ImportError:  # served by another ASGI server: BodyLimit alone applies
         return
+    _install_websocket_bound()
     if getattr(http_protocol.WebRequest, "chatsite_body_limit", False):
         return
     from twisted.internet import reactor
@@ -82,3 +110,31 @@ def install() -> None:
             reactor.callLater(LINGER_SECONDS, transport.loseConnection)
 
     http_protocol.WebRequest = LimitedWebRequest
+
+
+def _install_websocket_bound() -> None:
+    from daphne import ws_protocol
+    from django.conf import settings
+
+    if getattr(ws_protocol.WebSocketFactory.protocol, "chatsite_send_bound", False):
+        return
+    limit = settings.WS_MAX_BUFFER_BYTES
+
+    class BoundedWebSocketProtocol(ws_protocol.WebSocketProtocol):
+        chatsite_send_bound = True
+        _fell_behind = False
+
+        def serverSend(self, content, binary=False):
+            if self._fell_behind:
+                return  # closing: the app may still send until it hears of the disconnect
+            backlog = pending_bytes(self.transport)
+            # Checked before the write (a text frame is at least len(content) bytes), so the
+            # backlog never passes the limit.
+            if backlog and backlog + len(content) > limit:
+                self._fell_behind = True
+                log.info("closing a websocket that stopped reading (%d bytes unsent)", backlog)
+                self.sendClose(code=CLOSE_TOO_SLOW, reason="too far behind")
+                return
+            super().serverSend(content, binary)
+
+    ws_protocol.WebSocketFactory.protocol = BoundedWebSocketProtocol

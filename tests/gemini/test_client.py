@@ -370,6 +370,41 @@ async def test_stalled_stream_times_out(server, make_client) -> None:
     assert len(server.requests) == 1
 
 
+async def test_a_stream_stalled_before_its_first_event_times_out(server, make_client) -> None:
+    # The headers came at once; then nothing. The read timeout covers the body, not just headers.
+    server.script(Reply.sse([b": opened\n\n", 5.0, sse_frame(E1)]))
+    started = time.monotonic()
+    async with make_client(timeout=0.3).stream_create({}) as events:
+        with pytest.raises(APITimeoutError, match="stalled before any event"):
+            await collect(events)
+    assert time.monotonic() - started < 3.0
+    assert await asyncio.to_thread(server.requests[0].wait_disconnected)
+
+
+async def test_a_slow_reader_is_not_a_stalled_stream(server, make_client) -> None:
+    # The read timeout counts only while the reader waits for bytes, as httpx's did: a consumer
+    # busy for longer than it between two events does not time the stream out.
+    server.script(Reply.sse([sse_frame(E1), sse_frame(E2), 0.1, sse_frame(E3)]))
+    seen = []
+    async with make_client(timeout=0.3).stream_create({}) as events:
+        async for event in events:
+            seen.append(event)
+            await asyncio.sleep(0.5)
+    assert seen == [E1, E2, E3]
+
+
+async def test_a_stall_timeout_does_not_leak_into_the_reading_task(server, make_client) -> None:
+    # The stall is reported by cancelling the waiting task once; after the error the same task
+    # goes on awaiting other things without being cancelled again.
+    server.script(Reply.sse([sse_frame(E1), 5.0, sse_frame(E2)]))
+    async with make_client(timeout=0.2).stream_create({}) as events:
+        with pytest.raises(APITimeoutError):
+            await collect(events)
+    await asyncio.sleep(0.3)
+    task = asyncio.current_task()
+    assert task is not None and task.cancelling() == 0
+
+
 async def test_keep_alive_comments_hold_a_stream_open(server, make_client) -> None:
     chunks: list[bytes | float] = [sse_frame(E1)]
     for _ in range(4):
