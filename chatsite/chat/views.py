@@ -254,17 +254,18 @@ async def send(request, pk):
         return _composer_error(str(exc), status=429)
     if not request.htmx:
         return redirect(convo)
-    # The new turn reaches this tab, like every other tab, through the socket.
-    # It clears the composer's error and shows the model the conversation now uses.
-    tokens = await convo.turns.aaggregate(total=Sum("total_tokens"))
+    # The new turn reaches this tab, like every other tab, through the socket. The answer
+    # clears the composer's error and shows the model the conversation now uses: two small
+    # fragments, drawn while the reply's request is under way (the header's token total
+    # follows the reply's end, live_status.js).
     context = {
         "conversation": convo,
-        "tokens": tokens["total"] or 0,
         "default_model": settings.GEMINI_MODEL,
         "oob": True,
+        "model_oob": True,
     }
     html = render_to_string(f"{PAGE}#composer-error", context)
-    html += render_to_string(f"{PAGE}#main-head", context)
+    html += render_to_string(f"{PAGE}#header-model", context)
     return HttpResponse(html, status=200)
 
 
