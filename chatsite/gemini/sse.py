@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import codecs
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import httpx
@@ -61,17 +61,20 @@ async def iter_events(
     async for chunk in response.aiter_bytes():
         if on_bytes is not None:
             on_bytes()
-        for line in lines.decode(text.decode(chunk)):
-            event = sse.decode(line)
-            if event is None or not event.data:
-                continue
-            if event.data == DONE_SENTINEL:
+        for data in _data(sse, lines.decode(text.decode(chunk))):
+            if data == DONE_SENTINEL:
                 return
-            yield decode_data(event.data)
-    for line in lines.decode(text.decode(b"", final=True)) + lines.flush():
-        event = sse.decode(line)
-        if event is None or not event.data:
-            continue
-        if event.data == DONE_SENTINEL:
+            yield decode_data(data)
+    for data in _data(sse, lines.decode(text.decode(b"", final=True)) + lines.flush()):
+        if data == DONE_SENTINEL:
             return
-        yield decode_data(event.data)
+        yield decode_data(data)
+
+
+def _data(sse: SSEDecoder, lines: list[str]) -> Iterator[str]:
+    """The data of each event these lines complete, skipping events without any. A plain
+    generator: it adds no async frame per chunk."""
+    for line in lines:
+        event = sse.decode(line)
+        if event is not None and event.data:
+            yield event.data

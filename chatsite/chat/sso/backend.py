@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 
-import httpx
 import jwt
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -33,7 +32,6 @@ from .refusals import (
     WRONG_ISSUER,
     WRONG_SUBJECT,
     NotVerified,
-    ProviderUnreachable,
     SignInRefused,
 )
 
@@ -121,20 +119,10 @@ class SignInBackend(OIDCAuthenticationBackend):
         claims = dict(payload)
         if not self.OIDC_OP_USER_ENDPOINT or not access_token:
             return claims
-        try:
-            response = httpx.get(
-                self.OIDC_OP_USER_ENDPOINT,
-                headers={"Authorization": f"Bearer {access_token}"},
-                timeout=settings.OIDC_TIMEOUT,
-            )
-            response.raise_for_status()
-            info = response.json()
-        except (httpx.HTTPError, ValueError) as exc:
-            raise ProviderUnreachable(
-                _("The single sign-on provider cannot be reached right now (%(error)s).")
-                % {"error": type(exc).__name__}
-            )
-        if not isinstance(info, dict) or info.get("sub") != payload["sub"]:
+        info = discovery.get_json(
+            self.OIDC_OP_USER_ENDPOINT, headers={"Authorization": f"Bearer {access_token}"}
+        )
+        if info.get("sub") != payload["sub"]:
             raise NotVerified(WRONG_SUBJECT)  # OIDC Core 5.3.2: it must be the same person
         return {**info, **payload}  # the signed token wins where both speak
 

@@ -17,9 +17,12 @@ CACHE_SECONDS = 3600
 REQUIRED = ("authorization_endpoint", "token_endpoint", "jwks_uri")
 
 
-def _get_json(url: str) -> dict:
+def get_json(url: str, headers: dict[str, str] | None = None) -> dict:
+    """A JSON object from the provider, or ProviderUnreachable saying why not."""
     try:
-        response = httpx.get(url, timeout=settings.OIDC_TIMEOUT, follow_redirects=False)
+        response = httpx.get(
+            url, headers=headers, timeout=settings.OIDC_TIMEOUT, follow_redirects=False
+        )
         response.raise_for_status()
         data = response.json()
     except (httpx.HTTPError, ValueError) as exc:
@@ -38,7 +41,7 @@ def configuration() -> dict:
     key = f"oidc:discovery:{issuer}"
     doc = cache.get(key)
     if doc is None:
-        doc = _get_json(f"{issuer}/.well-known/openid-configuration")
+        doc = get_json(f"{issuer}/.well-known/openid-configuration")
         if str(doc.get("issuer", "")).rstrip("/") != issuer or not all(
             isinstance(doc.get(name), str) for name in REQUIRED
         ):
@@ -59,7 +62,7 @@ def signing_keys(*, fresh: bool = False) -> list[dict]:
     key = f"oidc:jwks:{settings.OIDC_ISSUER}"
     keys = None if fresh else cache.get(key)
     if keys is None:
-        keys = _get_json(configuration()["jwks_uri"]).get("keys")
+        keys = get_json(configuration()["jwks_uri"]).get("keys")
         if not isinstance(keys, list):
             raise ProviderUnreachable(_("The single sign-on provider sent an unreadable answer."))
         cache.set(key, keys, CACHE_SECONDS)
