@@ -83,8 +83,23 @@ def session_cookie_for(user) -> bytes:
 
     client = Client()
     client.force_login(user)
+    return session_cookie_of(client)
+
+
+def session_cookie_of(client) -> bytes:
+    """A signed-in test client's session, as a browser's Cookie header."""
     name = settings.SESSION_COOKIE_NAME
     return f"{name}={client.cookies[name].value}".encode()
+
+
+def socket_tab(path: str, cookie: bytes | None = None, *, origin=b"http://localhost") -> "Tab":
+    """A tab's websocket on `path` (not yet connected), as a browser on this site opens it."""
+    from chatsite.asgi import application
+
+    headers = [(b"host", b"localhost"), (b"origin", origin)]
+    if cookie is not None:
+        headers.append((b"cookie", cookie))
+    return Tab(WebsocketCommunicator(application, path, headers=headers))
 
 
 class Tab:
@@ -123,18 +138,13 @@ class Tab:
 @pytest.fixture
 def open_tab():
     """open_tab(user, conversation_id) → a connected Tab (closed at the end of the test)."""
-    from chatsite.asgi import application
+    from asgiref.sync import sync_to_async
 
     tabs = []
 
     async def open_(user, conversation_id, *, origin=b"http://localhost", expect_ok=True):
-        headers = [(b"host", b"localhost"), (b"origin", origin)]
-        if user is not None:
-            from asgiref.sync import sync_to_async
-
-            cookie = await sync_to_async(session_cookie_for)(user)
-            headers.append((b"cookie", cookie))
-        tab = Tab(WebsocketCommunicator(application, f"/ws/c/{conversation_id}/", headers=headers))
+        cookie = None if user is None else await sync_to_async(session_cookie_for)(user)
+        tab = socket_tab(f"/ws/c/{conversation_id}/", cookie, origin=origin)
         connected, _ = await tab.connect()
         assert connected is expect_ok
         if connected:

@@ -792,17 +792,11 @@ async def test_a_pinned_conversations_reply_sends_the_whole_list(async_client, u
 @pytest.fixture
 def open_page_socket():
     """The socket of a page without a conversation (`/`, `/c/`): `/ws/u/`."""
-    from channels.testing import WebsocketCommunicator
-
-    from chatsite.asgi import application
-
-    from .conftest import Tab, session_cookie_for
+    from .conftest import session_cookie_for, socket_tab
 
     async def open_(user, *, expect_ok=True):
-        headers = [(b"host", b"localhost"), (b"origin", b"http://localhost")]
-        if user is not None:
-            headers.append((b"cookie", await sync_to_async(session_cookie_for)(user)))
-        tab = Tab(WebsocketCommunicator(application, "/ws/u/", headers=headers))
+        cookie = None if user is None else await sync_to_async(session_cookie_for)(user)
+        tab = socket_tab("/ws/u/", cookie)
         connected, _ = await tab.connect()
         assert connected is expect_ok
         return tab

@@ -12,7 +12,6 @@ import re
 
 import pytest
 from asgiref.sync import sync_to_async
-from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.contrib.auth.forms import SetPasswordForm
 from django.contrib.sessions.models import Session
@@ -22,7 +21,7 @@ from django.utils import timezone
 from chatsite.chat.consumers import MAX_SEND_BYTES
 from chatsite.chat.models import Turn
 
-from .conftest import Tab
+from .conftest import session_cookie_of, socket_tab
 from .helpers import make_conversation, wait_for_turn
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -45,17 +44,11 @@ def signed_in_client(user, *, expiry=None) -> Client:
 def open_signed_in_tab():
     """open(user, conversation_id, expiry=None) → (tab, session key): a socket on a sign-in of
     its own, so a test can end exactly that one."""
-    from chatsite.asgi import application
 
     async def open_(user, conversation_id, *, expiry=None):
         client = await sync_to_async(signed_in_client)(user, expiry=expiry)
         key = client.cookies[settings.SESSION_COOKIE_NAME].value
-        headers = [
-            (b"host", b"localhost"),
-            (b"origin", b"http://localhost"),
-            (b"cookie", f"{settings.SESSION_COOKIE_NAME}={key}".encode()),
-        ]
-        tab = Tab(WebsocketCommunicator(application, f"/ws/c/{conversation_id}/", headers=headers))
+        tab = socket_tab(f"/ws/c/{conversation_id}/", session_cookie_of(client))
         connected, _ = await tab.connect()
         assert connected
         return tab, key

@@ -487,16 +487,11 @@ def test_the_admin_speaks_the_persons_language_right_to_left(client, make_user):
 @pytest.mark.django_db(transaction=True)
 async def test_the_sidebar_a_socket_sends_is_in_the_persons_language(user, account_in):
     """Each socket renders the list for its own tab: in that tab's language."""
-    from channels.testing import WebsocketCommunicator
-
-    from chatsite.asgi import application
-
-    from .conftest import session_cookie_for
+    from .conftest import session_cookie_for, socket_tab
 
     await sync_to_async(account_in)("he")
     cookie = await sync_to_async(session_cookie_for)(user)
-    headers = [(b"host", b"localhost"), (b"origin", b"http://localhost"), (b"cookie", cookie)]
-    socket = WebsocketCommunicator(application, "/ws/u/", headers=headers)
+    socket = socket_tab("/ws/u/", cookie).ws
     connected, _ = await socket.connect()
     assert connected
     frame = await socket.receive_from(timeout=5)

@@ -8,14 +8,13 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 from asgiref.sync import sync_to_async
-from django.conf import settings as django_settings
 from django.contrib.auth.models import User
 from django.core.cache import cache
 from django.test import Client
 
 from chatsite.chat.models import Invite, SignInIdentity
 
-from .conftest import Tab
+from .conftest import session_cookie_of, socket_tab
 from .helpers import make_conversation
 from .oidc_provider import CLIENT_ID, CLIENT_SECRET, PASSWORD, ProviderProcess
 from .servers import free_port
@@ -322,21 +321,11 @@ def test_a_password_sign_in_signs_out_here_only(sso, user, password):
 
 @pytest.mark.django_db(transaction=True)
 async def test_signing_out_closes_the_sockets_and_signs_out_at_the_provider(sso):
-    from channels.testing import WebsocketCommunicator
-
-    from chatsite.asgi import application
-
     client = Client()
     await sync_to_async(sign_in)(client, sso, "grace")
     user = await sync_to_async(signed_in_as)(client)
     convo = await make_conversation(user)
-    key = client.cookies[django_settings.SESSION_COOKIE_NAME].value
-    headers = [
-        (b"host", b"localhost"),
-        (b"origin", b"http://localhost"),
-        (b"cookie", f"{django_settings.SESSION_COOKIE_NAME}={key}".encode()),
-    ]
-    tab = Tab(WebsocketCommunicator(application, f"/ws/c/{convo.pk}/", headers=headers))
+    tab = socket_tab(f"/ws/c/{convo.pk}/", session_cookie_of(client))
     assert (await tab.connect())[0]
 
     out = await sync_to_async(client.post)("/accounts/logout/")
