@@ -7,7 +7,7 @@ import pytest
 from chatsite.chat import upstream
 from chatsite.chat.models import Turn
 
-from .helpers import make_conversation, wait_for_turn
+from .helpers import is_status, make_conversation, wait_for_turn
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -43,7 +43,19 @@ async def before_upstream(monkeypatch, statements):
     return cut
 
 
-async def test_a_message_goes_upstream_after_a_dozen_reads_and_one_write(
+def _path(sent: list[str]) -> list[str]:
+    """The statements up to the turn's INSERT. The runner's task sends the request once
+    start_turn yields, so what follows the INSERT (the sidebar's move) may run first. The
+    lease watcher renews running turns' leases on its own clock, whatever is being sent."""
+    insert = next(i for i, s in enumerate(sent) if s.startswith('INSERT INTO "chat_turn"'))
+    return [s for s in sent[: insert + 1] if '"lease_expires_at" = ' not in s]
+
+
+def _writes(path: list[str]) -> list[str]:
+    return [s for s in path if not s.lstrip().upper().startswith("SELECT")]
+
+
+async def test_a_posted_message_goes_upstream_after_eight_reads_and_one_write(
     async_client, user, before_upstream, statements
 ):
     convo = await make_conversation(user)
@@ -54,13 +66,30 @@ async def test_a_message_goes_upstream_after_a_dozen_reads_and_one_write(
         await async_client.post(f"/c/{convo.pk}/send/", {"message": words, "model": convo.model})
         await wait_for_turn((await Turn.objects.alatest("pk")).pk)
     [sent] = before_upstream
-    # The runner's task sends the request once start_turn yields, so what start_turn does after
-    # starting it (the sidebar's move) may run first: the path is everything to the INSERT.
-    insert = next(i for i, s in enumerate(sent) if s.startswith('INSERT INTO "chat_turn"'))
-    # The lease watcher renews running turns' leases on its own clock, whatever is being sent.
-    path = [s for s in sent[: insert + 1] if '"lease_expires_at" = ' not in s]
-    writes = [s for s in path if not s.lstrip().upper().startswith("SELECT")]
-    assert len(writes) == 1, writes
-    assert len(path) <= 12, "\n".join(s[:100] for s in path)
+    path = _path(sent)
+    assert len(_writes(path)) == 1, _writes(path)
+    # The session, the person, their account, the conversation, the tools on offer (two, for
+    # the form), the busy check with the branch on screen, the branch's turns; the INSERT.
+    assert len(path) <= 9, "\n".join(s[:100] for s in path)
+    assert sum('FROM "chat_turn"' in s for s in path) == 2  # the busy check, the branch
     assert sum('FROM "auth_user"' in s for s in path) == 1  # the person, fetched once
     assert sum('FROM "chat_account"' in s for s in path) == 1  # their account, once
+
+
+async def test_a_message_sent_on_the_socket_goes_upstream_after_four_reads_and_one_write(
+    user, open_tab, before_upstream, statements
+):
+    convo = await make_conversation(user)
+    tab = await open_tab(user, convo.pk)
+    for words in ("first", "second"):
+        statements.clear()
+        before_upstream.clear()
+        await tab.send({"action": "send", "message": words})
+        await tab.receive_until(lambda frame: is_status(frame, "completed"))
+    [sent] = before_upstream
+    path = _path(sent)
+    assert len(_writes(path)) == 1, _writes(path)
+    # The conversation with its owner and their account (ownership, re-checked per message),
+    # the sign-in, the busy check with the branch on screen, the branch's turns; the INSERT.
+    assert len(path) <= 5, "\n".join(s[:100] for s in path)
+    assert not any('FROM "chat_account"' in s for s in path[1:])  # joined to the first

@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
+from asgiref.sync import sync_to_async
+
 from .models import Conversation, Turn
 
 ROOT = "root"
@@ -104,18 +106,28 @@ def load(conversation: Conversation) -> Tree:
     return Tree(list(_pairs(conversation.pk).values_list("pk", "parent_id")), conversation.branch)
 
 
-async def aload(conversation: Conversation, *, first: int | None = None) -> Tree:
-    """`first`: a turn just saved as a new version of the first message."""
-    # The choice is read afresh: a socket's conversation object outlives another tab's switch.
+def load_fresh(conversation_id: int, *, first: int | None = None) -> Tree:
+    """The tree with the choice read afresh (a socket's conversation object outlives another
+    tab's switch). `first`: a turn just saved as a new version of the first message."""
     choice = (
-        await Conversation.objects.filter(pk=conversation.pk)
-        .values_list("branch", flat=True)
-        .afirst()
+        Conversation.objects.filter(pk=conversation_id).values_list("branch", flat=True).first()
     ) or {}
     if first is not None:
         choice = {**choice, FIRSTS: [*choice.get(FIRSTS, ()), first]}
-    pairs = [p async for p in _pairs(conversation.pk).values_list("pk", "parent_id")]
-    return Tree(pairs, choice)
+    return Tree(list(_pairs(conversation_id).values_list("pk", "parent_id")), choice)
+
+
+async def aload(conversation: Conversation, *, first: int | None = None) -> Tree:
+    return await sync_to_async(load_fresh)(conversation.pk, first=first)
+
+
+def lineage(conversation: Conversation) -> tuple[Tree, dict[int, tuple]]:
+    """The tree on the conversation's choice as loaded, and for each turn (parent id,
+    interaction id, created at): all a new message needs to find its parent and the
+    interaction it chains to, in one query."""
+    rows = _pairs(conversation.pk).values_list("pk", "parent_id", "interaction_id", "created_at")
+    turns = {pk: (parent_id, interaction_id, at) for pk, parent_id, interaction_id, at in rows}
+    return Tree([(pk, row[0]) for pk, row in turns.items()], conversation.branch), turns
 
 
 def of_turns(conversation: Conversation, turns) -> Tree:
@@ -166,26 +178,18 @@ def page(conversation: Conversation, size: int, *, before=None, showing=None):
     return annotate(tree, [rows[pk] for pk in ids if pk in rows]), start > 0
 
 
-async def last_on_screen(conversation: Conversation) -> Turn | None:
-    """The turn the next message follows: the last of the branch on screen."""
-    path = (await aload(conversation)).path()
-    return await Turn.objects.filter(pk=path[-1]).afirst() if path else None
-
-
-async def parent_of(conversation: Conversation, turn: Turn) -> Turn | None:
-    """The turn a new version of `turn` follows (None for the first message)."""
-    parent = (await aload(conversation)).parent.get(turn.pk)
-    return None if parent is None else await Turn.objects.filter(pk=parent).afirst()
-
-
-async def choose(conversation: Conversation, turn_id: int, *, first=False) -> Tree | None:
+def pick(conversation: Conversation, turn_id: int, *, first=False) -> Tree | None:
     """Put turn `turn_id` on screen (and keep it there across reloads and tabs); the tree, or
     None when it is not a turn of this conversation. `first`: it is a new version of the first
     message."""
-    tree = await aload(conversation, first=turn_id if first else None)
+    tree = load_fresh(conversation.pk, first=turn_id if first else None)
     if turn_id not in tree.parent:
         return None
     conversation.branch = tree.choosing(turn_id)
-    # Not .asave(): choosing a version is not activity that reorders the conversation list.
-    await Conversation.objects.filter(pk=conversation.pk).aupdate(branch=conversation.branch)
+    # Not .save(): choosing a version is not activity that reorders the conversation list.
+    Conversation.objects.filter(pk=conversation.pk).update(branch=conversation.branch)
     return tree
+
+
+async def choose(conversation: Conversation, turn_id: int) -> Tree | None:
+    return await sync_to_async(pick)(conversation, turn_id)

@@ -15,6 +15,7 @@ from django.utils import timezone, translation
 
 from . import backlog, conversations, language, services, sessions
 from .hub import Subscriber, hub
+from .models import Account
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +27,7 @@ MAX_SEND_BYTES = 1_000_000
 RESUME_BURST = 3
 RESUME_EVERY = 2.0
 
+MISSING = object()  # an argument not given (None means something)
 CLOSE_FORBIDDEN = 4403
 CLOSE_SIGNED_OUT = 4401
 # Fell too far behind: chat.js reconnects and resumes from what the tab has. (1013 would say
@@ -86,13 +88,11 @@ class ConversationConsumer(AsyncWebsocketConsumer):
             return await self._error("That message was not a JSON object.")
         # Ownership and the sign-in are checked again for every message: an account disabled,
         # a conversation deleted or a session ended since the socket opened loses access at once.
-        conversation = await services.get_conversation_for_socket(
-            self.user_id, self.conversation_id
-        )
+        conversation, ends = await sync_to_async(self._access)()
         if conversation is None:
             await self.close(code=CLOSE_FORBIDDEN)
             return
-        if not await self._session_holds():
+        if not await self._session_holds(ends):
             return
         action = message.get("action")
         if self.sub is None:
@@ -104,8 +104,9 @@ class ConversationConsumer(AsyncWebsocketConsumer):
         elif action == "send":
             try:
                 await services.send_message(
-                    conversation.owner, conversation, message.get("message")
-                )
+                    conversation.owner, conversation, message.get("message"),
+                    account=Account.for_user(conversation.owner),  # fetched with it
+                )  # fmt: skip
             except (services.InvalidInput, services.LimitReached) as exc:
                 await self._error(str(exc))
         else:
@@ -138,10 +139,20 @@ class ConversationConsumer(AsyncWebsocketConsumer):
         await services.catch_up(conversation, self.sub, turns, after)
 
     # -- the sign-in -------------------------------------------------------------------------
-    async def _session_holds(self) -> bool:
+    def _access(self):
+        """For each message, in one trip to the database: the conversation, if the person
+        still owns it, and when their sign-in ends (None: it has)."""
+        conversation = services.conversation_for_socket(self.user_id, self.conversation_id)
+        if conversation is None:
+            return None, None
+        owner = conversation.owner
+        return conversation, sessions.valid_until(self.session_key, self.user_id, user=owner)
+
+    async def _session_holds(self, ends=MISSING) -> bool:
         """Close (4401) unless the sign-in this socket opened with still holds; else look
-        again when it is due to expire."""
-        ends = await sync_to_async(sessions.valid_until)(self.session_key, self.user_id)
+        again when it is due to expire. `ends`: when it ends, if the caller has just read it."""
+        if ends is MISSING:
+            ends = await sync_to_async(sessions.valid_until)(self.session_key, self.user_id)
         if ends is None:
             await self._signed_out()
             return False

@@ -2,7 +2,7 @@
 
 The imported turns keep their words and steps (rendered by the same sanitising renderer as
 any other), but not their interaction ids: those belong to another account or have expired.
-So the next message sends the conversation so far as steps (services.start_turn), and the
+So the next message sends the conversation so far as steps (services._prepare), and the
 chain starts again from its reply.
 """
 

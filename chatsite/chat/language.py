@@ -91,10 +91,3 @@ def answer_line(account: Account | None) -> str:
     if not name or account.language == "en":
         return ""
     return f"Answer in {name} unless asked otherwise."
-
-
-async def answer_line_for(user_id, account: Account | None = None) -> str:
-    """`account`: the person's, when the caller has it already (a request's)."""
-    if account is None or account.user_id != user_id:
-        account = await Account.objects.filter(user_id=user_id).afirst()
-    return answer_line(account)

@@ -4,7 +4,6 @@ Each refusal is a `LimitReached` whose text tells the person what happened and w
 go on; nothing they typed is lost (the composer keeps it).
 """
 
-from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.humanize.templatetags.humanize import intcomma
 from django.db.models import Sum
@@ -97,16 +96,3 @@ def check_can_send(user, model: str) -> None:
     check_model(model)
     check_budget(user)
     check_rate(user)
-
-
-async def acheck_budget(user) -> None:
-    if settings.DAILY_TOKEN_BUDGET:
-        await sync_to_async(check_budget)(user)
-
-
-async def acheck_can_send(user, model: str) -> None:
-    """check_can_send for async callers: the database only when a budget needs it."""
-    check_model(model)
-    if settings.DAILY_TOKEN_BUDGET:
-        await sync_to_async(check_budget)(user)
-    check_rate(user)  # the cache: in memory, or one Redis round trip

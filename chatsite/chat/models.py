@@ -77,10 +77,8 @@ class Turn(models.Model):
     # and those still streaming (read through getattr by the templates).
     steps_by_index: dict[int, dict] | None
     live_indices: set[int]
-    # Set by chat.branches, never saved: the turn's place among its versions ("N / M"), and
-    # whether a new turn is a new version of the first message.
+    # Set by chat.branches, never saved: the turn's place among its versions ("N / M").
     version: Any
-    first_version: bool
 
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="turns")
     parent = models.ForeignKey(

@@ -16,14 +16,14 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.humanize.templatetags.humanize import intcomma
 from django.db import close_old_connections
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext, gettext_lazy
 
 from . import attachments, branches, conversations, language, leases, limits, relay, retry_notes
 from .forms import is_agent, valid_mcp_name
 from .hub import hub
-from .models import Conversation, McpServer, Turn
+from .models import Account, Conversation, McpServer, Turn
 from .runner import TurnRunner, assistant_frame, status_frame, turn_added_frame
 from .tools import only_enabled
 
@@ -61,10 +61,6 @@ def _start_lock(user_id: int) -> asyncio.Lock:
     return lock
 
 
-async def is_busy(conversation: Conversation) -> bool:
-    return await conversation.turns.exclude(status__in=Turn.FINAL).aexists()
-
-
 def clean_message(text, *, with_files: bool = False) -> str:
     if not isinstance(text, str):
         raise InvalidInput(gettext("The message must be text."))
@@ -89,12 +85,13 @@ async def get_conversation(user, conversation_id) -> Conversation | None:
     return await owned_conversations(user).filter(pk=conversation_id).afirst()
 
 
-async def get_conversation_for_socket(user_id, conversation_id) -> Conversation | None:
-    """Re-checks, from the database, that the user still exists, is active and owns it."""
+def conversation_for_socket(user_id, conversation_id) -> Conversation | None:
+    """Re-checks, from the database, that the user still exists, is active and owns it. The
+    owner's account comes with it (a reply's language line needs it). Sync."""
     return (
-        await Conversation.objects.select_related("owner")
+        Conversation.objects.select_related("owner", "owner__account")
         .filter(pk=conversation_id, owner_id=user_id, owner__is_active=True)
-        .afirst()
+        .first()
     )
 
 
@@ -218,29 +215,30 @@ def public_request(body: dict) -> dict:
     return kept
 
 
-async def _chained(parent: Turn | None) -> Turn | None:
-    """The turn whose interaction the next one chains to. A turn that never reached the API
-    has no id; chain to the nearest ancestor that did."""
-    seen = 0
-    while parent is not None and seen < 1000:
-        if parent.interaction_id:
-            return parent
-        if parent.parent_id is None:  # the first turn: a lookup by None finds nothing either
-            return None
-        parent = await Turn.objects.filter(pk=parent.parent_id).afirst()
-        seen += 1
-    return None
+def _chained(turns: dict[int, tuple], parent_id: int | None) -> tuple[str | None, object]:
+    """The interaction the next turn chains to, and when it was made: the parent's, or, when
+    the parent never reached the API, the nearest ancestor's that did (branches.lineage rows)."""
+    node, seen = parent_id, 0
+    while node is not None and node in turns and seen < 1000:
+        grandparent, interaction_id, created_at = turns[node]
+        if interaction_id:
+            return interaction_id, created_at
+        node, seen = grandparent, seen + 1
+    return None, None
 
 
-def _expired(chained: Turn | None) -> bool:
+def _expired(chained_at) -> bool:
     """Stored interactions expire upstream (GEMINI_STORED_DAYS): past that, the branch goes
     as history at once instead of a chain the API would refuse."""
     days = settings.GEMINI_STORED_DAYS
-    return chained is not None and timezone.now() - chained.created_at > timedelta(days=days)
+    return chained_at is not None and timezone.now() - chained_at > timedelta(days=days)
 
 
-def _after_import(previous: str | None, parent: Turn | None) -> bool:
-    return previous is None and parent is not None and bool((parent.request or {}).get("imported"))
+def _after_import(previous: str | None, parent_id: int | None) -> bool:
+    if previous is not None or parent_id is None:
+        return False
+    request = Turn.objects.filter(pk=parent_id).values_list("request", flat=True).first()
+    return bool((request or {}).get("imported"))
 
 
 async def send_message(
@@ -258,24 +256,13 @@ async def send_message(
     Account when the caller has it (a request's), saving a query before the request goes out.
     Raises InvalidInput or LimitReached (nothing saved) with a message for the person."""
     text = clean_message(text, with_files=bool(files))
+    words = [{"type": "text", "text": text}] if text else []
+    user_input = words + attachments.input_blocks(files)
     async with _start_lock(user.pk):
-        if await is_busy(conversation):
-            raise ConversationBusy()
-        if checked:  # checked before the files were stored; running replies may have begun since
-            await limits.acheck_budget(user)
-        else:
-            await limits.acheck_can_send(user, conversation.model)
-        parent = await branches.last_on_screen(conversation)  # continues the branch on screen
-        turn = Turn(
-            conversation=conversation,
-            parent=parent,
-            model=conversation.model,
-            user_input=([{"type": "text", "text": text}] if text else [])
-            + attachments.input_blocks(files),
-            background=background or is_agent(conversation.model),
-        )
-        await start_turn(conversation, turn, parent, new_version=False, account=account)
-    return turn
+        return await _start(
+            conversation, user, user_input, conversation.model, background,
+            checked=checked, account=account,
+        )  # fmt: skip
 
 
 async def regenerate_turn(user, conversation: Conversation, turn_id, *, model=None) -> Turn | None:
@@ -327,73 +314,102 @@ async def edit_turn(
 
 async def _new_version(user, conversation, old: Turn, user_input, model, background) -> Turn:
     async with _start_lock(user.pk):
-        if await is_busy(conversation):
-            raise ConversationBusy()
-        await limits.acheck_can_send(user, model)
-        parent = await branches.parent_of(conversation, old)
-        turn = Turn(
-            conversation=conversation, parent=parent, model=model, user_input=user_input,
-            background=background or is_agent(model),
-        )  # fmt: skip
-        turn.first_version = parent is None
-        await start_turn(conversation, turn, parent, new_version=True)
+        return await _start(conversation, user, user_input, model, background, version_of=old)
+
+
+async def _start(
+    conversation: Conversation,
+    user,
+    user_input: list,
+    model: str,
+    background: bool,
+    *,
+    version_of: Turn | None = None,
+    checked: bool = False,
+    account=None,
+) -> Turn:
+    """Save the new turn, start its runner, then show it. Everything the request needs —
+    the checks, the parent, the INSERT — is one trip to the database thread (_prepare); what
+    only the tabs need (the bubble, the list's order) follows the request out."""
+    turn, body, history, failure = await sync_to_async(_prepare)(
+        conversation, user, user_input, model, background,
+        version_of=version_of, checked=checked, account=account,
+    )  # fmt: skip
+    if failure is not None:
+        hub.publish(conversation.pk, [turn_added_frame(turn)])
+        await TurnRunner.fail_orphan(turn, failure)
+        return turn
+    TurnRunner(turn, body=body, history=history).start()
+    # The runner's first frames come from the stream, after this yields: the bubble is first.
+    hub.publish(conversation.pk, [turn_added_frame(turn)])
+    # The list of conversations is ordered by this, the reply is not.
+    await conversations.bump(conversation)
     return turn
 
 
-async def start_turn(
+def _prepare(
     conversation: Conversation,
-    turn: Turn,
-    parent: Turn | None,
+    user,
+    user_input: list,
+    model: str,
+    background: bool,
     *,
-    new_version: bool,
-    account=None,
-) -> TurnRunner | None:
-    """Save the new turn (one INSERT, with the options it is sent with), show it, start its
-    runner. Only what the request needs happens before the request goes out. `new_version`: it
-    is a sibling of another turn (an edit, a regenerated answer), so the branch on screen moves
-    to it; a message that continues the branch on screen is its parent's only child, which the
-    branch shows already (branches.Tree.path)."""
-    chained = await _chained(parent)
-    previous = chained.interaction_id if chained else None
+    version_of: Turn | None,
+    checked: bool,
+    account,
+) -> tuple[Turn, dict, bool, str | None]:
+    """Sync, under the person's start lock: refuse a busy conversation or a message past the
+    person's limits, else save the turn (one INSERT, with the options it is sent with) and
+    build its request. Returns (turn, body, history, failure): `failure` says why its files
+    could not be sent. `version_of`: the turn this one is a new version of (an edit, a
+    regenerated answer), which then becomes the version on screen; a message that continues
+    the branch on screen is its parent's only child, which the branch shows already."""
+    # One query: whether a reply is running, and the branch on screen as it is now (the
+    # caller's copy may predate another tab's switch).
+    unfinished = Turn.objects.filter(conversation=OuterRef("pk")).exclude(status__in=Turn.FINAL)
+    now = Conversation.objects.filter(pk=conversation.pk)
+    conversation.branch, busy = now.values_list("branch", Exists(unfinished)).first() or ({}, 0)
+    if busy:
+        raise ConversationBusy()
+    if checked:  # checked before its files were stored; running replies may have begun since
+        limits.check_budget(user)
+    else:
+        limits.check_can_send(user, model)
+    tree, turns = branches.lineage(conversation)
+    if version_of is None:
+        path = tree.path()
+        parent_id = path[-1] if path else None
+    else:
+        parent_id = tree.parent.get(version_of.pk)
+    turn = Turn(
+        conversation=conversation, parent_id=parent_id, model=model, user_input=user_input,
+        background=background or is_agent(model),
+    )  # fmt: skip
+    previous, chained_at = _chained(turns, parent_id)
     servers = []
     if (conversation.settings or {}).get("mcp_servers"):
-        servers = [s async for s in McpServer.objects.filter(enabled=True)]
-    line = await language.answer_line_for(conversation.owner_id, account)
+        servers = list(McpServer.objects.filter(enabled=True))
+    if account is None or account.user_id != conversation.owner_id:
+        account = Account.objects.filter(user_id=conversation.owner_id).first()
+    line = language.answer_line(account)
     body = build_request(conversation, turn, previous, mcp_servers=servers, answer_line=line)
-    body = await only_enabled(body)  # a function tool switched off since the settings were saved
+    body = only_enabled(body)  # a function tool switched off since the settings were saved
     turn.request = public_request(body)
     leases.stamp(turn)  # saved already owned: no other process may take it up
-    await turn.asave()
+    turn.save()
+    if version_of is not None:  # the new version is on screen, drawn with its "N / M"
+        shown = branches.pick(conversation, turn.pk, first=parent_id is None)
+        if shown is not None:
+            branches.annotate(shown, [turn])
     if any(isinstance(b, dict) and "attachment" in b for b in turn.user_input):
         try:  # the files' bytes go inline; the turn keeps only references
-            body["input"] = await sync_to_async(attachments.inline_input)(
-                conversation.owner_id, turn.user_input
-            )
+            body["input"] = attachments.inline_input(conversation.owner_id, turn.user_input)
         except attachments.AttachmentError as exc:
-            if new_version:
-                await _on_screen(conversation, turn)
-            hub.publish(conversation.pk, [turn_added_frame(turn)])
-            await TurnRunner.fail_orphan(turn, str(exc))
-            return None
+            return turn, body, False, str(exc)
     # Imported turns have no interaction here to chain to, and a chain past its days upstream
     # would be refused: either way the branch goes as history.
-    history = _expired(chained) or _after_import(previous, parent)
-    runner = TurnRunner(turn, body=body, history=history)
-    # Before the start: once the runner runs, its frames must find the turn drawn.
-    if new_version:
-        await _on_screen(conversation, turn)
-    runner.start()  # the request is on its way while the bubble is drawn
-    hub.publish(conversation.pk, [turn_added_frame(turn)])
-    # After the start: the list of conversations is ordered by this, the reply is not.
-    await conversations.bump(conversation)
-    return runner
-
-
-async def _on_screen(conversation: Conversation, turn: Turn) -> None:
-    """A new turn is the version on screen from now on; it is drawn with its "N / M"."""
-    tree = await branches.choose(conversation, turn.pk, first=getattr(turn, "first_version", False))
-    if tree is not None:
-        branches.annotate(tree, [turn])
+    history = _expired(chained_at) or _after_import(previous, parent_id)
+    return turn, body, history, None
 
 
 async def stop(conversation: Conversation) -> None:

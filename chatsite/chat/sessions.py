@@ -44,11 +44,13 @@ def _hash_matches(data: dict, user) -> bool:
     return any(constant_time_compare(given, h) for h in user.get_session_auth_fallback_hash())
 
 
-def valid_until(session_key: str | None, user_id) -> datetime | None:
-    """When this sign-in ends (None: it already has). Two small queries."""
+def valid_until(session_key: str | None, user_id, *, user=None) -> datetime | None:
+    """When this sign-in ends (None: it already has). Two small queries; one when the caller
+    has just fetched the person (`user`, active)."""
     if not session_key:
         return None
-    user = get_user_model().objects.filter(pk=user_id, is_active=True).first()
+    if user is None or user.pk != user_id or not user.is_active:
+        user = get_user_model().objects.filter(pk=user_id, is_active=True).first()
     if user is None:
         return None
     model = _model()

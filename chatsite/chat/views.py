@@ -178,8 +178,11 @@ class _Refused(Exception):
 
 
 async def _accept_message(request, user, conversation=None):
-    """The posted composer, validated, within the person's limits, its files stored.
-    Returns (form, text, files) or raises _Refused."""
+    """The posted composer, validated, its files stored. Returns (form, text, files) or raises
+    _Refused. Files are stored only for a message that may be sent: a message with files, or
+    one that starts a conversation, passes the busy check and the person's limits here; any
+    other is checked as it is saved (services.send_message), in the same trip to the database
+    as the rest of what its request needs."""
     try:
         attachments.check_request_length(request.META.get("CONTENT_LENGTH"))
     except attachments.AttachmentError as exc:
@@ -190,8 +193,16 @@ async def _accept_message(request, user, conversation=None):
     uploads = request.FILES.getlist("attachments")
     try:
         text = services.clean_message(form.cleaned_data["message"], with_files=bool(uploads))
-        await sync_to_async(limits.check_can_send)(user, form.cleaned_data["model"])
+        if uploads or conversation is None:
+            if (
+                conversation is not None
+                and await conversation.turns.exclude(status__in=Turn.FINAL).aexists()
+            ):
+                raise services.ConversationBusy()
+            await sync_to_async(limits.check_can_send)(user, form.cleaned_data["model"])
         files = await sync_to_async(attachments.save_uploads)(user, uploads)
+    except services.ConversationBusy as exc:
+        raise _Refused(_composer_error(str(exc), status=409)) from None
     except limits.LimitReached as exc:
         raise _Refused(_composer_error(str(exc), status=429)) from None
     except (services.InvalidInput, attachments.AttachmentError) as exc:
@@ -235,8 +246,6 @@ def _render_app(request, user, convo) -> str:
 @require_POST
 async def send(request, pk):
     user, convo = await _owned(request, pk)
-    if await convo.turns.exclude(status__in=Turn.FINAL).aexists():
-        return _composer_error(str(services.BUSY), status=409)
     try:
         form, text, files = await _accept_message(request, user, convo)
     except _Refused as refused:
@@ -245,7 +254,7 @@ async def send(request, pk):
     await services.update_settings(convo, data["model"], form.conversation_settings())
     try:
         await services.send_message(
-            user, convo, text, files=files, checked=True, background=data["background"],
+            user, convo, text, files=files, checked=bool(files), background=data["background"],
             account=getattr(request, "account", None),
         )  # fmt: skip
     except services.ConversationBusy as exc:  # another tab started one meanwhile

@@ -6,7 +6,7 @@ Importing this package registers the built-in tools. The API:
 - ``await call(name, arguments, timeout=..., allowed=...)``: run a ``function_call`` step,
   returning ``{"result": ..., "is_error": bool}`` (never raises);
 - ``function_result_step(call_step, outcome)``: the ``function_result`` step to send back;
-- ``await enabled()`` / ``await only_enabled(body)``: the tools admins switched on (switches.py);
+- ``await enabled()`` / ``only_enabled(body)`` (sync): the tools admins switched on (switches.py);
 - ``@tool(name, description, parameters)``: register another tool.
 """
 

@@ -7,23 +7,29 @@ switched off while a reply is running — each time the call gets an error resul
 
 from __future__ import annotations
 
+from asgiref.sync import sync_to_async
+
 from .registry import REGISTRY
 
 
-async def enabled() -> set[str]:
+def enabled_names() -> set[str]:
     """The names of the function tools switched on that this version has."""
     from chatsite.chat.models import FunctionTool
 
     names = FunctionTool.objects.filter(enabled=True).values_list("name", flat=True)
-    return {name async for name in names if name in REGISTRY}
+    return {name for name in names if name in REGISTRY}
 
 
-async def only_enabled(body: dict) -> dict:
+async def enabled() -> set[str]:
+    return await sync_to_async(enabled_names)()
+
+
+def only_enabled(body: dict) -> dict:
     """The create body without the function tools that are switched off."""
     tools = body.get("tools") or ()
     if not any(isinstance(t, dict) and t.get("type") == "function" for t in tools):
         return body
-    on = await enabled()
+    on = enabled_names()
     kept = [t for t in tools if t.get("type") != "function" or t.get("name") in on]
     rest = {k: v for k, v in body.items() if k != "tools"}
     return {**rest, "tools": kept} if kept else rest
