@@ -106,15 +106,22 @@ async def publish_sidebar(owner_id: int) -> None:
         await layer.group_send(sessions.user_group(owner_id), {"type": "sidebar.changed"})
 
 
+def _to_top(convo: Conversation):
+    """The person's top conversation before this one moves up, and the moment it did. Sync:
+    the queries are built in the database thread, not on the loop the replies stream on."""
+    mine = Conversation.objects.filter(owner_id=convo.owner_id, archived=False, pinned=False)
+    first = mine.only("pk", "updated_at").order_by("-updated_at").first()
+    now = timezone.now()
+    Conversation.objects.filter(pk=convo.pk).update(updated_at=now)
+    return first, now
+
+
 async def bump(convo: Conversation) -> None:
     """A new turn moves the conversation to the top of its person's list. Their tabs get only
     what changes: nothing when it is on top already, else the move (`{"top": id}`, which the
     tab makes inside its "Today" group) — a whole list only for a new conversation or when the
     groups themselves change (a pinned or archived one, or no "Today" yet)."""
-    mine = Conversation.objects.filter(owner_id=convo.owner_id, archived=False, pinned=False)
-    first = await mine.only("pk", "updated_at").order_by("-updated_at").afirst()
-    now = timezone.now()
-    await Conversation.objects.filter(pk=convo.pk).aupdate(updated_at=now)
+    first, now = await sync_to_async(_to_top)(convo)
     today = timezone.localdate(now)
     if (
         not convo.listed

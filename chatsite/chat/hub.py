@@ -163,6 +163,7 @@ class Outbox:
     interval: float
     _items: list = field(default_factory=list)  # ("html", str) | ("text", target, str)
     _last_flush: float = 0.0
+    delivered: int = 0  # flushes so far: the runner yields after each, so tabs get it now
     _timer: asyncio.TimerHandle | None = None
 
     def html(self, fragment: str) -> None:
@@ -226,6 +227,7 @@ class Outbox:
                 frames.append(json.dumps(item[1], separators=(",", ":")))
         if html:
             frames.append("".join(html))
+        self.delivered += 1
         self.deliver(frames)
 
 

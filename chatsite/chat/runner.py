@@ -211,7 +211,12 @@ class TurnRunner:
             try:
                 async with opening as events:
                     async for event in events:
+                        delivered = self.outbox.delivered
                         await self._on_event(event)
+                        if self.outbox.delivered != delivered:
+                            # Events that arrived together are handled without a pause, so
+                            # the sockets' writers run now, not after the whole batch.
+                            await asyncio.sleep(0)
                 if self.assembler.done:
                     return
                 raise StreamInterrupted(gettext("The stream ended before the reply was complete."))

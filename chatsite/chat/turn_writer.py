@@ -4,6 +4,7 @@ import asyncio
 import copy
 import logging
 
+from asgiref.sync import sync_to_async
 from django.utils import timezone
 
 from .models import Turn
@@ -40,11 +41,15 @@ class TurnWriter:
             values = {name: copy.deepcopy(getattr(self.turn, name)) for name in fields}
             values["updated_at"] = timezone.now()
             try:
-                await Turn.objects.filter(pk=self.turn.pk).aupdate(**values)
+                await sync_to_async(self._write)(values)
             except Exception:
                 log.exception("turn %s: could not save %s", self.turn.pk, sorted(fields))
             for callback in after:
                 callback()
+
+    def _write(self, values: dict) -> None:
+        # Built in the database thread: the loop relays the reply meanwhile.
+        Turn.objects.filter(pk=self.turn.pk).update(**values)
 
     async def drain(self) -> None:
         while self._task is not None and not self._task.done():
