@@ -16,6 +16,8 @@ class Profile:
     relay_words: int
     relay_pace_ms: int
     relay_spread_s: float
+    # words added to each reply per concurrent stream, so that all N stream at once
+    relay_words_per_stream: int
     # 3. bytes per character: reply sizes (characters) per streaming profile (pace ms)
     bytes_sizes: tuple[int, ...]
     bytes_paced_sizes: tuple[int, ...]
@@ -47,6 +49,7 @@ FULL = Profile(
     relay_words=250,
     relay_pace_ms=20,
     relay_spread_s=1.0,
+    relay_words_per_stream=3,
     bytes_sizes=(1_000, 10_000, 50_000),
     bytes_paced_sizes=(1_000, 10_000, 50_000),
     bytes_paced_ms=5,
@@ -66,6 +69,7 @@ QUICK = Profile(
     relay_words=150,
     relay_pace_ms=20,
     relay_spread_s=0.5,
+    relay_words_per_stream=3,
     bytes_sizes=(1_000, 10_000, 50_000),
     bytes_paced_sizes=(1_000, 10_000, 50_000),
     bytes_paced_ms=5,

@@ -158,9 +158,8 @@ def _relay(mode, r) -> list[Row]:
             target = f"p99 ≤ {RELAY_P99_MS} ms, 0 lost/doubled"
             if p99 is None or p99 > RELAY_P99_MS:
                 ok = False
-                miss.append(
-                    f"p99 {p99 - RELAY_P99_MS:+.1f} ms over" if p99 is not None else "no data"
-                )
+                over = f"p99 {p99 - RELAY_P99_MS:+.1f} ms over" if p99 is not None else None
+                miss.append(over or _no_overlap(app))
         cpu = app["cpu_percent"]
         noisy = _noise(max(cpu.get("others", 0), direct["cpu_percent"].get("others", 0)))
         rows.append(
@@ -170,7 +169,9 @@ def _relay(mode, r) -> list[Row]:
                 mode,
                 f"p50 {_ms(app['latency']['p50'])} / **p99 {_ms(p99)} ms**; daphne CPU "
                 f"{_pct(cpu.get('daphne'))}; lost {app['lost_chars']} / doubled "
-                f"{app['doubled_chars']} chars ({app['deltas']:,} deltas, {app['turns']} replies)"
+                f"{app['doubled_chars']} chars ({app['deltas']:,} deltas, {app['turns']} replies"
+                + (f" of {v['words']} words" if "words" in v else "")
+                + ")"
                 + noisy,
                 f"emulator SSE direct p50 {_ms(direct['latency']['p50'])} / "
                 f"p99 {_ms(direct['latency']['p99'])} ms; lost {direct['lost_chars']} / "
@@ -182,6 +183,17 @@ def _relay(mode, r) -> list[Row]:
         if int(n) >= 100:
             rows.append(_cpu_per_delta(mode, n, app, direct))
     return rows
+
+
+def _no_overlap(app) -> str:
+    """Why a relay row has no latencies: the replies were never all streaming at once."""
+    o = app.get("overlap") or {}
+    if "last_began_s" not in o:
+        return "no data"
+    return (
+        f"no data: never all streaming — the last reply began {o['last_began_s']:.1f} s in, "
+        f"the first ended at {o['first_ended_s']:.1f} s"
+    )
 
 
 def _cpu_per_delta(mode, n, app, direct) -> Row:

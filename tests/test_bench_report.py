@@ -27,6 +27,14 @@ def test_a_relay_row_without_latencies_is_missed_with_the_reason():
     assert "MISSED" in row.verdict and "no data" in row.verdict
 
 
+def test_a_relay_row_whose_replies_never_all_streamed_says_so():
+    result = relay_result(None, None)
+    result["app"]["overlap"] = {"last_began_s": 19.3, "first_ended_s": 9.0}
+    row, _cpu = rows_for("sqlite", {"scenarios": {"relay": {"100": result}}})
+    assert "MISSED" in row.verdict
+    assert "never all streaming" in row.verdict and "19.3 s" in row.verdict
+
+
 def test_a_relay_row_with_latencies_and_nothing_lost_is_met():
     row, _cpu = rows_for("sqlite", {"scenarios": {"relay": {"200": relay_result(3.0, 9.0)}}})
     assert row.verdict == "met"

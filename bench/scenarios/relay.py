@@ -2,7 +2,10 @@
 50 deltas/s, and CPU per delta.
 
 Load: N sockets, each on its own conversation, each sending one message whose reply is
-`relay_words` one-word deltas at 20 ms. The N sends are spread evenly over `relay_spread_s`.
+`relay_words` one-word deltas at 20 ms, plus `relay_words_per_stream` for each of the N: every
+reply must still be streaming when the last of them starts, or there is no moment when all N
+run (each start costs the app tens of ms of CPU on a slow machine; the first-token rows measure
+that). The N sends are spread evenly over `relay_spread_s`.
 The headline figures cover the deltas emitted while all N replies stream: from the moment the
 last of them emitted its first delta (+0.2 s) to the moment the first of them emitted its last
 (−0.1 s). CPU is sampled every 100 ms and read over the same window. Figures over the whole run
@@ -51,7 +54,7 @@ def run(ctx) -> dict:
     for n in p.relay_loads:
         app = _cleanest(lambda n=n: asyncio.run(_app(ctx, conversations[:n])))
         direct = _cleanest(lambda n=n: asyncio.run(_direct(ctx, n)))
-        entry = {"app": app, "direct": direct}
+        entry = {"app": app, "direct": direct, "words": words(p, n)}
         a, d = app["latency"], direct["latency"]
         if a["p50"] is not None and d["p50"] is not None:
             entry["added_p50_ms"] = a["p50"] - d["p50"]
@@ -77,9 +80,13 @@ def _cleanest(measure, attempts: int = 2, noisy: float = 25.0) -> dict:
     return best
 
 
-def _message(ctx) -> str:
+def words(profile, n: int) -> int:
+    return profile.relay_words + (profile.relay_words_per_stream * n if n > 1 else 0)
+
+
+def _message(ctx, n: int) -> str:
     p = ctx.profile
-    return f"relay [emulator:pace={p.relay_pace_ms}] [emulator:words={p.relay_words}]"
+    return f"relay [emulator:pace={p.relay_pace_ms}] [emulator:words={words(p, n)}]"
 
 
 class Sampler:
@@ -149,6 +156,19 @@ def steady_window(emits: list[list[tuple[float, int]]]) -> tuple[float, float]:
     return max(e[0][0] for e in emits) + 0.2, min(e[-1][0] for e in emits) - 0.1
 
 
+def overlap(emits: list[list[tuple[float, int]]]) -> dict:
+    """When the last reply began and the first ended, from the first's first delta (s): with
+    the first later than the second, there was no moment when all of them streamed."""
+    emits = [e for e in emits if e]
+    if not emits:
+        return {}
+    start = min(e[0][0] for e in emits)
+    return {
+        "last_began_s": max(e[0][0] for e in emits) - start,
+        "first_ended_s": min(e[-1][0] for e in emits) - start,
+    }
+
+
 def _window(pairs, window: tuple[float, float]) -> list[float]:
     return [lat for t_emit, lat in pairs if window[0] <= t_emit < window[1]]
 
@@ -163,7 +183,7 @@ async def _app(ctx, conversations: list[int]) -> dict:
 
     tabs = await asyncio.gather(*(open_tab(c) for c in conversations))
     await asyncio.sleep(0.3)
-    message = _message(ctx)
+    message = _message(ctx, n)
     outcomes, sampler = await _load(
         ctx,
         n,
@@ -203,6 +223,7 @@ async def _app(ctx, conversations: list[int]) -> dict:
     emitted = [t for i in ids if i for t, _ in emits[i]]
     return {
         "streams": n,
+        "overlap": overlap([emits[i] for i in ids if i]),
         "window_s": max(0.0, window[1] - window[0]),
         "cpu_percent": sampler.percent(window),
         # Machine-independent: daphne's CPU per delta it relayed beside the emulator's per delta
@@ -225,7 +246,7 @@ async def _app(ctx, conversations: list[int]) -> dict:
 
 
 async def _direct(ctx, n: int) -> dict:
-    message = _message(ctx)
+    message = _message(ctx, n)
     async with http_client() as http:
         outcomes, sampler = await _load(
             ctx,

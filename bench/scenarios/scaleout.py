@@ -142,7 +142,7 @@ async def _run(ctx, procs, people, split: bool) -> dict:
         zip(remote, await asyncio.gather(*(open_tab(i, layout[i][0]) for i in remote)), strict=True)
     )
     await asyncio.sleep(0.5)
-    message = _message(ctx)
+    message = _message(ctx, n)
 
     def one_turn(i):
         if i in senders:
