@@ -108,7 +108,9 @@ def shown_words(frames) -> list[str]:
 async def page_status(person, conversation_id) -> str:
     """The status the conversation's page shows for its last reply (what a reload shows)."""
     page = await person.http.get(f"/c/{conversation_id}/")
-    return re.findall(r'data-role="assistant"[^>]*data-status="([a-z_]+)"', page.text)[-1]
+    # Turn 0 is the page's new-turn template, always pending.
+    found = re.findall(r'id="a-[1-9]\d*" data-role="assistant" data-status="([a-z_]+)"', page.text)
+    return found[-1]
 
 
 async def finished(person, conversation_id):
