@@ -168,6 +168,9 @@ def is_final_status(frame: str, turn_id: int | None = None) -> bool:
 
 
 def added_turn_id(frame: str) -> int | None:
+    """The id of the turn a frame adds: `{"turn": [id, …]}` (words only) or its HTML."""
+    if frame.startswith('{"turn"'):
+        return json.loads(frame)["turn"][0]
     if "data-turn-id" not in frame or frame.startswith("{"):
         return None
     found = TURN_ID.search(frame)

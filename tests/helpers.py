@@ -54,6 +54,19 @@ def delta_frames(frames):
     return out
 
 
+def added_turn_id(frame: str) -> int | None:
+    """The id of the turn a frame adds: `{"turn": [id, …]}` (words only) or its HTML."""
+    if frame.startswith('{"turn"'):
+        return json.loads(frame)["turn"][0]
+    found = re.search(r'beforeend:#transcript">\s*<article [^>]*data-turn-id="(\d+)"', frame)
+    return int(found.group(1)) if found else None
+
+
+def turns_in(page: str) -> int:
+    """Turns drawn in a page or fragment; turn 0 is the page's new-turn template."""
+    return len(re.findall(r'<article class="turn"[^>]*data-turn-id="[1-9]', page))
+
+
 def is_status(frame, status) -> bool:
     return frame.startswith('{"status"') and json.loads(frame)["status"][1] == status
 

@@ -43,7 +43,9 @@ async def page(client, convo) -> str:
 
 
 def shown_turns(html: str) -> list[int]:
-    return [int(pk) for pk in re.findall(r'<article class="turn"[^>]*data-turn-id="(\d+)"', html)]
+    # Turn 0 is the page's new-turn template (chat.js draws turns sent live from it).
+    found = re.findall(r'<article class="turn"[^>]*data-turn-id="([1-9]\d*)"', html)
+    return [int(pk) for pk in found]
 
 
 async def joined(tab):

@@ -22,7 +22,7 @@ from chatsite.chat.consumers import MAX_SEND_BYTES
 from chatsite.chat.models import Turn
 
 from .conftest import session_cookie_of, socket_tab
-from .helpers import make_conversation, wait_for_turn
+from .helpers import added_turn_id, make_conversation, wait_for_turn
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -70,8 +70,7 @@ async def closed_with(tab, timeout) -> int | None:
 
 
 async def added_turn(tab) -> int:
-    frame = await tab.receive_until(lambda f: "data-turn-id" in f)
-    return int(frame.split('data-turn-id="')[1].split('"')[0])
+    return added_turn_id(await tab.receive_until(lambda f: added_turn_id(f) is not None))
 
 
 # -- item 10: deep nesting -------------------------------------------------------------------
@@ -118,7 +117,7 @@ async def test_concurrent_sends_in_two_conversations_overshoot_the_budget_by_one
         await asyncio.gather(*(t.send({"action": "send", "message": text}) for t in tabs))
         for tab in tabs:
             frame = await tab.receive_until(
-                lambda f: f.startswith('{"error"') or "data-turn-id" in f
+                lambda f: f.startswith('{"error"') or added_turn_id(f) is not None
             )
             if frame.startswith('{"error"'):
                 refused += 1

@@ -7,7 +7,7 @@ from django.urls import reverse
 
 from chatsite.chat.models import Conversation, Turn
 
-from .helpers import model_text, wait_for_turn
+from .helpers import model_text, turns_in, wait_for_turn
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -164,13 +164,13 @@ def test_a_long_conversation_shows_its_latest_turns_and_loads_earlier_ones(
     client.force_login(user)
     with django_assert_max_num_queries(10):
         page = client.get(f"/c/{convo.pk}/").content.decode()
-    assert page.count("data-turn-id=") == 30 and "question 74" in page and "question 44" not in page
+    assert turns_in(page) == 30 and "question 74" in page and "question 44" not in page
     earlier = re.search(r'hx-get="(/c/\d+/earlier/\?before=\d+)"', page).group(1)
     more = client.get(earlier).content.decode()
-    assert more.count("data-turn-id=") == 30 and "question 15" in more and "question 45" not in more
+    assert turns_in(more) == 30 and "question 15" in more and "question 45" not in more
     last = re.search(r'hx-get="(/c/\d+/earlier/\?before=\d+)"', more).group(1)
     rest = client.get(last).content.decode()
-    assert rest.count("data-turn-id=") == 15 and "question 0" in rest and "Show earlier" not in rest
+    assert turns_in(rest) == 15 and "question 0" in rest and "Show earlier" not in rest
 
 
 def test_earlier_turns_of_someone_else_are_not_found(client, user, other_user):

@@ -26,7 +26,7 @@ from psycopg import sql
 from chatsite.emulator.server import EmulatorServer
 
 from .cluster import Person, services_or_skip, site
-from .helpers import PageText, delta_frames, is_delta, is_status, model_text
+from .helpers import PageText, added_turn_id, delta_frames, is_delta, is_status, model_text
 
 pytestmark = pytest.mark.services
 
@@ -250,10 +250,12 @@ async def test_an_idle_socket_stays_open_on_the_redis_channel_layer(apart, peopl
     on_a = await people(apart[0], "person07")
     conversation = await on_a.new_conversation("short [emulator:words=5]")
     tab = await on_a.tab(conversation)
-    await tab.read_until(lambda f: "data-turn-id" in f)
+    await tab.read_until(lambda f: added_turn_id(f) is not None)
     await asyncio.sleep(7)
     await tab.send({"action": "resume", "turns": [], "after": 0})
-    await tab.read_until(lambda f: "data-turn-id" in f, timeout=5)  # still open, still answers
+    await tab.read_until(
+        lambda f: added_turn_id(f) is not None, timeout=5
+    )  # still open, still answers
     await tab.close()
 
 

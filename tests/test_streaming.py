@@ -12,6 +12,7 @@ from chatsite.chat.models import Turn
 
 from .helpers import (
     PageText,
+    added_turn_id,
     delta_frames,
     is_delta,
     is_status,
@@ -25,17 +26,17 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 async def send(tab, text):
     await tab.send({"action": "send", "message": text})
-    added = await tab.receive_until(lambda f: "data-turn-id" in f)
-    return int(added.split('data-turn-id="')[1].split('"')[0])
+    return added_turn_id(await tab.receive_until(lambda f: added_turn_id(f) is not None))
 
 
 async def test_reply_streams_into_the_assistant_bubble_and_is_saved(user, open_tab):
     convo = await make_conversation(user)
     tab = await open_tab(user, convo.pk)
     turn_id = await send(tab, "hello [emulator:pace=15] [emulator:words=40]")
-    added = tab.frames[-1]
-    assert 'data-role="user"' in added and "hello" in added
-    assert 'data-role="assistant"' in added and 'data-status="pending"' in added
+    # The person's words and the model, drawn by the tab from its page's new-turn template.
+    assert json.loads(tab.frames[-1]) == {
+        "turn": [turn_id, "", "hello [emulator:pace=15] [emulator:words=40]", convo.model]
+    }
 
     await tab.receive_until(lambda f: is_status(f, "completed"))
     turn = await wait_for_turn(turn_id)
@@ -87,7 +88,7 @@ async def test_second_tab_sees_the_same_stream(user, open_tab):
     await two.receive_until(lambda f: is_status(f, "completed"))
     turn = await wait_for_turn(turn_id)
     for tab in (one, two):
-        assert any(f'data-turn-id="{turn_id}"' in f for f in tab.frames)
+        assert any(added_turn_id(f) == turn_id for f in tab.frames)
         text = "".join(t for frame in delta_frames(tab.frames) for _, t in frame)
         assert text == model_text(turn.steps)
     await one.close()
@@ -312,3 +313,35 @@ async def test_a_failed_answer_still_gets_its_meta_line_as_html(user, open_tab):
     await tab.receive_until(lambda f: is_status(f, "failed"), timeout=20)
     meta = [f for f in tab.frames if f'id="meta-{turn_id}" data-turn-status="failed"' in f]
     assert meta and ">Retry<" in meta[-1]
+
+
+async def test_a_new_turn_of_words_is_a_small_frame_drawn_from_the_pages_template(
+    async_client, user, open_tab
+):
+    convo = await make_conversation(user)
+    await async_client.aforce_login(user)
+    page = (await async_client.get(f"/c/{convo.pk}/")).content.decode()
+    template = page.split('<template id="new-turn">')[1].split("</template>")[0]
+    # The partial every turn is drawn with, for turn 0, pending: what chat.js fills in.
+    assert 'id="turn-0" data-turn-id="0" data-parent=""' in template
+    assert 'data-role="user"' in template and 'class="user-text"' in template
+    assert 'id="a-0" data-role="assistant" data-status="pending"' in template
+    assert f'data-edit="/c/{convo.pk}/turns/0/edit/form/"' in template
+    tab = await open_tab(user, convo.pk)
+    words = "a question of words <b>only</b> [emulator:words=3]"
+    turn_id = await send(tab, words)
+    [added] = [f for f in tab.frames if added_turn_id(f) == turn_id]
+    assert len(added.encode()) < len(words) + 60  # not the ~700 bytes of its HTML
+    await tab.receive_until(lambda f: is_status(f, "completed"))
+
+
+async def test_a_new_version_still_arrives_as_html_with_its_place(async_client, user, open_tab):
+    convo = await make_conversation(user)
+    await async_client.aforce_login(user)
+    tab = await open_tab(user, convo.pk)
+    first = await send(tab, "first [emulator:words=3]")
+    await tab.receive_until(lambda f: is_status(f, "completed"))
+    await async_client.post(f"/c/{convo.pk}/turns/{first}/regenerate/")
+    added = await tab.receive_until(lambda f: (added_turn_id(f) or first) != first)
+    assert added.startswith("<") and "2 / 2" in added
+    await tab.receive_until(lambda f: is_status(f, "completed"))

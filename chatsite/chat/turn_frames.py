@@ -8,6 +8,7 @@ from django.template.loader import render_to_string
 from django.utils.translation import ngettext
 
 from .models import Turn
+from .templatetags.turn_actions import written_by
 
 
 def oob_append(target: str, html: str) -> str:
@@ -20,8 +21,31 @@ def oob_replace(html: str) -> str:
 
 
 def turn_added_frame(turn: Turn) -> str:
+    """A new turn for the tabs. One of words only, with no other version and no clock to show,
+    goes as `{"turn": [id, parent, words, model]}` (a few dozen bytes beside its words) and the
+    tab draws it from its page's new-turn template, the partial below drawn for turn 0; any
+    other as that partial's HTML."""
+    if _plain(turn):
+        parent = turn.parent_id if turn.parent_id is not None else ""
+        payload = {"turn": [turn.pk, parent, turn.user_text, written_by(turn)]}
+        return json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
     html = render_to_string("chat/conversation.html#turn", {"turn": turn}).strip()
     return oob_append("transcript", html)
+
+
+def _plain(turn: Turn) -> bool:
+    """Drawn from the new-turn template as it is: words only, pending, in the foreground, and
+    the only version of itself (a new version's frame carries its "N / M")."""
+    words = all(
+        isinstance(b, dict) and b.get("type") == "text" and "attachment" not in b
+        for b in turn.user_input or ()
+    )
+    return (
+        words
+        and turn.status == Turn.Status.PENDING
+        and not turn.background
+        and getattr(turn, "version", None) is None
+    )
 
 
 def status_frame(turn: Turn) -> str:

@@ -87,6 +87,7 @@
     if (frame.load) {
       for (var j = 0; j < frame.load.length; j++) loadTurn(frame.load[j][0], frame.load[j][1]);
     }
+    if (frame.turn) addTurn(frame.turn);
     if (frame.meta && frame.status) finishMeta(frame.status[0], frame.meta);
     if (frame.status) {
       var part = document.getElementById("a-" + frame.status[0]);
@@ -129,6 +130,33 @@
     line.dataset.turnStatus = "completed";
     htmx.process(line);
     fillSources(line);
+  }
+
+  // A new turn of words only comes as [id, parent, words, model] and is drawn from the page's
+  // new-turn template: the partial the server draws turns with, for turn 0.
+  function addTurn(t) {
+    var id = String(t[0]);
+    var template = document.getElementById("new-turn");
+    var box = transcript();
+    if (!template || !box || document.getElementById("turn-" + id)) return;
+    var parts = template.content.cloneNode(true);
+    var article = parts.querySelector("article");
+    article.id = "turn-" + id;
+    article.dataset.turnId = id;
+    article.dataset.parent = String(t[1]);
+    ["a-", "steps-", "meta-"].forEach(function (prefix) {
+      var el = parts.getElementById(prefix + "0");
+      if (el) el.id = prefix + id;
+    });
+    parts.querySelector(".user-text").textContent = t[2]; // the person's words, as text
+    var edit = parts.querySelector("[data-edit]");
+    if (edit) edit.dataset.edit = edit.dataset.edit.replace("/turns/0/", "/turns/" + id + "/");
+    var model = parts.querySelector("[data-model]");
+    if (model) model.textContent = t[3];
+    makeRoom(id, article.dataset.parent);
+    box.appendChild(parts);
+    htmx.process(article);
+    htmx.trigger(article, "htmx:load", { elt: article });
   }
 
   // A new turn arrives as HTML appended to the transcript. When it is a new version (an edit,

@@ -92,3 +92,12 @@ def placeholder_turn(conversation):
         pk=0, conversation_id=conversation.pk, status=Turn.Status.COMPLETED,
         usage={"total_tokens": 1},
     )  # fmt: skip
+
+
+@register.filter
+def new_turn(conversation):
+    """Turn 0 of `conversation`, just sent: what the page's new-turn template is drawn from
+    (chat.js puts a real turn's id, parent, words and model in)."""
+    from ..models import Turn
+
+    return Turn(pk=0, conversation_id=conversation.pk, status=Turn.Status.PENDING, user_input=[])
