@@ -80,7 +80,7 @@
       if (again || (ended[id] && part && !isFinal(part.dataset.status))) loadTurn(id, url);
       refreshBusy();
     }
-    htmx.ajax("GET", url, { target: el, swap: "outerHTML" }).then(done, done);
+    chatsiteAjax("GET", url, { target: el, swap: "outerHTML" }).then(done, done);
   }
 
   function applyFrame(frame) {

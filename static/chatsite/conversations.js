@@ -102,7 +102,7 @@
         var main = document.getElementById("main");
         var current = (main && main.dataset.conversation) || "";
         if (form) {
-          htmx.ajax("GET", form.getAttribute("action") + "?current=" + encodeURIComponent(current),
+          chatsiteAjax("GET", form.getAttribute("action") + "?current=" + encodeURIComponent(current),
             { target: list, swap: "outerHTML" }).catch(function () {}); // offline: the next list
         }
         return;

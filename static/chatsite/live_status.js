@@ -48,7 +48,7 @@
     var total = document.getElementById("conversation-usage");
     if (!total) return;
     // Offline (or the server away): the total stays as it was until the next reply.
-    htmx.ajax("GET", total.dataset.url, { target: "#conversation-usage", swap: "outerHTML" })
+    chatsiteAjax("GET", total.dataset.url, { target: "#conversation-usage", swap: "outerHTML" })
       .catch(function () {});
   }
 
