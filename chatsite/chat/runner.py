@@ -61,8 +61,9 @@ def _shown(steps) -> list[dict]:
 
 
 class TurnRunner:
-    def __init__(self, turn: Turn, *, body: dict | None, history: bool = False):
+    def __init__(self, turn: Turn, *, body: dict | None, history: bool = False, opening=None):
         self.turn = turn
+        self.early = opening  # the first request, already sent (early_request), or None
         self.history_first = history  # the chained interaction has expired: send the branch
         self.turn_id = turn.pk
         self.conversation_id = turn.conversation_id
@@ -133,6 +134,8 @@ class TurnRunner:
                 }
             )
         finally:
+            if self.early is not None:  # stopped before it read the request sent for it
+                await self.early.close()
             hub.remove_runner(self.turn_id)
             try:
                 await leases.release(self.turn_id)
@@ -156,6 +159,8 @@ class TurnRunner:
             opening = client.stream_get(
                 self.turn.interaction_id, last_event_id=self.turn.last_event_id or None
             )
+        elif self.early is not None:
+            opening, self.early = self.early, None
         else:
             opening = await self._first_open(client, with_history=self.history_first)
         while True:

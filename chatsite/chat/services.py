@@ -21,6 +21,7 @@ from django.utils import timezone
 from django.utils.translation import gettext, gettext_lazy
 
 from . import attachments, branches, conversations, language, leases, limits, relay, retry_notes
+from .early_request import send_early
 from .forms import is_agent, valid_mcp_name
 from .hub import hub
 from .models import Account, Conversation, McpServer, Turn
@@ -328,18 +329,27 @@ async def _start(
     checked: bool = False,
     account=None,
 ) -> Turn:
-    """Save the new turn, start its runner, then show it. Everything the request needs —
-    the checks, the parent, the INSERT — is one trip to the database thread (_prepare); what
-    only the tabs need (the bubble, the list's order) follows the request out."""
+    """Save the new turn, start its runner, then show it. Everything the request needs — the
+    checks, the parent — is one trip to the database thread (_prepare); the request then goes
+    out while a second trip saves the turn (_save), and nothing is shown before it is saved:
+    a failed INSERT cancels the request and raises. What only the tabs need (the bubble, the
+    list's order) follows."""
     turn, body, history, failure = await sync_to_async(_prepare)(
         conversation, user, user_input, model, background,
         version_of=version_of, checked=checked, account=account,
     )  # fmt: skip
+    early = send_early(body) if failure is None and not history else None
+    try:
+        await sync_to_async(_save)(conversation, turn, version_of)
+    except BaseException:
+        if early is not None:
+            await early.close()
+        raise
     if failure is not None:
         hub.publish(conversation.pk, [turn_added_frame(turn)])
         await TurnRunner.fail_orphan(turn, failure)
         return turn
-    TurnRunner(turn, body=body, history=history).start()
+    TurnRunner(turn, body=body, history=history, opening=early).start()
     # The runner's first frames come from the stream, after this yields: the bubble is first.
     hub.publish(conversation.pk, [turn_added_frame(turn)])
     # The list of conversations is ordered by this, the reply is not.
@@ -359,11 +369,9 @@ def _prepare(
     account,
 ) -> tuple[Turn, dict, bool, str | None]:
     """Sync, under the person's start lock: refuse a busy conversation or a message past the
-    person's limits, else save the turn (one INSERT, with the options it is sent with) and
-    build its request. Returns (turn, body, history, failure): `failure` says why its files
-    could not be sent. `version_of`: the turn this one is a new version of (an edit, a
-    regenerated answer), which then becomes the version on screen; a message that continues
-    the branch on screen is its parent's only child, which the branch shows already."""
+    person's limits, else build the turn (unsaved, with the options it is sent with) and its
+    request. Returns (turn, body, history, failure): `failure` says why its files could not be
+    sent; `history`, that the branch goes as history (the request is then built later)."""
     # One query: whether a reply is running, and the branch on screen as it is now (the
     # caller's copy may predate another tab's switch).
     unfinished = Turn.objects.filter(conversation=OuterRef("pk")).exclude(status__in=Turn.FINAL)
@@ -395,12 +403,6 @@ def _prepare(
     body = build_request(conversation, turn, previous, mcp_servers=servers, answer_line=line)
     body = only_enabled(body)  # a function tool switched off since the settings were saved
     turn.request = public_request(body)
-    leases.stamp(turn)  # saved already owned: no other process may take it up
-    turn.save()
-    if version_of is not None:  # the new version is on screen, drawn with its "N / M"
-        shown = branches.pick(conversation, turn.pk, first=parent_id is None)
-        if shown is not None:
-            branches.annotate(shown, [turn])
     if any(isinstance(b, dict) and "attachment" in b for b in turn.user_input):
         try:  # the files' bytes go inline; the turn keeps only references
             body["input"] = attachments.inline_input(conversation.owner_id, turn.user_input)
@@ -410,6 +412,19 @@ def _prepare(
     # would be refused: either way the branch goes as history.
     history = _expired(chained_at) or _after_import(previous, parent_id)
     return turn, body, history, None
+
+
+def _save(conversation: Conversation, turn: Turn, version_of: Turn | None) -> None:
+    """Sync: the turn's INSERT (one write). `version_of`: the turn this one is a new version
+    of (an edit, a regenerated answer), which then becomes the version on screen; a message
+    that continues the branch on screen is its parent's only child, which the branch shows
+    already."""
+    leases.stamp(turn)  # saved already owned: no other process may take it up
+    turn.save()
+    if version_of is not None:  # the new version is on screen, drawn with its "N / M"
+        shown = branches.pick(conversation, turn.pk, first=turn.parent_id is None)
+        if shown is not None:
+            branches.annotate(shown, [turn])
 
 
 async def stop(conversation: Conversation) -> None:
