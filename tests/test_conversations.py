@@ -833,25 +833,48 @@ async def test_a_tab_without_a_conversation_gets_my_list_live_and_no_one_elses(
     assert await stranger.ws.receive_nothing(timeout=0.3)  # nothing of mine reached them
 
 
-async def test_a_list_event_to_my_group_reaches_every_tab_of_mine_with_its_own_mark(
+async def test_a_list_event_for_me_reaches_every_tab_of_mine_with_its_own_mark(
     user, open_tab, open_page_socket
 ):
-    """What another process sends (through the channel layer) to the person's group."""
-    from channels.layers import get_channel_layer
-
-    from chatsite.chat.sessions import user_group
+    """What a title, a new conversation or another process sends to all of a person's tabs
+    (tests/test_scale_out.py has the other process)."""
+    from chatsite.chat import person_events
 
     a, b = [await sync_to_async(convo_of)(user, title) for title in ("alpha", "beta")]
     tab_a, tab_b = await open_tab(user, a.pk), await open_tab(user, b.pk)
     home = await open_page_socket(user)
     await home.receive_until(is_list)
-    await get_channel_layer().group_send(user_group(user.pk), {"type": "sidebar.changed"})
+    await person_events.send(user.pk, {"type": "sidebar.changed"})
     for tab, convo in ((tab_a, a), (tab_b, b)):
         frame = await tab.receive_until(is_list)
         assert re.findall(r'data-conversation-id="(\d+)"[^>]*aria-current', frame) == [
             str(convo.pk)
         ]
     assert "aria-current" not in await home.receive_until(is_list)
+
+
+async def test_an_idle_socket_holds_no_channel_of_the_channel_layer(
+    user, open_tab, open_page_socket, monkeypatch
+):
+    """Issue 16, item 4: each channel costs an idle socket a receive task and a queue (~4 KiB);
+    events for all of a person's sockets go through the hub instead (person_events.py)."""
+    from channels.layers import get_channel_layer
+
+    layer = get_channel_layer()
+    made = []
+    new_channel = layer.new_channel
+
+    async def counted(*args, **kwargs):
+        made.append(await new_channel(*args, **kwargs))
+        return made[-1]
+
+    monkeypatch.setattr(layer, "new_channel", counted)
+    convos = [await sync_to_async(convo_of)(user, f"idle {n}") for n in range(3)]
+    tabs = [await open_tab(user, convo.pk) for convo in convos]
+    await open_page_socket(user)
+    await tabs[0].send({"action": "resume", "turns": [], "after": 0})  # past connect
+    assert await tabs[0].ws.receive_nothing(timeout=0.2)
+    assert made == []
 
 
 async def test_the_page_socket_needs_a_sign_in_and_closes_on_sign_out(

@@ -3,6 +3,7 @@ message), joins the hub, and hands actions to the services layer. It never loops
 upstream stream."""
 
 import asyncio
+import contextvars
 import json
 import logging
 import re
@@ -10,6 +11,7 @@ import time
 
 from asgiref.sync import sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone, translation
 
@@ -37,17 +39,20 @@ CLOSE_TOO_SLOW = 4408
 TURN_ID = re.compile(r'\bid="[a-z]+-(\d+)')
 
 
-def user_group(user_id) -> str:
-    return sessions.user_group(user_id)
-
-
 class ConversationConsumer(AsyncWebsocketConsumer):
+    # No channel-layer channel of its own (an unknown alias is no layer): events for all of
+    # the person's sockets come through the hub (person_events.py).
+    channel_layer_alias = None
     sub: Subscriber | None = None
     _expiry: asyncio.TimerHandle | None = None
+    _person_task: asyncio.Task | None = None
+    user_id: int | None = None
+    _language: str | None = None  # the page's, for frames sent from other tasks
 
     async def connect(self):
         # For this socket's whole life (one task): its frames and errors in the page's language.
-        translation.activate(await language.for_socket(self.scope))
+        self._language = await language.for_socket(self.scope)
+        translation.activate(self._language)
         self.conversation_id = self.scope["url_route"]["kwargs"]["pk"]
         user = self.scope.get("user")
         if await services.get_conversation(user, self.conversation_id) is None:
@@ -58,7 +63,7 @@ class ConversationConsumer(AsyncWebsocketConsumer):
         self.session_key = getattr(session, "session_key", None)
         self._resume_tokens, self._resume_at = float(RESUME_BURST), time.monotonic()
         await self.accept()
-        await self.channel_layer.group_add(user_group(self.user_id), self.channel_name)
+        hub.join_person(self.user_id, self)
         if not await self._session_holds():
             return
         transport = backlog.transport_of(self.base_send)
@@ -74,8 +79,10 @@ class ConversationConsumer(AsyncWebsocketConsumer):
         if self.sub is not None:
             hub.leave(self.conversation_id, self.sub)
             self.sub = None
-        if hasattr(self, "user_id"):
-            await self.channel_layer.group_discard(user_group(self.user_id), self.channel_name)
+        if self.user_id is not None:
+            hub.leave_person(self.user_id, self)
+        if self._person_task is not None:
+            self._person_task.cancel()
 
     async def receive(self, text_data=None, bytes_data=None):
         if text_data is None or len(text_data) > MAX_FRAME_CHARS:
@@ -181,6 +188,23 @@ class ConversationConsumer(AsyncWebsocketConsumer):
 
     async def session_revoked(self, event):
         await self._signed_out()
+
+    def person_event(self, event: dict) -> None:
+        """An event for all of the person's sockets (hub.tell_person), handled by this
+        consumer's method for its type, one at a time in the order they came."""
+        previous = self._person_task
+        loop = asyncio.get_running_loop()
+
+        async def handle():
+            if previous is not None:
+                await asyncio.wait([previous])
+            translation.activate(self._language or settings.LANGUAGE_CODE)
+            try:
+                await self.dispatch(event)
+            except Exception:
+                log.exception("socket: could not handle %s", event.get("type"))
+
+        self._person_task = loop.create_task(handle(), context=contextvars.Context())
 
     # -- the sidebar -------------------------------------------------------------------------
     async def sidebar_changed(self, event):

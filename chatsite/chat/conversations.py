@@ -12,7 +12,6 @@ import re
 import secrets
 
 from asgiref.sync import async_to_sync, sync_to_async
-from channels.layers import get_channel_layer
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import TextField
@@ -24,7 +23,7 @@ from django.utils.translation import gettext
 
 from chatsite.gemini import APIStatusError, NotFoundError
 
-from . import branches, sessions, upstream
+from . import branches, person_events, upstream
 from .models import Attachment, Conversation, Turn, interaction_ids
 
 log = logging.getLogger(__name__)
@@ -99,11 +98,9 @@ def sidebar_frame(owner_id: int, current_id: int | None = None) -> str:
 
 async def publish_sidebar(owner_id: int) -> None:
     """Tell every open tab of the person, on every process, that their list changed: a new
-    conversation, a title, a reply that moves one to the top. Through the channel layer's
-    `user.<id>` group: each socket renders the list for its own tab (consumers.py)."""
-    layer = get_channel_layer()
-    if layer is not None:
-        await layer.group_send(sessions.user_group(owner_id), {"type": "sidebar.changed"})
+    conversation, a title, a reply that moves one to the top (person_events.py): each socket
+    renders the list for its own tab (consumers.py)."""
+    await person_events.send(owner_id, {"type": "sidebar.changed"})
 
 
 def _to_top(convo: Conversation):
@@ -132,10 +129,7 @@ async def bump(convo: Conversation) -> None:
     ):
         await publish_sidebar(convo.owner_id)
     elif first.pk != convo.pk:
-        layer = get_channel_layer()
-        if layer is not None:
-            event = {"type": "sidebar.changed", "top": convo.pk}
-            await layer.group_send(sessions.user_group(convo.owner_id), event)
+        await person_events.send(convo.owner_id, {"type": "sidebar.changed", "top": convo.pk})
 
 
 def moved_frame(event: dict) -> str | None:

@@ -240,6 +240,8 @@ class Hub:
 
         self.runners: dict[int, TurnRunner] = {}
         self.subscribers: dict[int, set[Subscriber]] = {}
+        # person id → their sockets open in this process (person_events.py)
+        self.people: dict[int, set] = {}
         self.relay = Relay(self)
 
     # -- runners ---------------------------------------------------------------------------
@@ -254,6 +256,22 @@ class Hub:
 
     def runners_for(self, conversation_id: int) -> list:
         return [r for r in self.runners.values() if r.conversation_id == conversation_id]
+
+    # -- people ----------------------------------------------------------------------------
+    def join_person(self, user_id: int, socket) -> None:
+        self.people.setdefault(user_id, set()).add(socket)
+
+    def leave_person(self, user_id: int, socket) -> None:
+        sockets = self.people.get(user_id)
+        if sockets is not None:
+            sockets.discard(socket)
+            if not sockets:
+                del self.people[user_id]
+
+    def tell_person(self, user_id, event: dict) -> None:
+        """An event for each of this person's sockets here (`socket.person_event`)."""
+        for socket in list(self.people.get(user_id, ())):
+            socket.person_event(event)
 
     # -- subscribers -----------------------------------------------------------------------
     def publish(self, conversation_id: int, frames: list[str], turn_id=None, seq=None) -> None:

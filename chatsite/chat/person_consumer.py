@@ -1,7 +1,8 @@
 """`/ws/u/`: the socket of a page that shows no conversation (`/`, `/c/`, settings), so its
 sidebar stays live too. It only listens: the person's list when it opens (the page may be
 older than it) and whenever it changes, and the same sign-in checks as the conversation socket
-(it joins the same `user.<id>` group and inherits its handlers). Anything it is sent is ignored.
+(it is one of the person's sockets in the hub and inherits the handlers, person_events.py).
+Anything it is sent is ignored.
 
 Chosen over polling with htmx: the list reaches these tabs by the same event as every other
 tab, at once, and an idle tab costs no query (a poll every few seconds per open tab would).
@@ -11,14 +12,16 @@ from asgiref.sync import sync_to_async
 from django.utils import translation
 
 from . import conversations, language
-from .consumers import CLOSE_FORBIDDEN, ConversationConsumer, user_group
+from .consumers import CLOSE_FORBIDDEN, ConversationConsumer
+from .hub import hub
 
 
 class PersonConsumer(ConversationConsumer):
     conversation_id = None
 
     async def connect(self):
-        translation.activate(await language.for_socket(self.scope))  # the list's group names
+        self._language = await language.for_socket(self.scope)  # the list's group names
+        translation.activate(self._language)
         user = self.scope.get("user")
         if not (getattr(user, "is_authenticated", False) and getattr(user, "is_active", False)):
             await self.close(code=CLOSE_FORBIDDEN)
@@ -26,7 +29,8 @@ class PersonConsumer(ConversationConsumer):
         self.user_id = user.pk
         self.session_key = getattr(self.scope.get("session"), "session_key", None)
         await self.accept()
-        await self.channel_layer.group_add(user_group(self.user_id), self.channel_name)
+        hub.join_person(self.user_id, self)
+        await hub.relay.ensure_running()  # another process's events for this person reach it
         if await self._session_holds():
             await self.sidebar_changed({})
 

@@ -13,7 +13,8 @@ process joins one group and:
 - answers snapshot requests for the turns it runs, so a tab connected to another process sees
   the reply so far (frames carry a per-turn sequence number; the asking tab ignores relayed
   frames the snapshot already contains, so no text is doubled);
-- stops its runners when Stop is pressed on a tab connected elsewhere.
+- stops its runners when Stop is pressed on a tab connected elsewhere;
+- carries events for all of one person's sockets (person_events.py) to the other processes.
 
 Which process runs a turn is settled by its lease (leases.py), not here.
 """
@@ -247,6 +248,8 @@ class Relay:
             self._on_watch(message)
             if kind == "relay.hello" and (watched := self.hub.watched()):
                 self._send({"type": "relay.watch", "conversations": watched})
+        elif kind == "relay.person":
+            self.hub.tell_person(message["user"], message["event"])
         elif kind == "relay.stop":
             for runner in self.hub.runners_for(message["conversation"]):
                 runner.stop()

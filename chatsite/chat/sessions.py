@@ -12,17 +12,12 @@ from datetime import datetime, timedelta
 from importlib import import_module
 
 from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.conf import settings
 from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY, get_user_model
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 
 FAR = 24 * 3600  # a session with no known end is looked at again after a day anyway
-
-
-def user_group(user_id) -> str:
-    return f"user.{user_id}"
 
 
 def _store_class():
@@ -70,11 +65,9 @@ def valid_until(session_key: str | None, user_id, *, user=None) -> datetime | No
 def notify(user_id, *, ended: str | None = None) -> None:
     """Ask every open socket of this person, in every process, to check its sign-in again.
     `ended`: a session known to be over (its sockets close without looking)."""
-    layer = get_channel_layer()
-    if layer is not None:
-        async_to_sync(layer.group_send)(
-            user_group(user_id), {"type": "session.check", "ended": ended}
-        )
+    from . import person_events
+
+    async_to_sync(person_events.send)(int(user_id), {"type": "session.check", "ended": ended})
 
 
 def user_of(session) -> str | None:
