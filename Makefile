@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test test-fast bench lint format emulator superuser browser docker lock clean catalogs messages
+.PHONY: run test test-setup test-fast bench lint format emulator superuser browser docker lock clean catalogs messages
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -87,7 +87,10 @@ docker:
 	      || echo "Could not install them: the image test will be skipped."; \
 	  else echo "No apt-get here: the image test will be skipped."; fi; }
 
-test: $(VENV)/.installed-test catalogs browser docker
+# Everything `make test` needs before pytest (.ci/run does it once, then runs two suites at once).
+test-setup: $(VENV)/.installed-test catalogs browser docker
+
+test: test-setup
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test-fast: $(VENV)/.installed-test catalogs

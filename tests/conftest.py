@@ -20,6 +20,14 @@ def pytest_sessionstart(session):
     compile_all()
 
 
+def pytest_sessionfinish(session):
+    import shutil
+
+    from .servers import STATIC_ROOT
+
+    shutil.rmtree(STATIC_ROOT, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
 def emulator():
     """One emulator for the session: real HTTP on a free loopback port, no pacing."""

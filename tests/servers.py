@@ -10,6 +10,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "browser-pass-phrase-7"
+# collectstatic's output, shared by this run's servers (incremental after the first) and by no
+# other run: CI runs two suites at once. Removed when the run ends (conftest.py).
+STATIC_ROOT = ROOT / "var" / f"test-static-{os.getpid()}"
 
 
 def free_port() -> int:
@@ -37,7 +40,7 @@ def app_env(var_dir: Path, emulator_base_url: str, **extra) -> dict:
     env.pop("GEMINI_API_KEY", None)
     env.update(
         CHATSITE_VAR_DIR=str(var_dir),
-        STATIC_ROOT=str(ROOT / "var" / "test-static"),
+        STATIC_ROOT=str(STATIC_ROOT),
         GEMINI_API_BASE_URL=emulator_base_url,
         DJANGO_SETTINGS_MODULE="chatsite.settings",
         DJANGO_SUPERUSER_PASSWORD=PASSWORD,
