@@ -58,7 +58,9 @@ FULL = Profile(
     page_reps=5,
     db_words=500,
     db_pace_ms=5,
-    mode_timeout_s=540,
+    # The relay's four loads alone take ~340 s on a slow 2-core machine (2026-12-01): 540 s
+    # cut search and memory off there.
+    mode_timeout_s=1200,
 )
 
 QUICK = Profile(
