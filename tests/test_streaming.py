@@ -180,6 +180,19 @@ async def test_upstream_429_before_the_stream_is_retried(user, open_tab, emulato
     await tab.close()
 
 
+async def test_a_retry_of_the_first_request_is_shown_on_its_turn(user, open_tab):
+    """The first request leaves before the turn is saved (early_request.py): its retries
+    are still the turn's, told to the tabs as a retry note on that turn."""
+    convo = await make_conversation(user)
+    tab = await open_tab(user, convo.pk)
+    turn_id = await send(tab, "busy? [emulator:fail=503x1] [emulator:retry_after=1]")
+    frame = await tab.receive_until(lambda f: f.startswith('{"retry"'))
+    assert json.loads(frame)["retry"][0] == turn_id
+    assert "Gemini is busy right now (503)" in frame
+    await tab.receive_until(lambda f: is_status(f, "completed"))
+    await tab.close()
+
+
 async def test_upstream_503_that_persists_fails_the_turn_with_the_upstream_message(
     user, open_tab, settings
 ):

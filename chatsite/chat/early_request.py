@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 
-from . import upstream
+from . import retry_notes, upstream
 
 
 class EarlyOpening:
@@ -22,8 +22,13 @@ class EarlyOpening:
         self._opening = opening
         # A fresh context, like the runner's: the request's context dies with the response.
         self._entered = asyncio.get_running_loop().create_task(
-            opening.__aenter__(), name="early-request", context=contextvars.Context()
+            opening.__aenter__(), name=retry_notes.EARLY_TASK, context=contextvars.Context()
         )
+
+    def claim(self, turn_id: int) -> None:
+        """The turn is saved and on screen: the request is its own from here (its retries
+        are shown on it, retry_notes)."""
+        retry_notes.claim(self._entered, turn_id)
 
     async def __aenter__(self):
         return await self._entered

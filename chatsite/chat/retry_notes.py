@@ -3,13 +3,16 @@ that turn say so: "Retrying in 3 s… Gemini is busy right now (503)", not dots 
 
 The client calls `report` before each wait (upstream.py passes it as `on_retry`). A turn's
 runner task is named `turn-<id>` (runner.py), which is how a retry finds its turn; requests
-outside a turn (titles, deletes) are not shown anywhere.
+outside a turn (titles, deletes) are not shown anywhere. A turn's first request leaves before
+the turn is saved, in a task of its own (early_request.py): a retry reported there waits until
+the turn claims that task.
 """
 
 import asyncio
 import json
 import re
 import time
+import weakref
 
 from django.utils.translation import gettext_noop as _
 
@@ -18,6 +21,11 @@ from chatsite.gemini import APIConnectionError, APIError, APIStatusError, APITim
 from .hub import hub
 
 TURN_TASK = re.compile(r"turn-(\d+)$")
+EARLY_TASK = "early-request"  # a turn's first request, sent before the turn has an id
+# Retries reported in such a task before its turn claimed it: task -> (when, the error).
+_unclaimed: "weakref.WeakKeyDictionary[asyncio.Task, tuple[float, APIError]]" = (
+    weakref.WeakKeyDictionary()
+)
 # A tab that connects mid-wait is told too: turn id -> (when the next try goes, the error).
 _waiting: dict[int, tuple[float, APIError]] = {}
 
@@ -59,14 +67,33 @@ def report(delay: float, error: APIError) -> None:
         task = asyncio.current_task()
     except RuntimeError:  # not in an event loop
         return
-    match = TURN_TASK.match(task.get_name()) if task is not None else None
+    if task is None:
+        return
+    if task.get_name() == EARLY_TASK:
+        _unclaimed[task] = (time.monotonic() + delay, error)
+        return
+    match = TURN_TASK.match(task.get_name())
     runner = hub.runner(int(match.group(1))) if match else None
     if runner is not None:
-        now = time.monotonic()
-        for turn_id in [t for t, (at, _) in _waiting.items() if at < now]:
-            del _waiting[turn_id]
-        _waiting[runner.turn_id] = (now + delay, error)
-        hub.publish(runner.conversation_id, [retry_frame(runner.turn_id, delay, error)])
+        _show(runner, delay, error)
+
+
+def claim(task: asyncio.Task, turn_id: int) -> None:
+    """The early request's task is now this turn's: named as its runner's is, and the tabs
+    told of a retry it reported before (once the turn is on screen)."""
+    task.set_name(f"turn-{turn_id}")
+    at, error = _unclaimed.pop(task, (0.0, None))
+    runner = hub.runner(turn_id)
+    if error is not None and runner is not None and at > time.monotonic():
+        _show(runner, at - time.monotonic(), error)
+
+
+def _show(runner, delay: float, error: APIError) -> None:
+    now = time.monotonic()
+    for turn_id in [t for t, (at, _error) in _waiting.items() if at < now]:
+        del _waiting[turn_id]
+    _waiting[runner.turn_id] = (now + delay, error)
+    hub.publish(runner.conversation_id, [retry_frame(runner.turn_id, delay, error)])
 
 
 def waiting(turn_id: int) -> list[str]:

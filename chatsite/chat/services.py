@@ -352,6 +352,8 @@ async def _start(
     TurnRunner(turn, body=body, history=history, opening=early).start()
     # The runner's first frames come from the stream, after this yields: the bubble is first.
     hub.publish(conversation.pk, [turn_added_frame(turn)])
+    if early is not None:
+        early.claim(turn.pk)  # a retry of the request, shown on the bubble
     # The list of conversations is ordered by this, the reply is not.
     await conversations.bump(conversation)
     return turn
