@@ -61,10 +61,14 @@ class ConversationConsumer(AsyncWebsocketConsumer):
             while True:
                 await self.dispatch(await receive())
 
-    async def connect(self):
-        # For this socket's whole life (one task): its frames and errors in the page's language.
+    async def _speak_the_pages_language(self) -> None:
+        """For this socket's whole life (its task, and its person events'): frames and errors
+        in the page's language."""
         self._language = await language.for_socket(self.scope)
         translation.activate(self._language)
+
+    async def connect(self):
+        await self._speak_the_pages_language()
         self.conversation_id = self.scope["url_route"]["kwargs"]["pk"]
         user = self.scope.get("user")
         if await services.get_conversation(user, self.conversation_id) is None:

@@ -52,4 +52,4 @@ def send_early(body: dict) -> EarlyOpening | None:
     (a background run is created first, then followed: it keeps the runner's own path)."""
     if body.get("background"):
         return None
-    return EarlyOpening(upstream.client().stream_create({**body, "stream": True}))
+    return EarlyOpening(upstream.client().stream_create(body))

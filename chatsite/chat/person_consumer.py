@@ -9,9 +9,8 @@ tab, at once, and an idle tab costs no query (a poll every few seconds per open 
 """
 
 from asgiref.sync import sync_to_async
-from django.utils import translation
 
-from . import conversations, language
+from . import conversations
 from .consumers import CLOSE_FORBIDDEN, ConversationConsumer
 from .hub import hub
 
@@ -20,8 +19,7 @@ class PersonConsumer(ConversationConsumer):
     conversation_id = None
 
     async def connect(self):
-        self._language = await language.for_socket(self.scope)  # the list's group names
-        translation.activate(self._language)
+        await self._speak_the_pages_language()  # the list's group names
         user = self.scope.get("user")
         if not (getattr(user, "is_authenticated", False) and getattr(user, "is_active", False)):
             await self.close(code=CLOSE_FORBIDDEN)

@@ -204,7 +204,7 @@ class TurnRunner:
         (it answers at once, queued) and then followed by stream replay, which also re-attaches
         after a break or a restart."""
         if not body.get("background"):
-            return client.stream_create({**body, "stream": True})
+            return client.stream_create(body)  # it asks for the stream itself
         created = await client.create(body)
         self.assembler.feed({"event_type": "interaction.created", "interaction": created})
         await self._on_created()

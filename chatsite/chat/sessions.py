@@ -17,6 +17,8 @@ from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY, get_user_model
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 
+from . import person_events
+
 FAR = 24 * 3600  # a session with no known end is looked at again after a day anyway
 
 
@@ -65,8 +67,6 @@ def valid_until(session_key: str | None, user_id, *, user=None) -> datetime | No
 def notify(user_id, *, ended: str | None = None) -> None:
     """Ask every open socket of this person, in every process, to check its sign-in again.
     `ended`: a session known to be over (its sockets close without looking)."""
-    from . import person_events
-
     async_to_sync(person_events.send)(int(user_id), {"type": "session.check", "ended": ended})
 
 
