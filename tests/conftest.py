@@ -56,10 +56,14 @@ def _upstream_is_emulator(emulator, settings):
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
     settings.WHITENOISE_USE_FINDERS = True
-    # Rate-limit counters live in the cache, keyed by user id; ids repeat between tests.
+    # Rate-limit counters live in the cache, keyed by user id, and who this process has seen
+    # over the rate in memory; ids repeat between tests.
     from django.core.cache import cache
 
+    from chatsite.chat import limits
+
     cache.clear()
+    limits._over_until.clear()
     yield
 
 

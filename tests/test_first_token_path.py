@@ -99,6 +99,46 @@ async def test_a_message_sent_on_the_socket_goes_upstream_after_four_reads_and_n
     assert not any('FROM "chat_account"' in s for s in path[1:])  # joined to the first
 
 
+async def test_a_message_sent_on_the_socket_goes_upstream_after_one_trip_to_the_database(
+    user, open_tab, before_upstream, monkeypatch
+):
+    """Its access check (ownership, the sign-in) rides with its own checks: each trip to the
+    database thread and back costs about half a millisecond of the first token."""
+    from asgiref.sync import SyncToAsync
+
+    trips: list[str] = []
+    call = SyncToAsync.__call__
+
+    async def counted(self, *args, **kwargs):
+        if getattr(self.func, "__module__", "").startswith("chatsite."):
+            trips.append(self.func.__qualname__)
+        return await call(self, *args, **kwargs)
+
+    monkeypatch.setattr(SyncToAsync, "__call__", counted)
+    convo = await make_conversation(user)
+    tab = await open_tab(user, convo.pk)
+    trips.clear()
+    await tab.send({"action": "send", "message": "hello"})
+    await tab.receive_until(lambda frame: is_status(frame, "completed"))
+    [_] = before_upstream
+    before = trips[: trips.index("_save")]  # the INSERT's trip follows the request
+    assert before == ["_prepare"], trips
+
+
+async def test_a_socket_that_lost_its_conversation_sends_nothing_upstream(
+    user, open_tab, before_upstream
+):
+    convo = await make_conversation(user)
+    tab = await open_tab(user, convo.pk)
+    await convo.adelete()
+    await tab.send({"action": "send", "message": "hello"})
+    output = await tab.ws.receive_output(timeout=5)
+    while output["type"] != "websocket.close":  # frames sent before it (none expected)
+        output = await tab.ws.receive_output(timeout=5)
+    assert output["code"] == 4403
+    assert before_upstream == []
+
+
 async def test_a_failed_insert_cancels_the_request_sent_beside_it(
     async_client, user, emulator, monkeypatch
 ):

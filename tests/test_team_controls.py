@@ -1,10 +1,15 @@
 """Team controls: invites, a message rate per person, a daily token budget, the model list."""
 
 import datetime
+import json
+import time
+import uuid
 
 import pytest
+from asgiref.sync import sync_to_async
 from django.utils import timezone
 
+from chatsite.chat import limits
 from chatsite.chat.models import Conversation, Invite, Turn
 
 from .helpers import wait_for_turn
@@ -63,6 +68,66 @@ async def test_limits_apply_to_the_socket_too(user, open_tab, settings):
     await tab.send({"action": "send", "message": "second"})
     error = await tab.receive_until(lambda f: f.startswith('{"error"'))
     assert "messages this hour" in error
+    await tab.close()
+
+
+async def test_a_message_over_the_rate_has_its_request_cancelled_and_is_not_saved(
+    user, open_tab, settings, emulator, monkeypatch
+):
+    """The rate is counted beside the request (a Redis round trip in production): a message
+    over it had its request sent, which is cancelled at once."""
+    settings.RATE_LIMIT_MESSAGES = "1/h"
+    convo = await Conversation.objects.acreate(owner=user, title="t", model="gemini-3.5-flash")
+    tab = await open_tab(user, convo.pk)
+    await tab.send({"action": "send", "message": "first"})
+    await tab.receive_until(lambda f: '"completed"' in f)
+    first = emulator.store.last_interaction()
+    count = limits.get_usage
+
+    def slow_count(*args, **kwargs):  # a slow Redis: the request gets there first
+        deadline = time.monotonic() + 10
+        while emulator.store.last_interaction() is first and time.monotonic() < deadline:
+            time.sleep(0.005)
+        return count(*args, **kwargs)
+
+    monkeypatch.setattr(limits, "get_usage", slow_count)
+    await tab.send({"action": "send", "message": "second [emulator:pace=20] [emulator:words=400]"})
+    error = await tab.receive_until(lambda f: f.startswith('{"error"'))
+    assert "messages this hour" in error
+    sent = emulator.store.last_interaction()
+    assert sent is not first  # the request had left
+    assert await sync_to_async(emulator.store.wait_disconnect)(sent.id, 5)  # and was cancelled
+    assert await Turn.objects.filter(conversation=convo).acount() == 1
+    await tab.close()
+
+
+async def test_a_person_seen_over_the_rate_is_refused_without_a_request(
+    user, open_tab, settings, emulator, monkeypatch
+):
+    settings.RATE_LIMIT_MESSAGES = "1/h"
+    convo = await Conversation.objects.acreate(owner=user, title="t", model="gemini-3.5-flash")
+    tab = await open_tab(user, convo.pk)
+    await tab.send({"action": "send", "message": "first"})
+    await tab.receive_until(lambda f: '"completed"' in f)
+    await tab.send({"action": "send", "message": "second"})
+    await tab.receive_until(lambda f: f.startswith('{"error"'))
+    third = f"third {uuid.uuid4()}"
+    count = limits.get_usage
+
+    def slow_count(*args, **kwargs):  # were it counted beside a request, that would arrive
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline and not any(
+            third in json.dumps(b) for b in emulator.store.create_bodies()
+        ):
+            time.sleep(0.005)
+        return count(*args, **kwargs)
+
+    monkeypatch.setattr(limits, "get_usage", slow_count)
+    await tab.send({"action": "send", "message": third})
+    error = await tab.receive_until(lambda f: f.startswith('{"error"'))
+    assert "messages this hour" in error and "Try again in" in error
+    sent = [json.dumps(r.body) for r in emulator.store.create_requests()]
+    assert not any(third in body for body in sent)  # it never went upstream
     await tab.close()
 
 

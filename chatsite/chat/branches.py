@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from asgiref.sync import sync_to_async
 
+from . import hot_reads
 from .models import Conversation, Turn
 
 ROOT = "root"
@@ -123,9 +124,9 @@ async def aload(conversation: Conversation, *, first: int | None = None) -> Tree
 
 def lineage(conversation: Conversation) -> tuple[Tree, dict[int, tuple]]:
     """The tree on the conversation's choice as loaded, and for each turn (parent id,
-    interaction id, created at): all a new message needs to find its parent and the
-    interaction it chains to, in one query."""
-    rows = _pairs(conversation.pk).values_list("pk", "parent_id", "interaction_id", "created_at")
+    interaction id, created at as stored: read it with hot_reads.created_at): all a new
+    message needs to find its parent and the interaction it chains to, in one query."""
+    rows = hot_reads.lineage_rows(conversation.pk)
     turns = {pk: (parent_id, interaction_id, at) for pk, parent_id, interaction_id, at in rows}
     return Tree([(pk, row[0]) for pk, row in turns.items()], conversation.branch), turns
 

@@ -19,7 +19,6 @@ from django.utils import timezone, translation
 
 from . import backlog, conversations, language, services, sessions
 from .hub import Subscriber, hub
-from .models import Account
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +108,9 @@ class ConversationConsumer(AsyncWebsocketConsumer):
             return await self._error("That message was not valid JSON.")
         if not isinstance(message, dict):
             return await self._error("That message was not a JSON object.")
+        action = message.get("action")
+        if action == "send" and self.sub is not None:
+            return await self._send(message.get("message"))
         # Ownership and the sign-in are checked again for every message: an account disabled,
         # a conversation deleted or a session ended since the socket opened loses access at once.
         conversation, ends = await sync_to_async(self._access)()
@@ -117,23 +119,40 @@ class ConversationConsumer(AsyncWebsocketConsumer):
             return
         if not await self._session_holds(ends):
             return
-        action = message.get("action")
         if self.sub is None:
             return  # closing (fell behind); the browser reconnects and resumes
         if action == "resume":
             await self._resume(conversation, message)
         elif action == "stop":
             await services.stop(conversation)
-        elif action == "send":
-            try:
-                await services.send_message(
-                    conversation.owner, conversation, message.get("message"),
-                    account=Account.for_user(conversation.owner),  # fetched with it
-                )  # fmt: skip
-            except (services.InvalidInput, services.LimitReached) as exc:
-                await self._error(str(exc))
         else:
             await self._error("Unknown action.")
+
+    async def _send(self, text) -> None:
+        """A message: checked for access like any other, in the same trip to the database as
+        its own checks (services.send_on_socket)."""
+        assert self.user_id is not None  # set at connect, before any message
+        ends = []
+
+        def access():
+            conversation, until = self._access()
+            if conversation is None:
+                raise services.AccessLost(signed_out=False)
+            ends.append(until)
+            if until is None:
+                raise services.AccessLost(signed_out=True)
+            return conversation
+
+        try:
+            await services.send_on_socket(self.user_id, text, access)
+        except services.AccessLost as lost:
+            if not lost.signed_out:
+                await self.close(code=CLOSE_FORBIDDEN)
+                return
+        except (services.InvalidInput, services.LimitReached) as exc:
+            await self._error(str(exc))
+        if ends:  # read in that trip: when the sign-in ends (None: it has, and the socket closes)
+            await self._session_holds(ends[0])
 
     def _may_resume(self) -> bool:
         """A token bucket: each resume renders up to a few hundred turns."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import weakref
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
@@ -16,11 +17,21 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.humanize.templatetags.humanize import intcomma
 from django.db import close_old_connections
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext, gettext_lazy
 
-from . import attachments, branches, conversations, language, leases, limits, relay, retry_notes
+from . import (
+    attachments,
+    branches,
+    conversations,
+    hot_reads,
+    language,
+    leases,
+    limits,
+    relay,
+    retry_notes,
+)
 from .early_request import send_early
 from .forms import is_agent, valid_mcp_name
 from .hub import hub
@@ -89,11 +100,7 @@ async def get_conversation(user, conversation_id) -> Conversation | None:
 def conversation_for_socket(user_id, conversation_id) -> Conversation | None:
     """Re-checks, from the database, that the user still exists, is active and owns it. The
     owner's account comes with it (a reply's language line needs it). Sync."""
-    return (
-        Conversation.objects.select_related("owner", "owner__account")
-        .filter(pk=conversation_id, owner_id=user_id, owner__is_active=True)
-        .first()
-    )
+    return hot_reads.owned_conversation(user_id, conversation_id)
 
 
 def title_for(text: str) -> str:
@@ -221,9 +228,9 @@ def _chained(turns: dict[int, tuple], parent_id: int | None) -> tuple[str | None
     the parent never reached the API, the nearest ancestor's that did (branches.lineage rows)."""
     node, seen = parent_id, 0
     while node is not None and node in turns and seen < 1000:
-        grandparent, interaction_id, created_at = turns[node]
+        grandparent, interaction_id, stored_at = turns[node]
         if interaction_id:
-            return interaction_id, created_at
+            return interaction_id, hot_reads.created_at(stored_at)
         node, seen = grandparent, seen + 1
     return None, None
 
@@ -264,6 +271,25 @@ async def send_message(
             conversation, user, user_input, conversation.model, background,
             checked=checked, account=account,
         )  # fmt: skip
+
+
+class AccessLost(Exception):
+    """A socket's person no longer has the conversation, or their sign-in has ended."""
+
+    def __init__(self, *, signed_out: bool):
+        super().__init__("signed out" if signed_out else "no access")
+        self.signed_out = signed_out
+
+
+async def send_on_socket(user_id: int, text, access: Callable[[], Conversation]) -> Turn:
+    """A message typed on a conversation's socket. `access` (sync: it reads the database)
+    returns the conversation as it is now if the person may still send to it, else raises
+    AccessLost; it runs in the same trip to the database as the message's own checks, one
+    thread hop fewer before the request leaves (issue 16, item 1). Otherwise as send_message."""
+    text = clean_message(text)
+    async with _start_lock(user_id):
+        words = [{"type": "text", "text": text}]
+        return await _start(None, None, words, None, False, access=access)
 
 
 async def regenerate_turn(user, conversation: Conversation, turn_id, *, model=None) -> Turn | None:
@@ -319,28 +345,35 @@ async def _new_version(user, conversation, old: Turn, user_input, model, backgro
 
 
 async def _start(
-    conversation: Conversation,
+    conversation: Conversation | None,
     user,
     user_input: list,
-    model: str,
+    model: str | None,
     background: bool,
     *,
     version_of: Turn | None = None,
     checked: bool = False,
     account=None,
+    access: Callable[[], Conversation] | None = None,
 ) -> Turn:
     """Save the new turn, start its runner, then show it. Everything the request needs — the
     checks, the parent — is one trip to the database thread (_prepare); the request then goes
-    out while a second trip saves the turn (_save), and nothing is shown before it is saved:
-    a failed INSERT cancels the request and raises. What only the tabs need (the bubble, the
-    list's order) follows."""
+    out while a second trip counts the message against the rate and saves the turn (_save),
+    and nothing is shown before it is saved: a refusal or a failed INSERT there cancels the
+    request and raises. What only the tabs need (the bubble, the
+    list's order) follows. `access`: instead of the conversation, the person and the model
+    (send_on_socket)."""
     turn, body, history, failure = await sync_to_async(_prepare)(
         conversation, user, user_input, model, background,
-        version_of=version_of, checked=checked, account=account,
+        version_of=version_of, checked=checked, account=account, access=access,
     )  # fmt: skip
+    conversation = turn.conversation
+    user = user or conversation.owner  # a socket's: it came with the conversation
     early = send_early(body) if failure is None and not history else None
     try:
-        await sync_to_async(_save)(conversation, turn, version_of)
+        await sync_to_async(_save)(
+            conversation, turn, version_of, count_for=None if checked else user
+        )
     except BaseException:
         if early is not None:
             await early.close()
@@ -360,31 +393,35 @@ async def _start(
 
 
 def _prepare(
-    conversation: Conversation,
+    conversation: Conversation | None,
     user,
     user_input: list,
-    model: str,
+    model: str | None,
     background: bool,
     *,
     version_of: Turn | None,
     checked: bool,
     account,
+    access: Callable[[], Conversation] | None,
 ) -> tuple[Turn, dict, bool, str | None]:
     """Sync, under the person's start lock: refuse a busy conversation or a message past the
     person's limits, else build the turn (unsaved, with the options it is sent with) and its
     request. Returns (turn, body, history, failure): `failure` says why its files could not be
     sent; `history`, that the branch goes as history (the request is then built later)."""
+    if access is not None:  # a socket's message: its conversation, owner and model as now
+        conversation = access()
+        user, model = conversation.owner, conversation.model
+        account = Account.for_user(user)  # it came with the conversation
+    assert conversation is not None and model is not None
     # One query: whether a reply is running, and the branch on screen as it is now (the
     # caller's copy may predate another tab's switch).
-    unfinished = Turn.objects.filter(conversation=OuterRef("pk")).exclude(status__in=Turn.FINAL)
-    now = Conversation.objects.filter(pk=conversation.pk)
-    conversation.branch, busy = now.values_list("branch", Exists(unfinished)).first() or ({}, 0)
+    conversation.branch, busy = hot_reads.branch_and_busy(conversation.pk) or ({}, False)
     if busy:
         raise ConversationBusy()
     if checked:  # checked before its files were stored; running replies may have begun since
         limits.check_budget(user)
-    else:
-        limits.check_can_send(user, model)
+    else:  # the rate is counted beside the request (_save): it may be a round trip to Redis
+        limits.check_can_send(user, model, count=False)
     tree, turns = branches.lineage(conversation)
     if version_of is None:
         path = tree.path()
@@ -416,11 +453,14 @@ def _prepare(
     return turn, body, history, None
 
 
-def _save(conversation: Conversation, turn: Turn, version_of: Turn | None) -> None:
+def _save(conversation: Conversation, turn: Turn, version_of: Turn | None, *, count_for) -> None:
     """Sync: the turn's INSERT (one write). `version_of`: the turn this one is a new version
     of (an edit, a regenerated answer), which then becomes the version on screen; a message
     that continues the branch on screen is its parent's only child, which the branch shows
-    already."""
+    already. `count_for`: the person whose message rate this counts first (LimitReached: not
+    saved, and the caller cancels the request)."""
+    if count_for is not None:
+        limits.check_rate(count_for)
     leases.stamp(turn)  # saved already owned: no other process may take it up
     turn.save()
     if version_of is not None:  # the new version is on screen, drawn with its "N / M"

@@ -17,7 +17,7 @@ from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY, get_user_model
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 
-from . import person_events
+from . import hot_reads, person_events
 
 FAR = 24 * 3600  # a session with no known end is looked at again after a day anyway
 
@@ -52,10 +52,10 @@ def valid_until(session_key: str | None, user_id, *, user=None) -> datetime | No
         return None
     model = _model()
     if model is not None:
-        row = model.objects.filter(session_key=session_key, expire_date__gt=timezone.now()).first()
+        row = hot_reads.live_session(model, session_key)
         if row is None:
             return None
-        data, ends = row.get_decoded(), row.expire_date
+        data, ends = model.get_session_store_class()().decode(row[0]), row[1]
     else:  # cache or cookie sessions: no end we can read; checked on every message instead
         data = _store_class()(session_key).load()
         ends = timezone.now() + timedelta(seconds=FAR)

@@ -1,0 +1,175 @@
+"""The reads a message makes before its request leaves, as SQL written once.
+
+Why not the ORM here: it builds and compiles a query anew on every call, 0.4–0.9 ms each on
+the bench machine, while the database answers these in 0.02–0.1 ms; they sit between a
+person's Enter and the API's first word (issue 16, `python -m bench --scenarios ttft`). The
+rows go through the ORM's own converters (JSON text to data, SQLite's naive timestamps to
+aware datetimes) and become model instances, so callers get what the ORM would have given
+them. Each read has an ORM twin it must agree with: tests/test_hot_reads.py, which CI runs
+on SQLite and on PostgreSQL. Sync: call via sync_to_async.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import cache
+from typing import Any, cast
+
+from django.contrib.auth import get_user_model
+from django.db import connection
+from django.db.models import Field, Model
+from django.utils import timezone
+
+from .models import Account, Conversation, Turn
+
+
+class _Columns:
+    """Some of a model's fields as selected columns of one table alias, and the converters
+    the ORM applies to each (as SQLCompiler.apply_converters does)."""
+
+    def __init__(self, model: type[Model], alias: str, names: tuple[str, ...] = ()):
+        quote = connection.ops.quote_name
+        found_fields = [model._meta.get_field(n) for n in names] if names else None
+        fields = cast(list[Field], found_fields or list(model._meta.concrete_fields))
+        self.model = model
+        self.attnames = [f.attname for f in fields]
+        self.sql = ", ".join(f"{alias}.{quote(f.column)}" for f in fields)
+        self.converters = []
+        for i, field in enumerate(fields):
+            col = field.get_col(alias)
+            found = connection.ops.get_db_converters(col) + col.get_db_converters(connection)
+            if found:
+                self.converters.append((i, found, col))
+
+    def __len__(self) -> int:
+        return len(self.attnames)
+
+    def values(self, row) -> list[Any]:
+        row = list(row)
+        for i, found, col in self.converters:
+            for convert in found:
+                row[i] = convert(row[i], col, connection)
+        return row
+
+    def instance(self, row) -> Any:
+        return self.model.from_db(connection.alias, self.attnames, self.values(row))
+
+
+def _table(model: type[Model]) -> str:
+    return connection.ops.quote_name(model._meta.db_table)
+
+
+@cache
+def _owned_sql(vendor: str) -> tuple[str, _Columns, _Columns, _Columns]:
+    user_model = get_user_model()
+    conversation = _Columns(Conversation, "c")
+    user = _Columns(user_model, "u")
+    account = _Columns(Account, "a")
+    sql = (
+        f"SELECT {conversation.sql}, {user.sql}, {account.sql}"
+        f" FROM {_table(Conversation)} c"
+        f" JOIN {_table(user_model)} u ON u.id = c.owner_id"
+        f" LEFT JOIN {_table(Account)} a ON a.user_id = u.id"
+        " WHERE c.id = %s AND c.owner_id = %s AND u.is_active"
+    )
+    return sql, conversation, user, account
+
+
+def owned_conversation(user_id, conversation_id) -> Conversation | None:
+    """The conversation if this person still exists, is active and owns it, with its owner
+    and the owner's account (None when they have none): the ORM twin is
+    `Conversation.objects.select_related("owner", "owner__account").filter(...)`."""
+    try:
+        params = [int(conversation_id), int(user_id)]
+    except (TypeError, ValueError):
+        return None
+    sql, conversation_cols, user_cols, account_cols = _owned_sql(connection.vendor)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    n, m = len(conversation_cols), len(user_cols)
+    conversation = conversation_cols.instance(row[:n])
+    owner = user_cols.instance(row[n : n + m])
+    account_row = row[n + m :]
+    account = account_cols.instance(account_row) if account_row[0] is not None else None
+    # As select_related leaves them: no query for conversation.owner or owner.account.
+    Account._meta.get_field("user").remote_field.set_cached_value(owner, account)
+    if account is not None:
+        Account._meta.get_field("user").set_cached_value(account, owner)
+    conversation.owner = owner
+    return conversation
+
+
+@cache
+def _branch_sql(vendor: str) -> tuple[str, _Columns]:
+    branch = _Columns(Conversation, "c", ("branch",))
+    final = ", ".join(["%s"] * len(Turn.FINAL))
+    sql = (
+        f"SELECT {branch.sql}, EXISTS(SELECT 1 FROM {_table(Turn)} t"
+        f" WHERE t.conversation_id = c.id AND t.status NOT IN ({final}))"
+        f" FROM {_table(Conversation)} c WHERE c.id = %s"
+    )
+    return sql, branch
+
+
+def branch_and_busy(conversation_id: int) -> tuple[dict, bool] | None:
+    """The conversation's branch choice as stored now, and whether a reply in it is still
+    unfinished; None if it is gone."""
+    sql, branch = _branch_sql(connection.vendor)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*Turn.FINAL, conversation_id])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    return branch.values(row[:1])[0], bool(row[1])
+
+
+@cache
+def _lineage_sql(vendor: str) -> tuple[str, _Columns, _Columns]:
+    cols = _Columns(Turn, "t", ("id", "parent", "interaction_id"))
+    created = _Columns(Turn, "t", ("created_at",))
+    sql = (
+        f"SELECT {cols.sql}, {created.sql} FROM {_table(Turn)} t"
+        " WHERE t.conversation_id = %s ORDER BY t.created_at, t.id"
+    )
+    return sql, cols, created
+
+
+def lineage_rows(conversation_id: int) -> list[tuple[int, int | None, str, Any]]:
+    """Every turn of the conversation, oldest first, as (id, parent id, interaction id,
+    created at as stored): `created_at` reads the one a caller needs (converting them all
+    would cost a long conversation a millisecond)."""
+    sql, cols, _ = _lineage_sql(connection.vendor)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [conversation_id])
+        rows = cursor.fetchall()
+    if not cols.converters:
+        return rows
+    return [(*cols.values(row[:3]), row[3]) for row in rows]
+
+
+def created_at(stored) -> datetime | None:
+    """A `lineage_rows` creation time as the ORM gives it."""
+    _, _, created = _lineage_sql(connection.vendor)
+    return created.values([stored])[0]
+
+
+@cache
+def _session_sql(vendor: str, model: type[Model]) -> tuple[str, _Columns]:
+    cols = _Columns(model, "s", ("session_data", "expire_date"))
+    sql = (
+        f"SELECT {cols.sql} FROM {_table(model)} s WHERE s.session_key = %s AND s.expire_date > %s"
+    )
+    return sql, cols
+
+
+def live_session(model: type[Model], session_key: str) -> tuple[str, datetime] | None:
+    """A database session's data (still encoded) and when it ends, unless it has ended."""
+    sql, cols = _session_sql(connection.vendor, model)
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [session_key, now])
+        row = cursor.fetchone()
+    return None if row is None else (row[0], cols.values(row)[1])
