@@ -80,7 +80,7 @@ async def test_a_posted_message_goes_upstream_after_eight_reads_and_no_write(
     assert sum('FROM "chat_account"' in s for s in path) == 1  # their account, once
 
 
-async def test_a_message_sent_on_the_socket_goes_upstream_after_four_reads_and_no_write(
+async def test_a_message_sent_on_the_socket_goes_upstream_after_two_reads_and_no_write(
     user, open_tab, before_upstream, statements
 ):
     convo = await make_conversation(user)
@@ -93,10 +93,10 @@ async def test_a_message_sent_on_the_socket_goes_upstream_after_four_reads_and_n
     [sent] = before_upstream
     path = _path(sent, statements)
     assert _writes(path) == []
-    # The conversation with its owner and their account (ownership, re-checked per message),
-    # the sign-in, the busy check with the branch on screen, the branch's turns.
-    assert len(path) <= 4, "\n".join(s[:100] for s in path)
-    assert not any('FROM "chat_account"' in s for s in path[1:])  # joined to the first
+    # The conversation with its owner, their account, the sign-in and the busy check
+    # (ownership and the sign-in are re-checked per message); the branch's turns.
+    assert len(path) <= 2, "\n".join(s[:100] for s in path)
+    assert 'FROM "django_session"' not in "".join(path[1:])  # joined to the first
 
 
 async def test_a_message_sent_on_the_socket_goes_upstream_after_one_trip_to_the_database(

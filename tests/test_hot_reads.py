@@ -52,8 +52,9 @@ def test_an_owned_conversation_comes_as_the_orm_gives_it_with_owner_and_account(
         .get()
     )
     with django_assert_num_queries(1):
-        got = hot_reads.owned_conversation(user.pk, conversation.pk)
-        assert got is not None
+        found = hot_reads.access(user.pk, conversation.pk)
+        assert found is not None
+        got = found.conversation
         owner, account = got.owner, got.owner.account  # no query: they came with it
     assert _fields(got) == _fields(orm)
     assert isinstance(got.settings, dict) and isinstance(got.branch, dict)
@@ -67,7 +68,7 @@ def test_an_owner_without_an_account_gets_the_defaults_without_a_query(
     user, conversation, django_assert_num_queries
 ):
     with django_assert_num_queries(1):
-        got = hot_reads.owned_conversation(user.pk, conversation.pk)
+        got = hot_reads.access(user.pk, conversation.pk).conversation
         account = Account.for_user(got.owner)
     assert account.pk is None and account.answer_in_language is True
 
@@ -75,12 +76,12 @@ def test_an_owner_without_an_account_gets_the_defaults_without_a_query(
 def test_no_conversation_for_another_person_an_inactive_one_or_a_bad_id(
     user, other_user, conversation
 ):
-    assert hot_reads.owned_conversation(other_user.pk, conversation.pk) is None
-    assert hot_reads.owned_conversation(user.pk, conversation.pk + 1000) is None
-    assert hot_reads.owned_conversation(user.pk, "1 OR 1=1") is None
+    assert hot_reads.access(other_user.pk, conversation.pk) is None
+    assert hot_reads.access(user.pk, conversation.pk + 1000) is None
+    assert hot_reads.access(user.pk, "1 OR 1=1") is None
     user.is_active = False
     user.save()
-    assert hot_reads.owned_conversation(user.pk, conversation.pk) is None
+    assert hot_reads.access(user.pk, conversation.pk) is None
 
 
 def _orm_branch_and_busy(conversation):
@@ -91,11 +92,12 @@ def _orm_branch_and_busy(conversation):
 
 
 @pytest.mark.parametrize("last_status", [Turn.Status.COMPLETED, Turn.Status.IN_PROGRESS])
-def test_branch_and_busy_agree_with_the_orm(conversation, last_status):
+def test_branch_and_busy_agree_with_the_orm(user, conversation, last_status):
     _turns(conversation, status=last_status)
     got = hot_reads.branch_and_busy(conversation.pk)
     assert got == _orm_branch_and_busy(conversation)
     assert got[1] is (last_status == Turn.Status.IN_PROGRESS)
+    assert hot_reads.access(user.pk, conversation.pk).busy is got[1]
     assert hot_reads.branch_and_busy(conversation.pk + 1000) is None
 
 
@@ -113,7 +115,7 @@ def test_lineage_rows_agree_with_the_orm_and_read_their_times_as_it_does(convers
     assert rows[-1][0] == made[-1].pk and rows[-1][2] == ""
 
 
-def test_a_live_session_is_read_and_an_ended_one_is_not(user):
+def test_a_live_session_is_read_and_an_ended_one_is_not(user, conversation):
     client = Client()
     client.force_login(user)
     key = client.session.session_key
@@ -121,8 +123,11 @@ def test_a_live_session_is_read_and_an_ended_one_is_not(user):
     data, ends = hot_reads.live_session(Session, key)
     assert Session.get_session_store_class()().decode(data) == row.get_decoded()
     assert ends == row.expire_date
+    assert hot_reads.access(user.pk, conversation.pk, key, Session).session == (data, ends)
     Session.objects.filter(session_key=key).update(
         expire_date=timezone.now() - timedelta(seconds=1)
     )
     assert hot_reads.live_session(Session, key) is None
     assert hot_reads.live_session(Session, "no-such-key") is None
+    found = hot_reads.access(user.pk, conversation.pk, key, Session)
+    assert found.conversation == conversation and found.session is None  # owned, signed out

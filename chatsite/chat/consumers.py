@@ -113,7 +113,7 @@ class ConversationConsumer(AsyncWebsocketConsumer):
             return await self._send(message.get("message"))
         # Ownership and the sign-in are checked again for every message: an account disabled,
         # a conversation deleted or a session ended since the socket opened loses access at once.
-        conversation, ends = await sync_to_async(self._access)()
+        conversation, ends, _ = await sync_to_async(self._access)()
         if conversation is None:
             await self.close(code=CLOSE_FORBIDDEN)
             return
@@ -135,13 +135,13 @@ class ConversationConsumer(AsyncWebsocketConsumer):
         ends = []
 
         def access():
-            conversation, until = self._access()
+            conversation, until, busy = self._access()
             if conversation is None:
                 raise services.AccessLost(signed_out=False)
             ends.append(until)
             if until is None:
                 raise services.AccessLost(signed_out=True)
-            return conversation
+            return conversation, busy
 
         try:
             await services.send_on_socket(self.user_id, text, access)
@@ -182,13 +182,9 @@ class ConversationConsumer(AsyncWebsocketConsumer):
 
     # -- the sign-in -------------------------------------------------------------------------
     def _access(self):
-        """For each message, in one trip to the database: the conversation, if the person
-        still owns it, and when their sign-in ends (None: it has)."""
-        conversation = services.conversation_for_socket(self.user_id, self.conversation_id)
-        if conversation is None:
-            return None, None
-        owner = conversation.owner
-        return conversation, sessions.valid_until(self.session_key, self.user_id, user=owner)
+        """For each message, in one query: the conversation, if the person still owns it; when
+        their sign-in ends (None: it has); whether a reply in it is unfinished."""
+        return services.socket_access(self.user_id, self.conversation_id, self.session_key)
 
     async def _session_holds(self, ends=MISSING) -> bool:
         """Close (4401) unless the sign-in this socket opened with still holds; else look

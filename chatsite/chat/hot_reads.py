@@ -11,6 +11,7 @@ on SQLite and on PostgreSQL. Sync: call via sync_to_async.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 from typing import Any, cast
@@ -60,46 +61,67 @@ def _table(model: type[Model]) -> str:
 
 
 @cache
-def _owned_sql(vendor: str) -> tuple[str, _Columns, _Columns, _Columns]:
+def _access_sql(vendor: str, session: type[Model] | None) -> tuple[str, list[_Columns]]:
     user_model = get_user_model()
-    conversation = _Columns(Conversation, "c")
-    user = _Columns(user_model, "u")
-    account = _Columns(Account, "a")
+    cols = [_Columns(Conversation, "c"), _Columns(user_model, "u"), _Columns(Account, "a")]
+    joins = [
+        f"JOIN {_table(user_model)} u ON u.id = c.owner_id",
+        f"LEFT JOIN {_table(Account)} a ON a.user_id = u.id",
+    ]
+    if session is not None:
+        cols.append(_Columns(session, "s", ("session_data", "expire_date")))
+        joins.append(f"LEFT JOIN {_table(session)} s ON s.session_key = %s AND s.expire_date > %s")
+    final = ", ".join(["%s"] * len(Turn.FINAL))
     sql = (
-        f"SELECT {conversation.sql}, {user.sql}, {account.sql}"
-        f" FROM {_table(Conversation)} c"
-        f" JOIN {_table(user_model)} u ON u.id = c.owner_id"
-        f" LEFT JOIN {_table(Account)} a ON a.user_id = u.id"
+        f"SELECT {', '.join(c.sql for c in cols)}, EXISTS(SELECT 1 FROM {_table(Turn)} t"
+        f" WHERE t.conversation_id = c.id AND t.status NOT IN ({final}))"
+        f" FROM {_table(Conversation)} c {' '.join(joins)}"
         " WHERE c.id = %s AND c.owner_id = %s AND u.is_active"
     )
-    return sql, conversation, user, account
+    return sql, cols
 
 
-def owned_conversation(user_id, conversation_id) -> Conversation | None:
-    """The conversation if this person still exists, is active and owns it, with its owner
-    and the owner's account (None when they have none): the ORM twin is
-    `Conversation.objects.select_related("owner", "owner__account").filter(...)`."""
+@dataclass
+class Access:
+    conversation: Conversation  # with its owner and the owner's account
+    busy: bool  # a reply in it is unfinished
+    session: tuple[str, datetime] | None  # the sign-in's row (data, end) while it lasts
+
+
+def access(user_id, conversation_id, session_key=None, session=None) -> Access | None:
+    """In one query: the conversation if this person still exists, is active and owns it,
+    with its owner and their account (ORM twin: `select_related("owner", "owner__account")`),
+    whether a reply in it is unfinished, and, given a database session table, that sign-in's
+    row unless it has ended."""
     try:
-        params = [int(conversation_id), int(user_id)]
+        ids = [int(conversation_id), int(user_id)]
     except (TypeError, ValueError):
         return None
-    sql, conversation_cols, user_cols, account_cols = _owned_sql(connection.vendor)
+    sql, cols = _access_sql(connection.vendor, session)
+    params: list[Any] = []
+    if session is not None:
+        params += [session_key or "", connection.ops.adapt_datetimefield_value(timezone.now())]
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(sql, [*Turn.FINAL, *params, *ids])  # in the SQL's order
         row = cursor.fetchone()
     if row is None:
         return None
-    n, m = len(conversation_cols), len(user_cols)
-    conversation = conversation_cols.instance(row[:n])
-    owner = user_cols.instance(row[n : n + m])
-    account_row = row[n + m :]
-    account = account_cols.instance(account_row) if account_row[0] is not None else None
+    parts, at = [], 0
+    for c in cols:
+        parts.append(row[at : at + len(c)])
+        at += len(c)
+    conversation, owner = cols[0].instance(parts[0]), cols[1].instance(parts[1])
+    account = cols[2].instance(parts[2]) if parts[2][0] is not None else None
     # As select_related leaves them: no query for conversation.owner or owner.account.
     Account._meta.get_field("user").remote_field.set_cached_value(owner, account)
     if account is not None:
         Account._meta.get_field("user").set_cached_value(account, owner)
     conversation.owner = owner
-    return conversation
+    live = None
+    if session is not None and parts[3][0] is not None:
+        data, ends = cols[3].values(parts[3])
+        live = (data, ends)
+    return Access(conversation, bool(row[-1]), live)
 
 
 @cache

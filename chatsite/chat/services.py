@@ -31,6 +31,7 @@ from . import (
     limits,
     relay,
     retry_notes,
+    sessions,
 )
 from .early_request import send_early
 from .forms import is_agent, valid_mcp_name
@@ -97,10 +98,21 @@ async def get_conversation(user, conversation_id) -> Conversation | None:
     return await owned_conversations(user).filter(pk=conversation_id).afirst()
 
 
-def conversation_for_socket(user_id, conversation_id) -> Conversation | None:
-    """Re-checks, from the database, that the user still exists, is active and owns it. The
-    owner's account comes with it (a reply's language line needs it). Sync."""
-    return hot_reads.owned_conversation(user_id, conversation_id)
+def socket_access(
+    user_id, conversation_id, session_key
+) -> tuple[Conversation | None, object, bool]:
+    """Re-checks, from the database and in one query (its session's too when sessions are
+    stored there), that the person still exists, is active and owns the conversation, and
+    that their sign-in holds. Returns (the conversation with its owner and their account,
+    or None; when the sign-in ends, None if it has; whether a reply is unfinished). Sync."""
+    table = sessions.table()
+    found = hot_reads.access(user_id, conversation_id, session_key, table)
+    if found is None:
+        return None, None, False
+    owner = found.conversation.owner
+    row = found.session if table is not None else sessions.MISSING
+    ends = sessions.valid_until(session_key, user_id, user=owner, row=row)
+    return found.conversation, ends, found.busy
 
 
 def title_for(text: str) -> str:
@@ -281,11 +293,14 @@ class AccessLost(Exception):
         self.signed_out = signed_out
 
 
-async def send_on_socket(user_id: int, text, access: Callable[[], Conversation]) -> Turn:
+async def send_on_socket(
+    user_id: int, text, access: Callable[[], tuple[Conversation, bool]]
+) -> Turn:
     """A message typed on a conversation's socket. `access` (sync: it reads the database)
-    returns the conversation as it is now if the person may still send to it, else raises
-    AccessLost; it runs in the same trip to the database as the message's own checks, one
-    thread hop fewer before the request leaves (issue 16, item 1). Otherwise as send_message."""
+    returns the conversation as it is now, and whether a reply in it is unfinished, if the
+    person may still send to it, else raises AccessLost. It runs in the same trip to the
+    database as the message's own checks, one thread hop fewer before the request leaves
+    (issue 16, item 1). Otherwise as send_message."""
     text = clean_message(text)
     async with _start_lock(user_id):
         words = [{"type": "text", "text": text}]
@@ -354,7 +369,7 @@ async def _start(
     version_of: Turn | None = None,
     checked: bool = False,
     account=None,
-    access: Callable[[], Conversation] | None = None,
+    access: Callable[[], tuple[Conversation, bool]] | None = None,
 ) -> Turn:
     """Save the new turn, start its runner, then show it. Everything the request needs — the
     checks, the parent — is one trip to the database thread (_prepare); the request then goes
@@ -402,20 +417,22 @@ def _prepare(
     version_of: Turn | None,
     checked: bool,
     account,
-    access: Callable[[], Conversation] | None,
+    access: Callable[[], tuple[Conversation, bool]] | None,
 ) -> tuple[Turn, dict, bool, str | None]:
     """Sync, under the person's start lock: refuse a busy conversation or a message past the
     person's limits, else build the turn (unsaved, with the options it is sent with) and its
     request. Returns (turn, body, history, failure): `failure` says why its files could not be
     sent; `history`, that the branch goes as history (the request is then built later)."""
     if access is not None:  # a socket's message: its conversation, owner and model as now
-        conversation = access()
+        conversation, busy = access()
         user, model = conversation.owner, conversation.model
         account = Account.for_user(user)  # it came with the conversation
-    assert conversation is not None and model is not None
-    # One query: whether a reply is running, and the branch on screen as it is now (the
-    # caller's copy may predate another tab's switch).
-    conversation.branch, busy = hot_reads.branch_and_busy(conversation.pk) or ({}, False)
+    else:
+        assert conversation is not None
+        # One query: whether a reply is running, and the branch on screen as it is now (the
+        # caller's copy may predate another tab's switch).
+        conversation.branch, busy = hot_reads.branch_and_busy(conversation.pk) or ({}, False)
+    assert model is not None
     if busy:
         raise ConversationBusy()
     if checked:  # checked before its files were stored; running replies may have begun since

@@ -20,13 +20,14 @@ from django.utils.crypto import constant_time_compare
 from . import hot_reads, person_events
 
 FAR = 24 * 3600  # a session with no known end is looked at again after a day anyway
+MISSING = object()  # an argument not given (None means something)
 
 
 def _store_class():
     return import_module(settings.SESSION_ENGINE).SessionStore
 
 
-def _model():
+def table():
     """The session table of a database-backed engine, else None."""
     store = _store_class()
     return store.get_model_class() if hasattr(store, "get_model_class") else None
@@ -41,18 +42,20 @@ def _hash_matches(data: dict, user) -> bool:
     return any(constant_time_compare(given, h) for h in user.get_session_auth_fallback_hash())
 
 
-def valid_until(session_key: str | None, user_id, *, user=None) -> datetime | None:
+def valid_until(session_key: str | None, user_id, *, user=None, row=MISSING) -> datetime | None:
     """When this sign-in ends (None: it already has). Two small queries; one when the caller
-    has just fetched the person (`user`, active)."""
+    has just fetched the person (`user`, active); none when it has also read the session's
+    row (`row`, as hot_reads.access reads it given table())."""
     if not session_key:
         return None
     if user is None or user.pk != user_id or not user.is_active:
         user = get_user_model().objects.filter(pk=user_id, is_active=True).first()
     if user is None:
         return None
-    model = _model()
+    model = table()
     if model is not None:
-        row = hot_reads.live_session(model, session_key)
+        if row is MISSING:
+            row = hot_reads.live_session(model, session_key)
         if row is None:
             return None
         data, ends = model.get_session_store_class()().decode(row[0]), row[1]
@@ -81,7 +84,7 @@ def user_of(session) -> str | None:
 def end_all(user, *, keep: str | None = None) -> int:
     """Delete every sign-in of this person (each deletion closes its sockets, see signals);
     `keep`: the session key of one to spare (a password change keeps the tab that made it)."""
-    model = _model()
+    model = table()
     ended = 0
     if model is not None:
         for row in model.objects.filter(expire_date__gt=timezone.now()).iterator():
