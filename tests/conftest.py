@@ -57,13 +57,14 @@ def _upstream_is_emulator(emulator, settings):
     }
     settings.WHITENOISE_USE_FINDERS = True
     # Rate-limit counters live in the cache, keyed by user id, and who this process has seen
-    # over the rate in memory; ids repeat between tests.
+    # over the rate in memory; ids repeat between tests (rolled back).
     from django.core.cache import cache
 
-    from chatsite.chat import limits
+    from chatsite.chat import branches, limits
 
     cache.clear()
     limits._over_until.clear()
+    branches._next.clear()  # keyed by conversation id, which repeats too
     yield
 
 

@@ -273,6 +273,22 @@ async def test_switching_versions_shows_that_version_and_what_followed_it(signed
     assert shown_turns(await page(signed_in, convo)) == [first.pk, edited.pk, edited_next.pk]
 
 
+async def test_the_next_message_follows_a_turn_saved_by_another_process(user):
+    """A message's parent is remembered for the next one (reading the whole tree for each
+    message costs a long conversation its length); a turn saved elsewhere is still seen."""
+    convo = await make_conversation(user)
+    first = await said(user, convo, "a")
+    second = await said(user, convo, "b")
+    assert second.parent_id == first.pk
+    elsewhere = await Turn.objects.acreate(
+        conversation=convo, parent=second, model=convo.model, status=Turn.Status.FAILED,
+        user_input=[{"type": "text", "text": "sent through another process"}],
+    )  # fmt: skip
+    third = await said(user, convo, "c")
+    assert third.parent_id == elsewhere.pk
+    assert third.request["previous_interaction_id"] == second.interaction_id  # the nearest sent
+
+
 async def test_another_persons_turn_cannot_be_switched_to(async_client, other_user, user):
     convo = await make_conversation(user)
     turn = await said(user, convo, "mine")

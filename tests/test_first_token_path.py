@@ -93,10 +93,12 @@ async def test_a_message_sent_on_the_socket_goes_upstream_after_two_reads_and_no
     [sent] = before_upstream
     path = _path(sent, statements)
     assert _writes(path) == []
-    # The conversation with its owner, their account, the sign-in and the busy check
-    # (ownership and the sign-in are re-checked per message); the branch's turns.
+    # The conversation with its owner, their account, the sign-in, the busy check and the
+    # mark of its turns (ownership and the sign-in are re-checked per message); the parent's
+    # interaction. Not the whole tree: the first message left the next one's parent known.
     assert len(path) <= 2, "\n".join(s[:100] for s in path)
     assert 'FROM "django_session"' not in "".join(path[1:])  # joined to the first
+    assert not any("ORDER BY" in s for s in path), path
 
 
 async def test_a_message_sent_on_the_socket_goes_upstream_after_one_trip_to_the_database(

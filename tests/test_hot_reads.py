@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.sessions.models import Session
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, Max, OuterRef
 from django.test import Client
 from django.utils import timezone
 
@@ -88,31 +88,36 @@ def _orm_branch_and_busy(conversation):
     unfinished = Turn.objects.filter(conversation=OuterRef("pk")).exclude(status__in=Turn.FINAL)
     rows = Conversation.objects.filter(pk=conversation.pk)
     branch, busy = rows.values_list("branch", Exists(unfinished)).get()
-    return branch, busy
+    turns = Turn.objects.filter(conversation=conversation)
+    return branch, busy, (turns.count(), turns.aggregate(last=Max("pk"))["last"])
 
 
 @pytest.mark.parametrize("last_status", [Turn.Status.COMPLETED, Turn.Status.IN_PROGRESS])
-def test_branch_and_busy_agree_with_the_orm(user, conversation, last_status):
+def test_branch_busy_and_mark_agree_with_the_orm(user, conversation, last_status):
+    assert hot_reads.branch_and_busy(conversation.pk)[2] == (0, None)
     _turns(conversation, status=last_status)
     got = hot_reads.branch_and_busy(conversation.pk)
     assert got == _orm_branch_and_busy(conversation)
     assert got[1] is (last_status == Turn.Status.IN_PROGRESS)
-    assert hot_reads.access(user.pk, conversation.pk).busy is got[1]
+    found = hot_reads.access(user.pk, conversation.pk)
+    assert (found.busy, found.mark) == got[1:]
     assert hot_reads.branch_and_busy(conversation.pk + 1000) is None
 
 
-def test_lineage_rows_agree_with_the_orm_and_read_their_times_as_it_does(conversation):
-    made = _turns(conversation, 4, interaction_id="")
-    orm = list(
-        Turn.objects.filter(conversation=conversation)
-        .order_by("created_at", "pk")
-        .values_list("pk", "parent_id", "interaction_id", "created_at")
-    )
-    rows = hot_reads.lineage_rows(conversation.pk)
-    assert [r[:3] for r in rows] == [r[:3] for r in orm]
-    assert [hot_reads.created_at(r[3]) for r in rows] == [r[3] for r in orm]
-    assert timezone.is_aware(hot_reads.created_at(rows[0][3]))
-    assert rows[-1][0] == made[-1].pk and rows[-1][2] == ""
+def test_tree_pairs_agree_with_the_orm(conversation):
+    _turns(conversation, 4)
+    orm = Turn.objects.filter(conversation=conversation).order_by("created_at", "pk")
+    assert hot_reads.tree_pairs(conversation.pk) == list(orm.values_list("pk", "parent_id"))
+
+
+def test_the_chain_is_the_parents_interaction_else_the_nearest_ancestors(conversation):
+    first, second, third = _turns(conversation, 3, interaction_id=None)  # the last never sent
+    assert hot_reads.chained(second.pk) == ("v1_1", second.created_at)
+    assert hot_reads.chained(third.pk) == ("v1_1", second.created_at)
+    assert timezone.is_aware(hot_reads.chained(first.pk)[1])
+    assert hot_reads.chained(None) == (None, None)
+    Turn.objects.filter(pk__in=[first.pk, second.pk]).update(interaction_id=None)
+    assert hot_reads.chained(third.pk) == (None, None)
 
 
 def test_a_live_session_is_read_and_an_ended_one_is_not(user, conversation):

@@ -8,7 +8,9 @@ history sent when the chain is gone — asks this module, so they all agree.
 
 from __future__ import annotations
 
-from collections import defaultdict
+import json
+import threading
+from collections import OrderedDict, defaultdict
 from dataclasses import dataclass
 
 from asgiref.sync import sync_to_async
@@ -122,13 +124,52 @@ async def aload(conversation: Conversation, *, first: int | None = None) -> Tree
     return await sync_to_async(load_fresh)(conversation.pk, first=first)
 
 
-def lineage(conversation: Conversation) -> tuple[Tree, dict[int, tuple]]:
-    """The tree on the conversation's choice as loaded, and for each turn (parent id,
-    interaction id, created at as stored: read it with hot_reads.created_at): all a new
-    message needs to find its parent and the interaction it chains to, in one query."""
-    rows = hot_reads.lineage_rows(conversation.pk)
-    turns = {pk: (parent_id, interaction_id, at) for pk, parent_id, interaction_id, at in rows}
-    return Tree([(pk, row[0]) for pk, row in turns.items()], conversation.branch), turns
+def fresh(conversation: Conversation) -> Tree:
+    """The tree on the conversation's choice as loaded, its turns read now."""
+    return Tree(hot_reads.tree_pairs(conversation.pk), conversation.branch)
+
+
+# conversation id → (the mark of its turns, its choice, the parent of its next message): a
+# conversation's whole tree is read once, not for every message (each would cost its length).
+_next: OrderedDict[int, tuple[hot_reads.Mark, str, int | None]] = OrderedDict()
+_next_lock = threading.Lock()
+NEXT_KEPT = 2048  # conversations; about 200 bytes each
+
+
+def next_parent(conversation: Conversation, mark: hot_reads.Mark) -> int | None:
+    """The turn a new message in this conversation follows: the last one on screen. `mark`:
+    its turns' mark read with the choice (hot_reads), so a turn added or removed anywhere, by
+    any process, or another choice, reads the tree again."""
+    choice = json.dumps(conversation.branch or {}, sort_keys=True)
+    with _next_lock:
+        known = _next.get(conversation.pk)
+        if known is not None and known[:2] == (mark, choice):
+            _next.move_to_end(conversation.pk)
+            return known[2]
+    path = fresh(conversation).path()
+    parent = path[-1] if path else None
+    _remember(conversation.pk, (mark, choice, parent))
+    return parent
+
+
+def followed(conversation: Conversation, mark: hot_reads.Mark, turn: Turn) -> None:
+    """`turn`, just saved after the last turn on screen (next_parent read with `mark`), is now
+    the last one on screen: the next message follows it without reading the tree."""
+    choice = json.dumps(conversation.branch or {}, sort_keys=True)
+    count, last = mark
+    with _next_lock:
+        known = _next.get(conversation.pk)
+        if known is None or known != (mark, choice, turn.parent_id) or (last or 0) >= turn.pk:
+            return
+    _remember(conversation.pk, ((count + 1, turn.pk), choice, turn.pk))
+
+
+def _remember(conversation_id: int, entry) -> None:
+    with _next_lock:
+        _next[conversation_id] = entry
+        _next.move_to_end(conversation_id)
+        while len(_next) > NEXT_KEPT:
+            _next.popitem(last=False)
 
 
 def of_turns(conversation: Conversation, turns) -> Tree:

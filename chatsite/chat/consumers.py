@@ -113,10 +113,11 @@ class ConversationConsumer(AsyncWebsocketConsumer):
             return await self._send(message.get("message"))
         # Ownership and the sign-in are checked again for every message: an account disabled,
         # a conversation deleted or a session ended since the socket opened loses access at once.
-        conversation, ends, _ = await sync_to_async(self._access)()
-        if conversation is None:
+        found, ends = await sync_to_async(self._access)()
+        if found is None:
             await self.close(code=CLOSE_FORBIDDEN)
             return
+        conversation = found.conversation
         if not await self._session_holds(ends):
             return
         if self.sub is None:
@@ -135,13 +136,13 @@ class ConversationConsumer(AsyncWebsocketConsumer):
         ends = []
 
         def access():
-            conversation, until, busy = self._access()
-            if conversation is None:
+            found, until = self._access()
+            if found is None:
                 raise services.AccessLost(signed_out=False)
             ends.append(until)
             if until is None:
                 raise services.AccessLost(signed_out=True)
-            return conversation, busy
+            return found
 
         try:
             await services.send_on_socket(self.user_id, text, access)
@@ -182,8 +183,8 @@ class ConversationConsumer(AsyncWebsocketConsumer):
 
     # -- the sign-in -------------------------------------------------------------------------
     def _access(self):
-        """For each message, in one query: the conversation, if the person still owns it; when
-        their sign-in ends (None: it has); whether a reply in it is unfinished."""
+        """For each message, in one query: the conversation, if the person still owns it, with
+        what hot_reads.access reads with it; when their sign-in ends (None: it has)."""
         return services.socket_access(self.user_id, self.conversation_id, self.session_key)
 
     async def _session_holds(self, ends=MISSING) -> bool:

@@ -71,14 +71,27 @@ def _access_sql(vendor: str, session: type[Model] | None) -> tuple[str, list[_Co
     if session is not None:
         cols.append(_Columns(session, "s", ("session_data", "expire_date")))
         joins.append(f"LEFT JOIN {_table(session)} s ON s.session_key = %s AND s.expire_date > %s")
-    final = ", ".join(["%s"] * len(Turn.FINAL))
     sql = (
-        f"SELECT {', '.join(c.sql for c in cols)}, EXISTS(SELECT 1 FROM {_table(Turn)} t"
-        f" WHERE t.conversation_id = c.id AND t.status NOT IN ({final}))"
+        f"SELECT {', '.join(c.sql for c in cols)}, {_busy_and_mark()}"
         f" FROM {_table(Conversation)} c {' '.join(joins)}"
         " WHERE c.id = %s AND c.owner_id = %s AND u.is_active"
     )
     return sql, cols
+
+
+def _busy_and_mark() -> str:
+    """Three columns about conversation `c`'s turns: whether one is unfinished (parameters:
+    Turn.FINAL), how many there are and the largest id. Ids only grow, so while the last two
+    stay the same, so do the turns (branches.next_parent)."""
+    final = ", ".join(["%s"] * len(Turn.FINAL))
+    turns = f"FROM {_table(Turn)} t WHERE t.conversation_id = c.id"
+    return (
+        f"EXISTS(SELECT 1 {turns} AND t.status NOT IN ({final})),"
+        f" (SELECT COUNT(*) {turns}), (SELECT MAX(t.id) {turns})"
+    )
+
+
+Mark = tuple[int, int | None]  # a conversation's number of turns and largest turn id
 
 
 @dataclass
@@ -86,6 +99,7 @@ class Access:
     conversation: Conversation  # with its owner and the owner's account
     busy: bool  # a reply in it is unfinished
     session: tuple[str, datetime] | None  # the sign-in's row (data, end) while it lasts
+    mark: Mark  # its turns, as branches.next_parent keys them
 
 
 def access(user_id, conversation_id, session_key=None, session=None) -> Access | None:
@@ -121,61 +135,67 @@ def access(user_id, conversation_id, session_key=None, session=None) -> Access |
     if session is not None and parts[3][0] is not None:
         data, ends = cols[3].values(parts[3])
         live = (data, ends)
-    return Access(conversation, bool(row[-1]), live)
+    busy, count, last = row[-3:]
+    return Access(conversation, bool(busy), live, (count, last))
 
 
 @cache
 def _branch_sql(vendor: str) -> tuple[str, _Columns]:
     branch = _Columns(Conversation, "c", ("branch",))
-    final = ", ".join(["%s"] * len(Turn.FINAL))
-    sql = (
-        f"SELECT {branch.sql}, EXISTS(SELECT 1 FROM {_table(Turn)} t"
-        f" WHERE t.conversation_id = c.id AND t.status NOT IN ({final}))"
-        f" FROM {_table(Conversation)} c WHERE c.id = %s"
-    )
+    sql = f"SELECT {branch.sql}, {_busy_and_mark()} FROM {_table(Conversation)} c WHERE c.id = %s"
     return sql, branch
 
 
-def branch_and_busy(conversation_id: int) -> tuple[dict, bool] | None:
-    """The conversation's branch choice as stored now, and whether a reply in it is still
-    unfinished; None if it is gone."""
+def branch_and_busy(conversation_id: int) -> tuple[dict, bool, Mark] | None:
+    """The conversation's branch choice as stored now, whether a reply in it is still
+    unfinished, and the mark of its turns; None if it is gone."""
     sql, branch = _branch_sql(connection.vendor)
     with connection.cursor() as cursor:
         cursor.execute(sql, [*Turn.FINAL, conversation_id])
         row = cursor.fetchone()
     if row is None:
         return None
-    return branch.values(row[:1])[0], bool(row[1])
+    return branch.values(row[:1])[0], bool(row[1]), (row[2], row[3])
 
 
 @cache
-def _lineage_sql(vendor: str) -> tuple[str, _Columns, _Columns]:
-    cols = _Columns(Turn, "t", ("id", "parent", "interaction_id"))
-    created = _Columns(Turn, "t", ("created_at",))
-    sql = (
-        f"SELECT {cols.sql}, {created.sql} FROM {_table(Turn)} t"
+def _pairs_sql(vendor: str) -> str:
+    return (
+        f"SELECT t.id, t.parent_id FROM {_table(Turn)} t"
         " WHERE t.conversation_id = %s ORDER BY t.created_at, t.id"
     )
-    return sql, cols, created
 
 
-def lineage_rows(conversation_id: int) -> list[tuple[int, int | None, str, Any]]:
-    """Every turn of the conversation, oldest first, as (id, parent id, interaction id,
-    created at as stored): `created_at` reads the one a caller needs (converting them all
-    would cost a long conversation a millisecond)."""
-    sql, cols, _ = _lineage_sql(connection.vendor)
+def tree_pairs(conversation_id: int) -> list[tuple[int, int | None]]:
+    """Every turn of the conversation, oldest first, as (id, parent id): a branches.Tree."""
     with connection.cursor() as cursor:
-        cursor.execute(sql, [conversation_id])
-        rows = cursor.fetchall()
-    if not cols.converters:
-        return rows
-    return [(*cols.values(row[:3]), row[3]) for row in rows]
+        cursor.execute(_pairs_sql(connection.vendor), [conversation_id])
+        return cursor.fetchall()
 
 
-def created_at(stored) -> datetime | None:
-    """A `lineage_rows` creation time as the ORM gives it."""
-    _, _, created = _lineage_sql(connection.vendor)
-    return created.values([stored])[0]
+@cache
+def _chain_sql(vendor: str) -> tuple[str, _Columns]:
+    cols = _Columns(Turn, "t", ("parent", "interaction_id", "created_at"))
+    return f"SELECT {cols.sql} FROM {_table(Turn)} t WHERE t.id = %s", cols
+
+
+def chained(parent_id: int | None) -> tuple[str | None, datetime | None]:
+    """The interaction a message after `parent_id` chains to, and when it was made: the
+    parent's, or, when the parent never reached the API, the nearest ancestor's that did.
+    One row, but for a parent that never reached the API."""
+    sql, cols = _chain_sql(connection.vendor)
+    node, seen = parent_id, 0
+    with connection.cursor() as cursor:
+        while node is not None and seen < 1000:
+            cursor.execute(sql, [node])
+            row = cursor.fetchone()
+            if row is None:
+                break
+            grandparent, interaction_id, made = cols.values(row)
+            if interaction_id:
+                return interaction_id, made
+            node, seen = grandparent, seen + 1
+    return None, None
 
 
 @cache

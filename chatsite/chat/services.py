@@ -98,21 +98,19 @@ async def get_conversation(user, conversation_id) -> Conversation | None:
     return await owned_conversations(user).filter(pk=conversation_id).afirst()
 
 
-def socket_access(
-    user_id, conversation_id, session_key
-) -> tuple[Conversation | None, object, bool]:
+def socket_access(user_id, conversation_id, session_key) -> tuple[hot_reads.Access | None, object]:
     """Re-checks, from the database and in one query (its session's too when sessions are
     stored there), that the person still exists, is active and owns the conversation, and
     that their sign-in holds. Returns (the conversation with its owner and their account,
-    or None; when the sign-in ends, None if it has; whether a reply is unfinished). Sync."""
+    whether a reply is unfinished and its turns' mark, or None; when the sign-in ends, None
+    if it has). Sync."""
     table = sessions.table()
     found = hot_reads.access(user_id, conversation_id, session_key, table)
     if found is None:
-        return None, None, False
+        return None, None
     owner = found.conversation.owner
     row = found.session if table is not None else sessions.MISSING
-    ends = sessions.valid_until(session_key, user_id, user=owner, row=row)
-    return found.conversation, ends, found.busy
+    return found, sessions.valid_until(session_key, user_id, user=owner, row=row)
 
 
 def title_for(text: str) -> str:
@@ -235,18 +233,6 @@ def public_request(body: dict) -> dict:
     return kept
 
 
-def _chained(turns: dict[int, tuple], parent_id: int | None) -> tuple[str | None, object]:
-    """The interaction the next turn chains to, and when it was made: the parent's, or, when
-    the parent never reached the API, the nearest ancestor's that did (branches.lineage rows)."""
-    node, seen = parent_id, 0
-    while node is not None and node in turns and seen < 1000:
-        grandparent, interaction_id, stored_at = turns[node]
-        if interaction_id:
-            return interaction_id, hot_reads.created_at(stored_at)
-        node, seen = grandparent, seen + 1
-    return None, None
-
-
 def _expired(chained_at) -> bool:
     """Stored interactions expire upstream (GEMINI_STORED_DAYS): past that, the branch goes
     as history at once instead of a chain the API would refuse."""
@@ -293,12 +279,10 @@ class AccessLost(Exception):
         self.signed_out = signed_out
 
 
-async def send_on_socket(
-    user_id: int, text, access: Callable[[], tuple[Conversation, bool]]
-) -> Turn:
+async def send_on_socket(user_id: int, text, access: Callable[[], hot_reads.Access]) -> Turn:
     """A message typed on a conversation's socket. `access` (sync: it reads the database)
-    returns the conversation as it is now, and whether a reply in it is unfinished, if the
-    person may still send to it, else raises AccessLost. It runs in the same trip to the
+    returns what hot_reads.access reads if the person may still send to it, else raises
+    AccessLost. It runs in the same trip to the
     database as the message's own checks, one thread hop fewer before the request leaves
     (issue 16, item 1). Otherwise as send_message."""
     text = clean_message(text)
@@ -369,7 +353,7 @@ async def _start(
     version_of: Turn | None = None,
     checked: bool = False,
     account=None,
-    access: Callable[[], tuple[Conversation, bool]] | None = None,
+    access: Callable[[], hot_reads.Access] | None = None,
 ) -> Turn:
     """Save the new turn, start its runner, then show it. Everything the request needs — the
     checks, the parent — is one trip to the database thread (_prepare); the request then goes
@@ -378,7 +362,7 @@ async def _start(
     request and raises. What only the tabs need (the bubble, the
     list's order) follows. `access`: instead of the conversation, the person and the model
     (send_on_socket)."""
-    turn, body, history, failure = await sync_to_async(_prepare)(
+    turn, body, history, failure, mark = await sync_to_async(_prepare)(
         conversation, user, user_input, model, background,
         version_of=version_of, checked=checked, account=account, access=access,
     )  # fmt: skip
@@ -387,7 +371,7 @@ async def _start(
     early = send_early(body) if failure is None and not history else None
     try:
         await sync_to_async(_save)(
-            conversation, turn, version_of, count_for=None if checked else user
+            conversation, turn, version_of, mark, count_for=None if checked else user
         )
     except BaseException:
         if early is not None:
@@ -417,21 +401,23 @@ def _prepare(
     version_of: Turn | None,
     checked: bool,
     account,
-    access: Callable[[], tuple[Conversation, bool]] | None,
-) -> tuple[Turn, dict, bool, str | None]:
+    access: Callable[[], hot_reads.Access] | None,
+) -> tuple[Turn, dict, bool, str | None, hot_reads.Mark]:
     """Sync, under the person's start lock: refuse a busy conversation or a message past the
     person's limits, else build the turn (unsaved, with the options it is sent with) and its
     request. Returns (turn, body, history, failure): `failure` says why its files could not be
     sent; `history`, that the branch goes as history (the request is then built later)."""
     if access is not None:  # a socket's message: its conversation, owner and model as now
-        conversation, busy = access()
+        found = access()
+        conversation, busy, mark = found.conversation, found.busy, found.mark
         user, model = conversation.owner, conversation.model
         account = Account.for_user(user)  # it came with the conversation
     else:
         assert conversation is not None
         # One query: whether a reply is running, and the branch on screen as it is now (the
         # caller's copy may predate another tab's switch).
-        conversation.branch, busy = hot_reads.branch_and_busy(conversation.pk) or ({}, False)
+        now = hot_reads.branch_and_busy(conversation.pk) or ({}, False, (0, None))
+        conversation.branch, busy, mark = now
     assert model is not None
     if busy:
         raise ConversationBusy()
@@ -439,17 +425,15 @@ def _prepare(
         limits.check_budget(user)
     else:  # the rate is counted beside the request (_save): it may be a round trip to Redis
         limits.check_can_send(user, model, count=False)
-    tree, turns = branches.lineage(conversation)
     if version_of is None:
-        path = tree.path()
-        parent_id = path[-1] if path else None
+        parent_id = branches.next_parent(conversation, mark)
     else:
-        parent_id = tree.parent.get(version_of.pk)
+        parent_id = branches.fresh(conversation).parent.get(version_of.pk)
     turn = Turn(
         conversation=conversation, parent_id=parent_id, model=model, user_input=user_input,
         background=background or is_agent(model),
     )  # fmt: skip
-    previous, chained_at = _chained(turns, parent_id)
+    previous, chained_at = hot_reads.chained(parent_id)
     servers = []
     if (conversation.settings or {}).get("mcp_servers"):
         servers = list(McpServer.objects.filter(enabled=True))
@@ -463,14 +447,16 @@ def _prepare(
         try:  # the files' bytes go inline; the turn keeps only references
             body["input"] = attachments.inline_input(conversation.owner_id, turn.user_input)
         except attachments.AttachmentError as exc:
-            return turn, body, False, str(exc)
+            return turn, body, False, str(exc), mark
     # Imported turns have no interaction here to chain to, and a chain past its days upstream
     # would be refused: either way the branch goes as history.
     history = _expired(chained_at) or _after_import(previous, parent_id)
-    return turn, body, history, None
+    return turn, body, history, None, mark
 
 
-def _save(conversation: Conversation, turn: Turn, version_of: Turn | None, *, count_for) -> None:
+def _save(
+    conversation: Conversation, turn: Turn, version_of: Turn | None, mark, *, count_for
+) -> None:
     """Sync: the turn's INSERT (one write). `version_of`: the turn this one is a new version
     of (an edit, a regenerated answer), which then becomes the version on screen; a message
     that continues the branch on screen is its parent's only child, which the branch shows
@@ -480,6 +466,8 @@ def _save(conversation: Conversation, turn: Turn, version_of: Turn | None, *, co
         limits.check_rate(count_for)
     leases.stamp(turn)  # saved already owned: no other process may take it up
     turn.save()
+    if version_of is None:  # `mark`: its conversation's turns before it (_prepare)
+        branches.followed(conversation, mark, turn)
     if version_of is not None:  # the new version is on screen, drawn with its "N / M"
         shown = branches.pick(conversation, turn.pk, first=turn.parent_id is None)
         if shown is not None:
