@@ -4,11 +4,12 @@ timed: a count holds on any machine (`make bench` times it)."""
 
 import time
 
+import channels.consumer
 import pytest
 from asgiref.sync import sync_to_async
 from django.db import DatabaseError
 
-from chatsite.chat import upstream
+from chatsite.chat import consumers, upstream
 from chatsite.chat.models import Turn
 
 from .helpers import is_status, make_conversation, wait_for_turn
@@ -101,22 +102,39 @@ async def test_a_message_sent_on_the_socket_goes_upstream_after_two_reads_and_no
     assert not any("ORDER BY" in s for s in path), path
 
 
-async def test_a_message_sent_on_the_socket_goes_upstream_after_one_trip_to_the_database(
-    user, open_tab, before_upstream, monkeypatch
-):
-    """Its access check (ownership, the sign-in) rides with its own checks: each trip to the
-    database thread and back costs about half a millisecond of the first token."""
+@pytest.fixture
+def trips(monkeypatch):
+    """The trips to the database thread, in order: ours by function, and the consumer's
+    check of old connections (Channels' test tools make its function a no-op)."""
     from asgiref.sync import SyncToAsync
 
-    trips: list[str] = []
+    seen: list[str] = []
     call = SyncToAsync.__call__
 
     async def counted(self, *args, **kwargs):
         if getattr(self.func, "__module__", "").startswith("chatsite."):
-            trips.append(self.func.__qualname__)
+            seen.append(self.func.__qualname__)
         return await call(self, *args, **kwargs)
 
+    check = channels.consumer.aclose_old_connections
+
+    async def counted_check():
+        seen.append("close_old_connections")
+        return await check()
+
     monkeypatch.setattr(SyncToAsync, "__call__", counted)
+    monkeypatch.setattr(channels.consumer, "aclose_old_connections", counted_check)  # its own
+    monkeypatch.setattr(consumers, "aclose_old_connections", counted_check)  # ours
+    return seen
+
+
+async def test_a_message_sent_on_the_socket_goes_upstream_after_one_trip_to_the_database(
+    user, open_tab, before_upstream, trips, monkeypatch
+):
+    """Its access check (ownership, the sign-in) rides with its own checks, and the check of
+    old connections Channels makes before every message is made now and then instead: each
+    trip to the database thread and back costs about half a millisecond of the first token."""
+    monkeypatch.setattr(consumers, "CONNECTIONS_CHECK_EVERY", 3600.0)
     convo = await make_conversation(user)
     tab = await open_tab(user, convo.pk)
     trips.clear()
@@ -125,6 +143,17 @@ async def test_a_message_sent_on_the_socket_goes_upstream_after_one_trip_to_the_
     [_] = before_upstream
     before = trips[: trips.index("_save")]  # the INSERT's trip follows the request
     assert before == ["_prepare"], trips
+
+
+async def test_old_connections_are_still_checked_when_due(user, open_tab, trips, monkeypatch):
+    monkeypatch.setattr(consumers, "CONNECTIONS_CHECK_EVERY", 0.0)
+    convo = await make_conversation(user)
+    tab = await open_tab(user, convo.pk)
+    trips.clear()
+    await tab.send({"action": "resume", "turns": [], "after": 0})
+    await tab.send({"action": "bogus"})
+    await tab.receive_until(lambda frame: "Unknown action" in frame)
+    assert trips.count("close_old_connections") == 2  # one before each message
 
 
 async def test_a_socket_that_lost_its_conversation_sends_nothing_upstream(
