@@ -282,9 +282,9 @@ class AccessLost(Exception):
 async def send_on_socket(user_id: int, text, access: Callable[[], hot_reads.Access]) -> Turn:
     """A message typed on a conversation's socket. `access` (sync: it reads the database)
     returns what hot_reads.access reads if the person may still send to it, else raises
-    AccessLost. It runs in the same trip to the
-    database as the message's own checks, one thread hop fewer before the request leaves
-    (issue 16, item 1). Otherwise as send_message."""
+    AccessLost. It runs in the same trip to the database as the message's own checks, one
+    thread hop fewer before the request leaves (issue 16, item 1). Otherwise as
+    send_message."""
     text = clean_message(text)
     async with _start_lock(user_id):
         words = [{"type": "text", "text": text}]
@@ -359,9 +359,8 @@ async def _start(
     checks, the parent — is one trip to the database thread (_prepare); the request then goes
     out while a second trip counts the message against the rate and saves the turn (_save),
     and nothing is shown before it is saved: a refusal or a failed INSERT there cancels the
-    request and raises. What only the tabs need (the bubble, the
-    list's order) follows. `access`: instead of the conversation, the person and the model
-    (send_on_socket)."""
+    request and raises. What only the tabs need (the bubble, the list's order) follows.
+    `access`: instead of the conversation, the person and the model (send_on_socket)."""
     turn, body, history, failure, mark = await sync_to_async(_prepare)(
         conversation, user, user_input, model, background,
         version_of=version_of, checked=checked, account=account, access=access,
@@ -405,8 +404,9 @@ def _prepare(
 ) -> tuple[Turn, dict, bool, str | None, hot_reads.Mark]:
     """Sync, under the person's start lock: refuse a busy conversation or a message past the
     person's limits, else build the turn (unsaved, with the options it is sent with) and its
-    request. Returns (turn, body, history, failure): `failure` says why its files could not be
-    sent; `history`, that the branch goes as history (the request is then built later)."""
+    request. Returns (turn, body, history, failure, mark): `failure` says why its files could
+    not be sent; `history`, that the branch goes as history (the request is then built later);
+    `mark`, the conversation's turns as read (hot_reads.Mark, for branches.followed)."""
     if access is not None:  # a socket's message: its conversation, owner and model as now
         found = access()
         conversation, busy, mark = found.conversation, found.busy, found.mark
@@ -468,7 +468,7 @@ def _save(
     turn.save()
     if version_of is None:  # `mark`: its conversation's turns before it (_prepare)
         branches.followed(conversation, mark, turn)
-    if version_of is not None:  # the new version is on screen, drawn with its "N / M"
+    else:  # the new version is on screen, drawn with its "N / M"
         shown = branches.pick(conversation, turn.pk, first=turn.parent_id is None)
         if shown is not None:
             branches.annotate(shown, [turn])
