@@ -59,28 +59,34 @@ async def test_a_model_no_longer_on_the_list_cannot_be_used(async_client, user):
     assert "“gemini-1.0-pro” is not offered here any more" in response.content.decode()
 
 
-async def test_limits_apply_to_the_socket_too(user, open_tab, settings):
+@pytest.fixture
+async def sent_the_one_allowed(user, open_tab, settings):
+    """A tab whose person may send one message an hour, and has: (conversation, tab)."""
     settings.RATE_LIMIT_MESSAGES = "1/h"
     convo = await Conversation.objects.acreate(owner=user, title="t", model="gemini-3.5-flash")
     tab = await open_tab(user, convo.pk)
     await tab.send({"action": "send", "message": "first"})
     await tab.receive_until(lambda f: '"completed"' in f)
-    await tab.send({"action": "send", "message": "second"})
-    error = await tab.receive_until(lambda f: f.startswith('{"error"'))
-    assert "messages this hour" in error
+    yield convo, tab
     await tab.close()
 
 
+async def refusal(tab, message: str) -> str:
+    await tab.send({"action": "send", "message": message})
+    return await tab.receive_until(lambda f: f.startswith('{"error"'))
+
+
+async def test_limits_apply_to_the_socket_too(sent_the_one_allowed):
+    _, tab = sent_the_one_allowed
+    assert "messages this hour" in await refusal(tab, "second")
+
+
 async def test_a_message_over_the_rate_has_its_request_cancelled_and_is_not_saved(
-    user, open_tab, settings, emulator, monkeypatch
+    sent_the_one_allowed, emulator, monkeypatch
 ):
     """The rate is counted beside the request (a Redis round trip in production): a message
     over it had its request sent, which is cancelled at once."""
-    settings.RATE_LIMIT_MESSAGES = "1/h"
-    convo = await Conversation.objects.acreate(owner=user, title="t", model="gemini-3.5-flash")
-    tab = await open_tab(user, convo.pk)
-    await tab.send({"action": "send", "message": "first"})
-    await tab.receive_until(lambda f: '"completed"' in f)
+    convo, tab = sent_the_one_allowed
     first = emulator.store.last_interaction()
     count = limits.get_usage
 
@@ -91,26 +97,19 @@ async def test_a_message_over_the_rate_has_its_request_cancelled_and_is_not_save
         return count(*args, **kwargs)
 
     monkeypatch.setattr(limits, "get_usage", slow_count)
-    await tab.send({"action": "send", "message": "second [emulator:pace=20] [emulator:words=400]"})
-    error = await tab.receive_until(lambda f: f.startswith('{"error"'))
+    error = await refusal(tab, "second [emulator:pace=20] [emulator:words=400]")
     assert "messages this hour" in error
     sent = emulator.store.last_interaction()
     assert sent is not first  # the request had left
     assert await sync_to_async(emulator.store.wait_disconnect)(sent.id, 5)  # and was cancelled
     assert await Turn.objects.filter(conversation=convo).acount() == 1
-    await tab.close()
 
 
 async def test_a_person_seen_over_the_rate_is_refused_without_a_request(
-    user, open_tab, settings, emulator, monkeypatch
+    sent_the_one_allowed, emulator, monkeypatch
 ):
-    settings.RATE_LIMIT_MESSAGES = "1/h"
-    convo = await Conversation.objects.acreate(owner=user, title="t", model="gemini-3.5-flash")
-    tab = await open_tab(user, convo.pk)
-    await tab.send({"action": "send", "message": "first"})
-    await tab.receive_until(lambda f: '"completed"' in f)
-    await tab.send({"action": "send", "message": "second"})
-    await tab.receive_until(lambda f: f.startswith('{"error"'))
+    _, tab = sent_the_one_allowed
+    await refusal(tab, "second")
     third = f"third {uuid.uuid4()}"
     count = limits.get_usage
 
@@ -123,12 +122,10 @@ async def test_a_person_seen_over_the_rate_is_refused_without_a_request(
         return count(*args, **kwargs)
 
     monkeypatch.setattr(limits, "get_usage", slow_count)
-    await tab.send({"action": "send", "message": third})
-    error = await tab.receive_until(lambda f: f.startswith('{"error"'))
+    error = await refusal(tab, third)
     assert "messages this hour" in error and "Try again in" in error
     sent = [json.dumps(r.body) for r in emulator.store.create_requests()]
     assert not any(third in body for body in sent)  # it never went upstream
-    await tab.close()
 
 
 def make_invite(admin, **kw):
