@@ -32,7 +32,6 @@ MAX_SEND_BYTES = 1_000_000
 RESUME_BURST = 3
 RESUME_EVERY = 2.0
 
-MISSING = object()  # an argument not given (None means something)
 CLOSE_FORBIDDEN = 4403
 CLOSE_SIGNED_OUT = 4401
 # Fell too far behind: chat.js reconnects and resumes from what the tab has. (1013 would say
@@ -206,10 +205,10 @@ class ConversationConsumer(AsyncWebsocketConsumer):
         what hot_reads.access reads with it; when their sign-in ends (None: it has)."""
         return services.socket_access(self.user_id, self.conversation_id, self.session_key)
 
-    async def _session_holds(self, ends=MISSING) -> bool:
+    async def _session_holds(self, ends=sessions.MISSING) -> bool:
         """Close (4401) unless the sign-in this socket opened with still holds; else look
         again when it is due to expire. `ends`: when it ends, if the caller has just read it."""
-        if ends is MISSING:
+        if ends is sessions.MISSING:
             ends = await sync_to_async(sessions.valid_until)(self.session_key, self.user_id)
         if ends is None:
             await self._signed_out()

@@ -60,6 +60,15 @@ def _table(model: type[Model]) -> str:
     return connection.ops.quote_name(model._meta.db_table)
 
 
+# A sign-in's session row while it lasts (table alias `s`), read alone or joined.
+SESSION_FIELDS = ("session_data", "expire_date")
+LIVE_SESSION = "s.session_key = %s AND s.expire_date > %s"
+
+
+def _live_session_params(session_key: str | None) -> list[Any]:
+    return [session_key or "", connection.ops.adapt_datetimefield_value(timezone.now())]
+
+
 @cache
 def _access_sql(vendor: str, session: type[Model] | None) -> tuple[str, list[_Columns]]:
     user_model = get_user_model()
@@ -69,8 +78,8 @@ def _access_sql(vendor: str, session: type[Model] | None) -> tuple[str, list[_Co
         f"LEFT JOIN {_table(Account)} a ON a.user_id = u.id",
     ]
     if session is not None:
-        cols.append(_Columns(session, "s", ("session_data", "expire_date")))
-        joins.append(f"LEFT JOIN {_table(session)} s ON s.session_key = %s AND s.expire_date > %s")
+        cols.append(_Columns(session, "s", SESSION_FIELDS))
+        joins.append(f"LEFT JOIN {_table(session)} s ON {LIVE_SESSION}")
     sql = (
         f"SELECT {', '.join(c.sql for c in cols)}, {_busy_and_mark()}"
         f" FROM {_table(Conversation)} c {' '.join(joins)}"
@@ -112,9 +121,7 @@ def access(user_id, conversation_id, session_key=None, session=None) -> Access |
     except (TypeError, ValueError):
         return None
     sql, cols = _access_sql(connection.vendor, session)
-    params: list[Any] = []
-    if session is not None:
-        params += [session_key or "", connection.ops.adapt_datetimefield_value(timezone.now())]
+    params = _live_session_params(session_key) if session is not None else []
     with connection.cursor() as cursor:
         cursor.execute(sql, [*Turn.FINAL, *params, *ids])  # in the SQL's order
         row = cursor.fetchone()
@@ -200,18 +207,14 @@ def chained(parent_id: int | None) -> tuple[str | None, datetime | None]:
 
 @cache
 def _session_sql(vendor: str, model: type[Model]) -> tuple[str, _Columns]:
-    cols = _Columns(model, "s", ("session_data", "expire_date"))
-    sql = (
-        f"SELECT {cols.sql} FROM {_table(model)} s WHERE s.session_key = %s AND s.expire_date > %s"
-    )
-    return sql, cols
+    cols = _Columns(model, "s", SESSION_FIELDS)
+    return f"SELECT {cols.sql} FROM {_table(model)} s WHERE {LIVE_SESSION}", cols
 
 
 def live_session(model: type[Model], session_key: str) -> tuple[str, datetime] | None:
     """A database session's data (still encoded) and when it ends, unless it has ended."""
     sql, cols = _session_sql(connection.vendor, model)
-    now = connection.ops.adapt_datetimefield_value(timezone.now())
     with connection.cursor() as cursor:
-        cursor.execute(sql, [session_key, now])
+        cursor.execute(sql, _live_session_params(session_key))
         row = cursor.fetchone()
     return None if row is None else (row[0], cols.values(row)[1])
