@@ -11,6 +11,17 @@ the answer is 0 and the hub's own queue bound still applies.
 from __future__ import annotations
 
 import functools
+import struct
+
+try:
+    import fcntl
+    import termios
+
+    _OUTQ: int | None = termios.TIOCOUTQ  # == SIOCOUTQ for a TCP socket
+except (ImportError, AttributeError):  # not Linux/Unix: Twisted's own buffer only
+    _OUTQ = None
+_INT = struct.Struct("i")
+_ZERO = bytes(_INT.size)
 
 _WRAPPED = ("real_send", "send", "_send", "inner_send")
 
@@ -41,10 +52,28 @@ def transport_of(send, depth: int = 8):
 
 
 def pending_bytes(transport) -> int:
-    """Bytes written to a Twisted FileDescriptor transport and not yet sent to the peer."""
+    """Bytes written to a Twisted TCP transport that the peer has not taken yet: what Twisted
+    still holds, and what the kernel holds for the socket (chatsite/write_now.py hands frames
+    to the kernel at once, so a stalled peer's backlog sits there first, up to the kernel's
+    send buffer: megabytes on loopback)."""
     if transport is None:
         return 0
     try:
-        return len(transport.dataBuffer) - transport.offset + transport._tempDataLen
+        held = len(transport.dataBuffer) - transport.offset + transport._tempDataLen
     except (AttributeError, TypeError):
+        return 0  # not a plain TCP transport (TLS in daphne itself): unbounded, as before
+    return int(held) + kernel_queued(transport)
+
+
+def kernel_queued(transport) -> int:
+    """Bytes in the socket's send queue not yet acknowledged by the peer (Linux's SIOCOUTQ;
+    0 where that cannot be asked)."""
+    if _OUTQ is None:
+        return 0
+    try:
+        fd = transport.socket.fileno()
+        if fd < 0:
+            return 0
+        return _INT.unpack(fcntl.ioctl(fd, _OUTQ, _ZERO))[0]
+    except (AttributeError, OSError, ValueError):
         return 0

@@ -11,7 +11,8 @@ calls it, so `daphne chatsite.asgi:application` (make run, bin/start, the tests)
 
 Websockets: Twisted accepts every write and keeps what the kernel will not take yet, so a
 browser that stops reading (a stalled network, a frozen tab) makes the server hold everything
-sent to it. `BoundedWebSocketProtocol` looks at that backlog before each send and, when the
+sent to it. `BoundedWebSocketProtocol` looks at that backlog (Twisted's and the kernel's send
+queue: chat/backlog.py) before each send and, when the
 message would take it past WS_MAX_BUFFER_BYTES, does not send it: it closes the socket with
 CLOSE_TOO_SLOW and sends it nothing more (a message larger than the limit on its own still goes
 out when nothing waits: an idle reader takes it); autobahn drops the connection (and the
@@ -23,8 +24,9 @@ from __future__ import annotations
 
 import logging
 from io import BytesIO
-from typing import Any
 
+from .. import write_now
+from ..chat.backlog import pending_bytes
 from . import body_limit
 
 log = logging.getLogger(__name__)
@@ -46,15 +48,6 @@ def _response(limit: int) -> bytes:
         "Connection: close\r\n\r\n"
     )
     return head.encode() + body
-
-
-def pending_bytes(transport: Any) -> int:
-    """Bytes written to a Twisted TCP transport that the kernel has not taken yet."""
-    try:
-        buffered = len(transport.dataBuffer) - transport.offset + transport._tempDataLen
-    except (AttributeError, TypeError):
-        return 0  # not a plain TCP transport (TLS in daphne itself): unbounded, as before
-    return int(buffered)
 
 
 def install() -> None:
@@ -123,6 +116,10 @@ def _install_websocket_bound() -> None:
     class BoundedWebSocketProtocol(ws_protocol.WebSocketProtocol):
         chatsite_send_bound = True
         _fell_behind = False
+
+        def onOpen(self):
+            super().onOpen()
+            write_now.install(self.transport)  # frames leave at once (chatsite/write_now.py)
 
         def serverSend(self, content, binary=False):
             if self._fell_behind:

@@ -1,0 +1,52 @@
+"""Websocket frames leave in the call that sends them, not on the reactor's next turn.
+
+Twisted's TCP `write` only queues: it registers the socket for writability (an epoll change),
+and on the loop's next turn `doWrite` sends and unregisters it (another). For a socket that
+keeps up, which is nearly all of them, that is two system calls, a loop turn and Twisted's
+logging and context wrappers per frame, on every delta of every reply (issue 16: CPU per
+relayed delta). `install(transport)` makes a plain TCP transport try the kernel at once while
+nothing of its own waits to go (order is kept), and leaves the rest — a partial send, a full
+kernel buffer, an error — to Twisted's own write, as before. Anything else (TLS) is left alone.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+def install(transport: Any) -> bool:
+    """Replace this transport's `write` with one that sends at once when it can."""
+    try:
+        from twisted.internet import tcp
+    except ImportError:
+        return False
+    if type(transport) is not tcp.Server or getattr(transport, "chatsite_write_now", False):
+        return False
+    queue = transport.write  # Twisted's own, bound
+    sock = transport.socket
+
+    def write(data: bytes) -> None:
+        idle = (
+            transport.connected
+            and not transport._writeDisconnected
+            and not transport._tempDataLen
+            and transport.offset == len(transport.dataBuffer)
+        )
+        if not idle or not data:
+            return queue(data)
+        try:
+            sent = sock.send(data)
+        except (BlockingIOError, InterruptedError):
+            sent = 0
+        except OSError:
+            sent = 0  # Twisted's write meets the error on its own send and drops the connection
+        if sent < len(data):
+            queue(data[sent:])
+
+    # On this one connection only (Twisted's class is left as it is).
+    setattr(transport, "write", write)  # noqa: B010 (mypy: a method is replaced on purpose)
+    setattr(transport, "chatsite_write_now", True)  # noqa: B010
+    return True
