@@ -60,11 +60,12 @@ def _upstream_is_emulator(emulator, settings):
     # over the rate in memory; ids repeat between tests (rolled back).
     from django.core.cache import cache
 
-    from chatsite.chat import branches, limits
+    from chatsite.chat import branches, limits, sessions
 
     cache.clear()
     limits._over_until.clear()
     branches._next.clear()  # keyed by conversation id, which repeats too
+    sessions._verified.clear()
     yield
 
 

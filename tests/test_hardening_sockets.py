@@ -140,6 +140,37 @@ async def test_a_password_change_closes_the_socket(user, open_signed_in_tab):
     assert await closed_with(tab, WITHIN) == 4401
 
 
+async def test_a_sign_in_checked_once_is_not_decoded_again_until_it_or_the_password_changes(
+    user, open_signed_in_tab, monkeypatch
+):
+    """Each message re-checks the sign-in; decoding the same stored data for the same person
+    and password again gives the same answer, so it is done once (issue 16: the first token)."""
+    from django.contrib.sessions.backends.db import SessionStore
+
+    decoded = []
+    decode = SessionStore.decode
+
+    def counted(self, session_data):
+        decoded.append(session_data)
+        return decode(self, session_data)
+
+    monkeypatch.setattr(SessionStore, "decode", counted)
+    convo = await make_conversation(user)
+    tab, _ = await open_signed_in_tab(user, convo.pk)
+    await tab.send({"action": "bogus"})  # answered once the connect's own check is done
+    assert "Unknown action" in json.loads(await tab.receive())["error"]
+    assert decoded  # checked at connect (with Channels' own load of the session)
+    decoded.clear()
+    for _ in range(3):
+        await tab.send({"action": "bogus"})
+        assert "Unknown action" in json.loads(await tab.receive())["error"]
+    assert decoded == []  # not per message
+    user.set_password("a whole new pass phrase 9")
+    await user.asave()
+    assert await closed_with(tab, WITHIN) == 4401  # the new password is not the one verified
+    assert len(decoded) == 1
+
+
 async def test_a_password_reset_through_the_form_closes_the_socket(user, open_signed_in_tab):
     convo = await make_conversation(user)
     tab, _ = await open_signed_in_tab(user, convo.pk)

@@ -8,6 +8,7 @@ Sync functions: the consumer calls them via sync_to_async.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from datetime import datetime, timedelta
 from importlib import import_module
 
@@ -58,13 +59,36 @@ def valid_until(session_key: str | None, user_id, *, user=None, row=MISSING) -> 
             row = hot_reads.live_session(model, session_key)
         if row is None:
             return None
-        data, ends = model.get_session_store_class()().decode(row[0]), row[1]
+        encoded, ends = row
+        if _verified.get((session_key, encoded)) == (user.pk, user.password):
+            return ends
+        data = model.get_session_store_class()().decode(encoded)
     else:  # cache or cookie sessions: no end we can read; checked on every message instead
-        data = _store_class()(session_key).load()
+        encoded, data = None, _store_class()(session_key).load()
         ends = timezone.now() + timedelta(seconds=FAR)
     if str(data.get(SESSION_KEY)) != str(user.pk) or not _hash_matches(data, user):
         return None
+    if encoded is not None:
+        _remember(session_key, encoded, user)
     return ends
+
+
+# Sign-ins whose stored data was decoded and matched a person as they were then: (session key,
+# encoded data) → (person's id, password hash). Each socket message re-checks its sign-in, and
+# decoding it (signature, JSON, the password's HMAC) was a fifth of that check (issue 16); the
+# same data for the same person with the same password gives the same answer. A password
+# change, a new sign-in or a session rewritten changes the key or the value.
+_verified: OrderedDict[tuple[str, str], tuple[object, str]] = OrderedDict()
+VERIFIED_KEPT = 4096
+
+
+def _remember(session_key: str, encoded: str, user) -> None:
+    _verified[(session_key, encoded)] = (user.pk, user.password)
+    while len(_verified) > VERIFIED_KEPT:  # the oldest first
+        try:
+            _verified.popitem(last=False)
+        except KeyError:  # emptied by another thread meanwhile
+            break
 
 
 def notify(user_id, *, ended: str | None = None) -> None:

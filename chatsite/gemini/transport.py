@@ -25,6 +25,7 @@ from httpcore import AsyncNetworkBackend, AsyncNetworkStream
 __all__ = ["LeanBackend", "lean_transport"]
 
 HIGH_WATER = 256 * 1024  # bytes buffered before the socket stops being read
+HOLD_BYTES = 16 * 1024  # a write this small may wait a loop turn to go out with the next
 
 
 class _Protocol(asyncio.Protocol):
@@ -80,6 +81,8 @@ class LeanStream(AsyncNetworkStream):
     def __init__(self, transport: asyncio.Transport, protocol: _Protocol) -> None:
         self._transport = transport
         self._protocol = protocol
+        self._held: bytes | None = None  # a small write waiting for the one after it
+        self._flush: asyncio.Handle | None = None
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
         p = self._protocol
@@ -107,11 +110,22 @@ class LeanStream(AsyncNetworkStream):
         return b""  # end of stream: httpcore treats it as the peer closing
 
     async def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        """httpcore writes a request's head, then its body: two sends, and the API wakes for a
+        head it cannot answer yet. A small write waits for the next one until the loop's next
+        turn, so a request goes out in one send (issue 16: the first token)."""
         if not buffer:
             return
         p = self._protocol
         if self._transport.is_closing():
             raise httpcore.WriteError("the connection is closed")
+        if self._held is not None:
+            buffer, self._held = self._held + buffer, None
+            if self._flush is not None:
+                self._flush.cancel()
+        elif len(buffer) <= HOLD_BYTES:
+            self._held = buffer
+            self._flush = asyncio.get_running_loop().call_soon(self._write_held)
+            return
         self._transport.write(buffer)
         if p.paused_writing:
             p.drained = asyncio.get_running_loop().create_future()
@@ -124,6 +138,11 @@ class LeanStream(AsyncNetworkStream):
                 p.drained = None
             if p.error is not None:
                 raise httpcore.WriteError(str(p.error)) from p.error
+
+    def _write_held(self) -> None:
+        held, self._held, self._flush = self._held, None, None
+        if held and not self._transport.is_closing():
+            self._transport.write(held)  # a closed connection fails the read that follows
 
     async def aclose(self) -> None:
         self._transport.abort()  # never wait for a peer: closing is how a stream is cancelled

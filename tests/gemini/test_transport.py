@@ -126,3 +126,40 @@ async def test_a_pooled_connection_the_server_dropped_is_not_reused() -> None:
     finally:
         server.close()
     assert connections == 2
+
+
+@pytest.mark.parametrize("size", [20, 200_000])
+async def test_a_request_goes_out_in_one_write_head_and_body(size, monkeypatch) -> None:
+    """One send per request: the API does not wake for a head it cannot answer yet."""
+    from asyncio import selector_events
+
+    writes: list[bytes] = []
+    write = selector_events._SelectorSocketTransport.write
+
+    def recorded(self, data):
+        writes.append(bytes(data))
+        return write(self, data)
+
+    received = asyncio.get_running_loop().create_future()
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = (await reader.readuntil(b"\r\n\r\n")).lower()
+        length = int(head.split(b"content-length:")[1].split(b"\r\n")[0])
+        received.set_result(await reader.readexactly(length))
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/interactions"
+    body = b"x" * size
+    try:
+        async with httpx.AsyncClient(transport=lean_transport(LIMITS)) as http:
+            monkeypatch.setattr(selector_events._SelectorSocketTransport, "write", recorded)
+            response = await http.post(url, content=body)
+            monkeypatch.undo()
+    finally:
+        server.close()
+    assert response.text == "ok" and await received == body
+    mine = [w for w in writes if w.startswith(b"POST ")]
+    assert len(mine) == 1 and mine[0].endswith(b"\r\n\r\n" + body)
