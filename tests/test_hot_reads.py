@@ -120,6 +120,33 @@ def test_the_chain_is_the_parents_interaction_else_the_nearest_ancestors(convers
     assert hot_reads.chained(third.pk) == (None, None)
 
 
+def test_the_likely_parent_read_with_access_is_the_chains_row(
+    user, conversation, django_assert_num_queries
+):
+    first, second, third = _turns(conversation, 3, interaction_id=None)
+    found = hot_reads.access(user.pk, conversation.pk, parent=second.pk)
+    orm = Turn.objects.values_list("parent_id", "interaction_id", "created_at").get(pk=second.pk)
+    assert found.parent == (second.pk, orm)
+    assert timezone.is_aware(found.parent[1][2])
+    with django_assert_num_queries(0):  # the chain needs nothing more
+        assert hot_reads.chained(second.pk, found.parent) == ("v1_1", second.created_at)
+    # A parent that never reached the API: the walk goes on from its row to the ancestors'.
+    found = hot_reads.access(user.pk, conversation.pk, parent=third.pk)
+    with django_assert_num_queries(1):
+        assert hot_reads.chained(third.pk, found.parent) == ("v1_1", second.created_at)
+    # A guess that is not the parent, or no guess: read as before.
+    with django_assert_num_queries(1):
+        assert hot_reads.chained(second.pk, (first.pk, ("x",))) == ("v1_1", second.created_at)
+    assert hot_reads.access(user.pk, conversation.pk).parent is None
+
+
+def test_a_likely_parent_from_another_conversation_is_not_read(user, conversation):
+    other = Conversation.objects.create(owner=user, title="Other", model="gemini-3.5-flash")
+    [theirs] = _turns(other, 1)
+    found = hot_reads.access(user.pk, conversation.pk, parent=theirs.pk)
+    assert found is not None and found.parent is None
+
+
 def test_a_live_session_is_read_and_an_ended_one_is_not(user, conversation):
     client = Client()
     client.force_login(user)

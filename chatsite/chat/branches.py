@@ -152,6 +152,14 @@ def next_parent(conversation: Conversation, mark: hot_reads.Mark) -> int | None:
     return parent
 
 
+def likely_parent(conversation_id) -> int | None:
+    """The parent next_parent last gave for this conversation, whatever has changed since: a
+    guess for hot_reads.access to read beside its checks (services.socket_access)."""
+    with _next_lock:
+        known = _next.get(conversation_id)
+    return None if known is None else known[2]
+
+
 def followed(conversation: Conversation, mark: hot_reads.Mark, turn: Turn) -> None:
     """`turn`, just saved after the last turn on screen (next_parent read with `mark`), is now
     the last one on screen: the next message follows it without reading the tree."""

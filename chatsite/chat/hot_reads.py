@@ -80,24 +80,33 @@ def _access_sql(vendor: str, session: type[Model] | None) -> tuple[str, list[_Co
     if session is not None:
         cols.append(_Columns(session, "s", SESSION_FIELDS))
         joins.append(f"LEFT JOIN {_table(session)} s ON {LIVE_SESSION}")
+    joins.append(_turns_join())
+    cols.append(_Columns(Turn, "p", CHAIN_FIELDS))
+    joins.append(f"LEFT JOIN {_table(Turn)} p ON p.id = %s AND p.conversation_id = c.id")
     sql = (
-        f"SELECT {', '.join(c.sql for c in cols)}, {_busy_and_mark()}"
+        f"SELECT {', '.join(c.sql for c in cols)}, {TURNS_COLUMNS}"
         f" FROM {_table(Conversation)} c {' '.join(joins)}"
         " WHERE c.id = %s AND c.owner_id = %s AND u.is_active"
     )
     return sql, cols
 
 
-def _busy_and_mark() -> str:
-    """Three columns about conversation `c`'s turns: whether one is unfinished (parameters:
-    Turn.FINAL), how many there are and the largest id. Ids only grow, so while the last two
-    stay the same, so do the turns (branches.next_parent)."""
+def _turns_join() -> str:
+    """Joins, as `m`, three columns about conversation `c`'s turns: `m.busy`, whether one is
+    unfinished; `m.turns`, how many there are; `m.last`, the largest id. Parameters:
+    Turn.FINAL, then the conversation's id. Ids only grow, so while the last two stay the
+    same, so do the turns (branches.next_parent). One pass over the turns, not three
+    subqueries: 0.57 → 0.42 ms on PostgreSQL at 200 turns (issue 16)."""
     final = ", ".join(["%s"] * len(Turn.FINAL))
-    turns = f"FROM {_table(Turn)} t WHERE t.conversation_id = c.id"
     return (
-        f"EXISTS(SELECT 1 {turns} AND t.status NOT IN ({final})),"
-        f" (SELECT COUNT(*) {turns}), (SELECT MAX(t.id) {turns})"
+        "LEFT JOIN (SELECT"
+        f" COALESCE(MAX(CASE WHEN t.status NOT IN ({final}) THEN 1 ELSE 0 END), 0) AS busy,"
+        f" COUNT(*) AS turns, MAX(t.id) AS last FROM {_table(Turn)} t"
+        " WHERE t.conversation_id = %s) m ON 1 = 1"
     )
+
+
+TURNS_COLUMNS = "m.busy, m.turns, m.last"
 
 
 Mark = tuple[int, int | None]  # a conversation's number of turns and largest turn id
@@ -109,21 +118,27 @@ class Access:
     busy: bool  # a reply in it is unfinished
     session: tuple[str, datetime] | None  # the sign-in's row (data, end) while it lasts
     mark: Mark  # its turns, as branches.next_parent keys them
+    # The turn asked for as `parent`, if it is in this conversation: (its id, what chained()
+    # reads of it: its parent, interaction and when it was made).
+    parent: tuple[int, tuple] | None = None
 
 
-def access(user_id, conversation_id, session_key=None, session=None) -> Access | None:
+def access(user_id, conversation_id, session_key=None, session=None, parent=None) -> Access | None:
     """In one query: the conversation if this person still exists, is active and owns it,
     with its owner and their account (ORM twin: `select_related("owner", "owner__account")`),
     whether a reply in it is unfinished, and, given a database session table, that sign-in's
-    row unless it has ended."""
+    row unless it has ended; given a turn id `parent` (the one the next message will likely
+    follow), that turn's row as chained() reads it, saving chained() a round trip."""
     try:
         ids = [int(conversation_id), int(user_id)]
+        parent = None if parent is None else int(parent)
     except (TypeError, ValueError):
         return None
     sql, cols = _access_sql(connection.vendor, session)
     params = _live_session_params(session_key) if session is not None else []
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*Turn.FINAL, *params, *ids])  # in the SQL's order
+        # In the SQL's order: the session's join, the turns', the parent's, then WHERE.
+        cursor.execute(sql, [*params, *Turn.FINAL, ids[0], parent, *ids])
         row = cursor.fetchone()
     if row is None:
         return None
@@ -142,14 +157,20 @@ def access(user_id, conversation_id, session_key=None, session=None) -> Access |
     if session is not None and parts[3][0] is not None:
         data, ends = cols[3].values(parts[3])
         live = (data, ends)
+    found = None
+    if parent is not None and parts[-1][2] is not None:  # created_at: never null in a row
+        found = (parent, tuple(cols[-1].values(parts[-1])))
     busy, count, last = row[-3:]
-    return Access(conversation, bool(busy), live, (count, last))
+    return Access(conversation, bool(busy), live, (count, last), found)
 
 
 @cache
 def _branch_sql(vendor: str) -> tuple[str, _Columns]:
     branch = _Columns(Conversation, "c", ("branch",))
-    sql = f"SELECT {branch.sql}, {_busy_and_mark()} FROM {_table(Conversation)} c WHERE c.id = %s"
+    sql = (
+        f"SELECT {branch.sql}, {TURNS_COLUMNS} FROM {_table(Conversation)} c {_turns_join()}"
+        " WHERE c.id = %s"
+    )
     return sql, branch
 
 
@@ -158,7 +179,7 @@ def branch_and_busy(conversation_id: int) -> tuple[dict, bool, Mark] | None:
     unfinished, and the mark of its turns; None if it is gone."""
     sql, branch = _branch_sql(connection.vendor)
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*Turn.FINAL, conversation_id])
+        cursor.execute(sql, [*Turn.FINAL, conversation_id, conversation_id])
         row = cursor.fetchone()
     if row is None:
         return None
@@ -180,25 +201,33 @@ def tree_pairs(conversation_id: int) -> list[tuple[int, int | None]]:
         return cursor.fetchall()
 
 
+CHAIN_FIELDS = ("parent", "interaction_id", "created_at")  # what chained() reads of a turn
+
+
 @cache
 def _chain_sql(vendor: str) -> tuple[str, _Columns]:
-    cols = _Columns(Turn, "t", ("parent", "interaction_id", "created_at"))
+    cols = _Columns(Turn, "t", CHAIN_FIELDS)
     return f"SELECT {cols.sql} FROM {_table(Turn)} t WHERE t.id = %s", cols
 
 
-def chained(parent_id: int | None) -> tuple[str | None, datetime | None]:
+def chained(parent_id: int | None, known=None) -> tuple[str | None, datetime | None]:
     """The interaction a message after `parent_id` chains to, and when it was made: the
     parent's, or, when the parent never reached the API, the nearest ancestor's that did.
-    One row, but for a parent that never reached the API."""
+    One row, but for a parent that never reached the API; none when `known` (Access.parent)
+    holds the parent's row already."""
     sql, cols = _chain_sql(connection.vendor)
     node, seen = parent_id, 0
     with connection.cursor() as cursor:
         while node is not None and seen < 1000:
-            cursor.execute(sql, [node])
-            row = cursor.fetchone()
-            if row is None:
-                break
-            grandparent, interaction_id, made = cols.values(row)
+            if known is not None and known[0] == node:
+                grandparent, interaction_id, made = known[1]
+                known = None
+            else:
+                cursor.execute(sql, [node])
+                row = cursor.fetchone()
+                if row is None:
+                    break
+                grandparent, interaction_id, made = cols.values(row)
             if interaction_id:
                 return interaction_id, made
             node, seen = grandparent, seen + 1

@@ -105,7 +105,8 @@ def socket_access(user_id, conversation_id, session_key) -> tuple[hot_reads.Acce
     whether a reply is unfinished and its turns' mark, or None; when the sign-in ends, None
     if it has). Sync."""
     table = sessions.table()
-    found = hot_reads.access(user_id, conversation_id, session_key, table)
+    guess = branches.likely_parent(conversation_id)
+    found = hot_reads.access(user_id, conversation_id, session_key, table, parent=guess)
     if found is None:
         return None, None
     owner = found.conversation.owner
@@ -407,9 +408,10 @@ def _prepare(
     request. Returns (turn, body, history, failure, mark): `failure` says why its files could
     not be sent; `history`, that the branch goes as history (the request is then built later);
     `mark`, the conversation's turns as read (hot_reads.Mark, for branches.followed)."""
+    known = None  # the parent's row, if read with the access check (hot_reads.access)
     if access is not None:  # a socket's message: its conversation, owner and model as now
         found = access()
-        conversation, busy, mark = found.conversation, found.busy, found.mark
+        conversation, busy, mark, known = found.conversation, found.busy, found.mark, found.parent
         user, model = conversation.owner, conversation.model
         account = Account.for_user(user)  # it came with the conversation
     else:
@@ -433,7 +435,7 @@ def _prepare(
         conversation=conversation, parent_id=parent_id, model=model, user_input=user_input,
         background=background or is_agent(model),
     )  # fmt: skip
-    previous, chained_at = hot_reads.chained(parent_id)
+    previous, chained_at = hot_reads.chained(parent_id, known)
     servers = []
     if (conversation.settings or {}).get("mcp_servers"):
         servers = list(McpServer.objects.filter(enabled=True))
