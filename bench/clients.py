@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import httpx
+from django.conf import settings
 from websockets.asyncio.client import connect
 from websockets.typing import Origin
 
@@ -226,6 +227,42 @@ async def run_turn(tab: Tab, message: str, timeout: float = 120.0) -> TabTurn:
     added = await tab.wait_for(lambda f: added_turn_id(f) is not None, start, timeout)
     turn_id = added_turn_id(tab.frames[added][1])
     assert turn_id is not None  # wait_for returned the frame where it is not None
+    end = await tab.wait_for(lambda f: is_final_status(f, turn_id), added, timeout)
+    return TabTurn(turn_id, sent, tab.frames[start : end + 1])
+
+
+class Page:
+    """What the conversation page does to send: POST the composer's form (htmx, multipart)
+    with the session and the CSRF token; the reply then arrives on the page's socket."""
+
+    def __init__(self, http: httpx.AsyncClient, base_url: str, cookie: str, conversation_id: int):
+        # A CSRF secret of our own, as the csrftoken cookie and the header (Django accepts the
+        # unmasked secret in the header).
+        secret = base64.b32encode(os.urandom(20)).decode().lower()[:32]
+        self.http, self.url = http, f"{base_url}/c/{conversation_id}/send/"
+        self.headers = {
+            "Cookie": f"{cookie}; {settings.CSRF_COOKIE_NAME}={secret}",
+            "X-CSRFToken": secret,
+            "HX-Request": "true",
+            "Referer": f"{base_url}/c/{conversation_id}/",
+        }
+
+    async def send(self, message: str) -> float:
+        t = time.monotonic()
+        form = {"message": (None, message), "model": (None, MODEL)}  # multipart, as htmx
+        response = await self.http.post(self.url, headers=self.headers, files=form)
+        if response.status_code >= 300:
+            raise RuntimeError(f"POST {self.url}: {response.status_code} {response.text[:200]}")
+        return t
+
+
+async def run_posted_turn(tab: Tab, page: Page, message: str, timeout: float = 120.0) -> TabTurn:
+    """run_turn, sent as the page sends it: the form's POST; the frames on the tab's socket."""
+    start = len(tab.frames)
+    sent = await page.send(message)
+    added = await tab.wait_for(lambda f: added_turn_id(f) is not None, start, timeout)
+    turn_id = added_turn_id(tab.frames[added][1])
+    assert turn_id is not None
     end = await tab.wait_for(lambda f: is_final_status(f, turn_id), added, timeout)
     return TabTurn(turn_id, sent, tab.frames[start : end + 1])
 

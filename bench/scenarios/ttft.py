@@ -9,6 +9,10 @@ CPU per turn (µs, holds on any machine): daphne's CPU time over each measured a
 final status: mostly its first token, the replies are short) beside the emulator's over each
 direct stream of the same reply.
 
+`posted`: `paced`, sent as the conversation page sends a message (the composer's form POSTed
+over HTTP with the session and CSRF token, the reply on the page's socket), which is what a
+person's Enter does; `paced` and `burst` send it as a socket action.
+
 Two variants, identical for both paths: `paced` (the headline) streams at 20 ms per delta, so the
 first word comes 20 ms after the step opens, as with a real model; `burst` (pace 0) delivers the
 whole short reply at once, so the app's first delta frame usually leaves with the end of the turn.
@@ -19,20 +23,30 @@ from __future__ import annotations
 import asyncio
 
 from bench import fixtures
-from bench.clients import Tab, added_turn_id, http_client, run_turn, status_of, stream_direct
+from bench.clients import (
+    Page,
+    Tab,
+    added_turn_id,
+    http_client,
+    run_posted_turn,
+    status_of,
+    stream_direct,
+)
+from bench.clients import run_turn as run_socket_turn
 from bench.servers import Interference, wait_for_quiet
 from bench.stats import median, ms_summary
 
-VARIANTS = {"paced": (20, 3), "burst": (0, 20)}  # name: (pace ms, words)
+# name: (pace ms, words, sent as the page sends it: the composer's POST, not a socket action)
+VARIANTS = {"paced": (20, 3, False), "burst": (0, 20, False), "posted": (20, 3, True)}
 
 
 def run(ctx) -> dict:
     out = {}
-    for name, (pace, words) in VARIANTS.items():
+    for name, (pace, words, posted) in VARIANTS.items():
         conversation = fixtures.make_conversations(ctx.user, 1, f"ttft {name}")[0]
         quiet = wait_for_quiet()
         with Interference(ctx.daphne, ctx.emulator) as other:
-            out[name] = asyncio.run(_measure(ctx, conversation, pace, words))
+            out[name] = asyncio.run(_measure(ctx, conversation, pace, words, posted))
         out[name]["machine_before"] = quiet
         out[name]["others_cpu_percent"] = other.percent
     return out
@@ -66,13 +80,20 @@ class _TurnCpu:
         }
 
 
-async def _measure(ctx, conversation: int, pace: int, words: int) -> dict:
+async def _measure(ctx, conversation: int, pace: int, words: int, posted: bool) -> dict:
     p = ctx.profile
     tab = await Tab.open(ctx.app_url, conversation, ctx.cookie)
     app, direct, to_bubble, to_status = [], [], [], []
     cpu = _TurnCpu(ctx.daphne, ctx.emulator)
     previous = None
     async with http_client() as http:
+        page = Page(http, ctx.app_url, ctx.cookie, conversation)
+
+        async def run_turn(tab, message):
+            if posted:
+                return await run_posted_turn(tab, page, message)
+            return await run_socket_turn(tab, message)
+
         for i in range(p.ttft_warmup + p.ttft_turns):
             message = f"ttft {i} [emulator:pace={pace}] [emulator:words={words}]"
             warm = i < p.ttft_warmup
@@ -116,6 +137,7 @@ async def _measure(ctx, conversation: int, pace: int, words: int) -> dict:
     bubble, status = median(to_bubble), median(to_status)  # None when empty
     return {
         "turns": len(app),
+        "posted": posted,
         "pace_ms": pace,
         "words": words,
         "app": app_ms,
