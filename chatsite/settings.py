@@ -59,13 +59,13 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "csp.middleware.CSPMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.locale.LocaleMiddleware",  # Accept-Language (after the session)
-    "django.middleware.common.CommonMiddleware",
+    "chatsite.inline_middleware.CSPMiddleware",  # these: hooks on the loop (the module says)
+    "chatsite.static_files.StaticFilesMiddleware",  # WhiteNoise, async (static_files.py)
+    "chatsite.inline_middleware.SessionMiddleware",
+    "chatsite.inline_middleware.LocaleMiddleware",  # Accept-Language (after the session)
+    "chatsite.inline_middleware.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "chatsite.inline_middleware.AuthenticationMiddleware",
     "chatsite.chat.language.AccountLanguageMiddleware",  # the person's choice beats the browser's
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",

@@ -200,7 +200,7 @@ async def _accept_message(request, user, conversation=None):
             ):
                 raise services.ConversationBusy()
             await sync_to_async(limits.check_can_send)(user, form.cleaned_data["model"])
-        files = await sync_to_async(attachments.save_uploads)(user, uploads)
+        files = await sync_to_async(attachments.save_uploads)(user, uploads) if uploads else []
     except services.ConversationBusy as exc:
         raise _Refused(_composer_error(str(exc), status=409)) from None
     except limits.LimitReached as exc:
@@ -339,7 +339,7 @@ async def edit(request, pk, turn_id):
         attachments.check_request_length(request.META.get("CONTENT_LENGTH"))
         if uploads:
             await sync_to_async(limits.check_can_send)(user, convo.model)
-        files = await sync_to_async(attachments.save_uploads)(user, uploads)
+        files = await sync_to_async(attachments.save_uploads)(user, uploads) if uploads else []
     except limits.LimitReached as exc:
         return _composer_error(str(exc), status=429)
     except attachments.AttachmentError as exc:
