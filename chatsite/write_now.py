@@ -11,10 +11,9 @@ kernel buffer, an error — to Twisted's own write, as before. Anything else (TL
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
-log = logging.getLogger(__name__)
+from .chat.backlog import held_by_twisted
 
 
 def install(transport: Any) -> bool:
@@ -29,20 +28,13 @@ def install(transport: Any) -> bool:
     sock = transport.socket
 
     def write(data: bytes) -> None:
-        idle = (
-            transport.connected
-            and not transport._writeDisconnected
-            and not transport._tempDataLen
-            and transport.offset == len(transport.dataBuffer)
-        )
-        if not idle or not data:
+        idle = transport.connected and not transport._writeDisconnected
+        if not idle or not data or held_by_twisted(transport):
             return queue(data)
         try:
             sent = sock.send(data)
-        except (BlockingIOError, InterruptedError):
-            sent = 0
-        except OSError:
-            sent = 0  # Twisted's write meets the error on its own send and drops the connection
+        except OSError:  # a full buffer; or an error, which Twisted's own send meets again
+            sent = 0  # and reports as a lost connection
         if sent < len(data):
             queue(data[sent:])
 

@@ -56,13 +56,17 @@ def pending_bytes(transport) -> int:
     still holds, and what the kernel holds for the socket (chatsite/write_now.py hands frames
     to the kernel at once, so a stalled peer's backlog sits there first, up to the kernel's
     send buffer: megabytes on loopback)."""
-    if transport is None:
-        return 0
+    held = held_by_twisted(transport)
+    return 0 if held is None else held + kernel_queued(transport)
+
+
+def held_by_twisted(transport) -> int | None:
+    """Bytes a Twisted TCP transport holds that it has not handed to the kernel yet; None for
+    anything else (no transport; TLS in daphne itself: unbounded, as before)."""
     try:
-        held = len(transport.dataBuffer) - transport.offset + transport._tempDataLen
+        return int(len(transport.dataBuffer) - transport.offset + transport._tempDataLen)
     except (AttributeError, TypeError):
-        return 0  # not a plain TCP transport (TLS in daphne itself): unbounded, as before
-    return int(held) + kernel_queued(transport)
+        return None
 
 
 def kernel_queued(transport) -> int:

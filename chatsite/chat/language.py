@@ -65,9 +65,7 @@ class AccountLanguageMiddleware:
 
 def _person_and_account(request):
     user = get_user(request)
-    if not user.is_authenticated:
-        return user, None
-    return user, Account.objects.filter(user=user).first() or Account(user=user)
+    return user, Account.for_user(user) if user.is_authenticated else None
 
 
 def _apply(request, account: Account | None) -> None:
