@@ -10,6 +10,7 @@ import asyncio
 import base64
 import contextlib
 import html
+import itertools
 import json
 import os
 import re
@@ -220,10 +221,14 @@ class TabTurn:
         return max(self.text, key=lambda k: len(self.text[k]), default=None)
 
 
+_sent_ids = itertools.count(1)
+
+
 async def run_turn(tab: Tab, message: str, timeout: float = 120.0) -> TabTurn:
-    """Send a message and collect every frame up to the turn's final status."""
+    """Send a message as the page sends words (composer.js: the socket action with an id the
+    server answers) and collect every frame up to the turn's final status."""
     start = len(tab.frames)
-    sent = await tab.send({"action": "send", "message": message})
+    sent = await tab.send({"action": "send", "message": message, "id": f"m{next(_sent_ids)}"})
     added = await tab.wait_for(lambda f: added_turn_id(f) is not None, start, timeout)
     turn_id = added_turn_id(tab.frames[added][1])
     assert turn_id is not None  # wait_for returned the frame where it is not None
@@ -232,8 +237,9 @@ async def run_turn(tab: Tab, message: str, timeout: float = 120.0) -> TabTurn:
 
 
 class Page:
-    """What the conversation page does to send: POST the composer's form (htmx, multipart)
-    with the session and the CSRF token; the reply then arrives on the page's socket."""
+    """What the conversation page does to send a message with files, "In background" or a
+    settings change not saved yet: POST the composer's form (htmx, multipart) with the session
+    and the CSRF token; the reply then arrives on the page's socket."""
 
     def __init__(self, http: httpx.AsyncClient, base_url: str, cookie: str, conversation_id: int):
         # A CSRF secret of our own, as the csrftoken cookie and the header (Django accepts the

@@ -75,10 +75,11 @@ def _no_data_is_a_miss(row: Row) -> Row:
 
 
 VARIANT_LABELS = (
+    # Both sent as the page sends words: on its socket (composer.js).
     ("paced", "20 ms pace"),
     ("burst", "pace 0"),
-    # What a person's Enter does: the page POSTs the composer's form (not a socket action).
-    ("posted", "20 ms pace, posted as the page sends it"),
+    # The page POSTs the form instead for files, "In background" or unsaved settings.
+    ("posted", "20 ms pace, posted (files, background, unsaved settings)"),
 )
 
 

@@ -105,6 +105,28 @@ async def test_five_sends_at_once_on_one_socket_start_one_reply(user, open_tab):
     await tab.close()
 
 
+async def test_the_page_hears_whether_the_message_it_sent_was_saved_by_its_id(user, open_tab):
+    """The page keeps the words in its box until it hears back about them (composer.js)."""
+    convo = await make_conversation(user)
+    tab = await open_tab(user, convo.pk)
+    await tab.send({"action": "send", "message": "   ", "id": "m1"})
+    refused = json.loads(await tab.receive_until(lambda f: f.startswith('{"error"')))
+    assert refused["for"] == "m1" and "Type a message first" in refused["error"]
+
+    await tab.send({"action": "send", "message": "hello [emulator:pace=0]", "id": "m2"})
+    assert json.loads(await tab.receive_until(lambda f: f.startswith('{"sent"'))) == {"sent": "m2"}
+    turn = await Turn.objects.aget(conversation=convo)  # saved before the answer
+    assert turn.user_input[0]["text"] == "hello [emulator:pace=0]"
+    await wait_for_turn(turn.pk)
+
+    # An id that is not short text is not echoed: the message is handled as one without.
+    await tab.send({"action": "send", "message": "  ", "id": {"x": 1}})
+    assert json.loads(await tab.receive_until(lambda f: f.startswith('{"error"'))).keys() == {
+        "error"
+    }
+    await tab.close()
+
+
 async def test_concurrent_sends_in_two_conversations_overshoot_the_budget_by_one_reply_at_most(
     user, open_tab, settings
 ):

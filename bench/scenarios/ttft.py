@@ -1,17 +1,18 @@
 """1. Added time to first token.
 
-App: time from sending {"action":"send"} on an open socket to receiving the first text-delta
-frame. Baseline: the same client POSTing the same message to the emulator (streaming) and reading
-its SSE until the first text delta event. One turn at a time, alternating which path goes first,
-chained with previous_interaction_id like a conversation.
+App: time from sending {"action":"send"} on an open socket (what the page does with words,
+composer.js) to receiving the first text-delta frame. Baseline: the same client POSTing the
+same message to the emulator (streaming) and reading its SSE until the first text delta event.
+One turn at a time, alternating which path goes first, chained with previous_interaction_id
+like a conversation.
 
 CPU per turn (µs, holds on any machine): daphne's CPU time over each measured app turn (send →
 final status: mostly its first token, the replies are short) beside the emulator's over each
 direct stream of the same reply.
 
-`posted`: `paced`, sent as the conversation page sends a message (the composer's form POSTed
-over HTTP with the session and CSRF token, the reply on the page's socket), which is what a
-person's Enter does; `paced` and `burst` send it as a socket action.
+`posted`: `paced`, sent as the page sends a message with files, "In background" or a settings
+change not saved yet (the composer's form POSTed over HTTP with the session and CSRF token, the
+reply on the page's socket); `paced` and `burst` send it as the page sends words alone.
 
 Two variants, identical for both paths: `paced` (the headline) streams at 20 ms per delta, so the
 first word comes 20 ms after the step opens, as with a real model; `burst` (pace 0) delivers the

@@ -128,7 +128,7 @@ class ConversationConsumer(AsyncWebsocketConsumer):
             return await self._error("That message was not a JSON object.")
         action = message.get("action")
         if action == "send" and self.sub is not None:
-            return await self._send(message.get("message"))
+            return await self._send(message.get("message"), _send_id(message.get("id")))
         # Ownership and the sign-in are checked again for every message: an account disabled,
         # a conversation deleted or a session ended since the socket opened loses access at once.
         found, ends = await sync_to_async(self._access)()
@@ -147,9 +147,11 @@ class ConversationConsumer(AsyncWebsocketConsumer):
         else:
             await self._error("Unknown action.")
 
-    async def _send(self, text) -> None:
+    async def _send(self, text, send_id: str | None = None) -> None:
         """A message: checked for access like any other, in the same trip to the database as
-        its own checks (services.send_on_socket)."""
+        its own checks (services.send_on_socket). The page sends an `id` with it: the answer
+        to that id, `{"sent": id}` once the message is saved or `{"error": …, "for": id}`, tells
+        it to empty the composer or to keep the words (composer.js)."""
         assert self.user_id is not None  # set at connect, before any message
         ends = []
 
@@ -169,7 +171,10 @@ class ConversationConsumer(AsyncWebsocketConsumer):
                 await self.close(code=CLOSE_FORBIDDEN)
                 return
         except (services.InvalidInput, services.LimitReached) as exc:
-            await self._error(str(exc))
+            await self._error(str(exc), send_id)
+        else:
+            if send_id is not None:
+                await self.send(text_data=json.dumps({"sent": send_id}))
         if ends:  # read in that trip: when the sign-in ends (None: it has, and the socket closes)
             await self._session_holds(ends[0])
 
@@ -294,8 +299,14 @@ class ConversationConsumer(AsyncWebsocketConsumer):
             self.sub = None
         asyncio.get_running_loop().create_task(self.close(code=CLOSE_TOO_SLOW))
 
-    async def _error(self, text: str):
-        await self.send(text_data=json.dumps({"error": text}))
+    async def _error(self, text: str, send_id: str | None = None):
+        frame = {"error": text} if send_id is None else {"error": text, "for": send_id}
+        await self.send(text_data=json.dumps(frame))
+
+
+def _send_id(value) -> str | None:
+    """The page's id for a message it sent: short text, echoed back, or none."""
+    return value if isinstance(value, str) and 0 < len(value) <= 40 else None
 
 
 def _split_text(frame: str, size: int = MAX_SEND_BYTES // 8) -> list[str]:

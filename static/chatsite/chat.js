@@ -102,6 +102,12 @@
       var box = document.getElementById("composer-error");
       if (box) box.textContent = frame.error;
     }
+    // The answer to a message this tab sent on the socket (composer.js).
+    if (frame.sent || frame["for"]) {
+      document.dispatchEvent(new CustomEvent("chatsite:sent", {
+        detail: { id: frame.sent || frame["for"], saved: !!frame.sent },
+      }));
+    }
   }
 
   // A completed answer's meta line comes as a small frame (its tokens and the live element
@@ -303,18 +309,23 @@
     e.target.style.height = e.target.scrollHeight + "px";
   });
 
-  // After a successful send: clear the message (the model and settings stay as chosen: they
-  // belong to the conversation), keep the focus there.
-  document.addEventListener("htmx:afterRequest", function (e) {
+  // After a successful send, POSTed or on the socket (composer.js): clear the message (the
+  // model and settings stay as chosen: they belong to the conversation), keep the focus there.
+  function clearComposer() {
     var form = document.getElementById("composer");
-    if (!form || e.detail.elt !== form || !e.detail.successful) return;
-    if (e.detail.xhr.status >= 300) return;
+    if (!form) return;
     var box = form.querySelector("textarea[name=message]");
     if (box) { box.value = ""; box.style.height = "auto"; box.focus(); }
     var once = form.querySelector("input[name=background]");
     if (once) once.checked = false; // "in background" is for one message
     stickToBottom = true;
+  }
+  document.addEventListener("htmx:afterRequest", function (e) {
+    var form = document.getElementById("composer");
+    if (!form || e.detail.elt !== form || !e.detail.successful) return;
+    if (e.detail.xhr.status < 300) clearComposer();
   });
+  document.addEventListener("chatsite:composerSent", clearComposer);
 
   // An answer that ended in this tab: its "Copy" button takes the Markdown the tab received.
   function fillSources(root) {

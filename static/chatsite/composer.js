@@ -4,6 +4,7 @@
 // - Choosing an agent marks the settings it ignores ("Not used by agents").
 // - An error inside "Advanced" opens it, so the message beside its field is seen.
 // - Offline, a message stays in the box with a note and goes when the browser is back online.
+// - A message of words only goes on the page's socket; anything else is POSTed (below).
 // Saving a change on a conversation is htmx's (hx-post on change, conversation.html).
 (function () {
   "use strict";
@@ -95,9 +96,17 @@
   }
 
   document.addEventListener("htmx:beforeRequest", function (e) {
-    if (e.detail.elt !== composer() || navigator.onLine !== false) return;
-    e.preventDefault(); // the text stays in the box
-    holdUntilOnline();
+    var form = composer();
+    if (e.detail.elt !== form) return;
+    if (navigator.onLine === false) {
+      e.preventDefault(); // the text stays in the box
+      holdUntilOnline();
+    } else if (sending) {
+      e.preventDefault(); // the last one has not been answered yet
+    } else if (mayUseSocket(form)) {
+      e.preventDefault();
+      sendOnSocket(form);
+    }
   });
   // The browser thought it was online, but the request never got an answer.
   document.addEventListener("htmx:sendError", function (e) {
@@ -106,6 +115,76 @@
     if (navigator.onLine !== false) setTimeout(sendHeld, 5000);
   });
   window.addEventListener("online", sendHeld);
+
+  // -- sending on the socket --------------------------------------------------------------
+  // A message of words only goes on the conversation's socket when it is open and the
+  // settings are saved: its request then leaves without a page request's work (issue 16).
+  // Files, "In background", a settings change not saved yet, or no socket: the form is
+  // POSTed as written. The words stay in the box until the server says it saved them.
+  var socket = null, sending = null, sent = 0, edits = 0, saved = 0;
+
+  // The socket is the one on the page's <main>, for the conversation it shows (a page swapped
+  // for another conversation's has a socket of its own, opened anew).
+  document.addEventListener("htmx:wsOpen", function (e) {
+    socket = { wrapper: e.detail.socketWrapper, elt: e.target, conversation: e.target.dataset.conversation };
+  });
+  document.addEventListener("htmx:wsClose", function (e) {
+    if (!socket || e.detail.socketWrapper !== socket.wrapper) return;
+    socket = null;
+    if (sending) answered(false); // no answer will come: the words stay, Send works again
+  });
+
+  function isSetting(el) {
+    return el.closest && el.closest("#composer") && el.name &&
+      ["message", "attachments", "background", "csrfmiddlewaretoken"].indexOf(el.name) < 0;
+  }
+  // Counted before htmx sees the change (capture), so the save it starts carries the count.
+  function onSettingEdit(e) { if (isSetting(e.target)) edits += 1; }
+  document.addEventListener("input", onSettingEdit, true);
+  document.addEventListener("change", onSettingEdit, true);
+  function isSettingsSave(elt) { return elt.matches && elt.matches(".settings-bar, #composer-settings"); }
+  document.addEventListener("htmx:beforeRequest", function (e) {
+    if (isSettingsSave(e.detail.elt)) e.detail.xhr.chatsiteEdits = edits;
+  });
+  document.addEventListener("htmx:afterRequest", function (e) {
+    var xhr = e.detail.xhr;
+    if (!isSettingsSave(e.detail.elt) || !e.detail.successful || xhr.status >= 300) return;
+    saved = Math.max(saved, xhr.chatsiteEdits || 0);
+  });
+
+  function mayUseSocket(form) {
+    var root = document.getElementById("main");
+    var files = form.querySelector("input[type=file][name=attachments]");
+    var once = form.querySelector("input[name=background]");
+    return socket !== null && socket.elt === root && socket.conversation === root.dataset.conversation &&
+      root.contains(form) &&
+      edits === saved && !(files && files.files.length) && !(once && once.checked);
+  }
+
+  function sendOnSocket(form) {
+    var box = form.querySelector("textarea[name=message]");
+    var button = form.querySelector("button[type=submit]");
+    sent += 1;
+    sending = { id: "m" + sent, button: button, timer: setTimeout(function () { answered(false); }, 15000) };
+    if (button) button.disabled = true;
+    socket.wrapper.sendImmediately(JSON.stringify({ action: "send", message: box.value, id: sending.id }));
+  }
+
+  function answered(ok) {
+    var was = sending;
+    sending = null;
+    clearTimeout(was.timer);
+    if (was.button) was.button.disabled = false;
+    if (!ok) return;
+    var error = document.getElementById("composer-error");
+    if (error) error.textContent = "";
+    document.dispatchEvent(new CustomEvent("chatsite:composerSent"));
+  }
+
+  // The server's answer to the message sent (chat.js reads the frame; an error is shown there).
+  document.addEventListener("chatsite:sent", function (e) {
+    if (sending && e.detail.id === sending.id) answered(e.detail.saved);
+  });
   document.addEventListener("htmx:afterRequest", function (e) {
     var el = note();
     if (e.detail.elt === composer() && e.detail.successful && el) el.hidden = true;
