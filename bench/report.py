@@ -357,7 +357,8 @@ def _page(mode, r) -> list[Row]:
         f"sign-in {_ms(signin.get('server_ms'))} ms, {signin.get('queries')} q; "
         f"empty conversation {_ms(empty.get('server_ms'))} ms, {empty.get('queries')} q"
     )
-    queries = {v["queries"] for n, v in sizes}
+    # Constant as the conversation grows: an empty one skips the turns' own queries.
+    queries = {v["queries"] for n, v in sizes if n}
     rows = []
     for n, v in sizes:
         if n == 0:

@@ -148,3 +148,19 @@ def test_a_first_token_cpu_row_compares_with_the_emulators_stream_start():
     heavy = {**timed, "cpu_us_per_turn": {**timed["cpu_us_per_turn"], "app_daphne": 11000.0}}
     rows = rows_for("sqlite", {"scenarios": {"ttft": {"paced": heavy, "burst": heavy}}})
     assert all("MISSED" in row.verdict for row in rows if "CPU" in row.measure)
+
+
+def page_rows(queries: dict[int, int], server_ms=100.0):
+    pages = {f"{n} turns": {"server_ms": server_ms, "http_ms": server_ms, "queries": q,
+                            "html_kib": 10.0} for n, q in queries.items()}  # fmt: skip
+    pages["sign-in"] = {"server_ms": 1.0, "queries": 0}
+    return rows_for("defaults", {"scenarios": {"page": {"pages": pages}}})
+
+
+def test_page_rows_hold_queries_constant_as_the_conversation_grows():
+    rows = page_rows({0: 9, 10: 10, 100: 10, 1000: 10})  # an empty one has no turns to read
+    assert [r.verdict for r in rows] == ["met", "met", "met"]
+    grown = page_rows({0: 9, 10: 10, 100: 11, 1000: 12})
+    assert all("queries grow" in r.verdict for r in grown)
+    slow = page_rows({0: 9, 10: 10, 100: 10, 1000: 10}, server_ms=300.0)
+    assert "1.2× the budget" in slow[-1].verdict and slow[0].verdict == "met"
