@@ -163,3 +163,22 @@ def test_a_live_session_is_read_and_an_ended_one_is_not(user, conversation):
     assert hot_reads.live_session(Session, "no-such-key") is None
     found = hot_reads.access(user.pk, conversation.pk, key, Session)
     assert found.conversation == conversation and found.session is None  # owned, signed out
+
+
+def test_the_top_of_the_list_agrees_with_the_orm_and_the_move_is_stored(user, django_user_model):
+    other = django_user_model.objects.create_user("someone-else")
+    made = {}
+    for name, owner, extra in [
+        ("old", user, {}), ("top", user, {}), ("pinned", user, {"pinned": True}),
+        ("archived", user, {"archived": True}), ("theirs", other, {}),
+    ]:  # fmt: skip
+        made[name] = Conversation.objects.create(owner=owner, title=name, model="m", **extra)
+    mine = Conversation.objects.filter(owner=user, archived=False, pinned=False)
+    orm = mine.only("pk", "updated_at").order_by("-updated_at").first()
+    now = timezone.now() + timedelta(minutes=5)
+    got = hot_reads.to_top(made["old"].pk, user.pk, now)
+    assert orm.pk == made["top"].pk  # neither the pinned, the archived nor theirs, all newer
+    assert (got.pk, got.updated_at) == (orm.pk, orm.updated_at)
+    assert got.updated_at.tzinfo is not None
+    assert Conversation.objects.get(pk=made["old"].pk).updated_at == now  # it moved up
+    assert hot_reads.to_top(made["top"].pk, user.pk, now).pk == made["old"].pk

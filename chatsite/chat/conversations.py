@@ -23,7 +23,7 @@ from django.utils.translation import gettext
 
 from chatsite.gemini import APIStatusError, NotFoundError
 
-from . import branches, person_events, upstream
+from . import branches, hot_reads, person_events, upstream
 from .models import Attachment, Conversation, Turn, interaction_ids
 
 log = logging.getLogger(__name__)
@@ -105,12 +105,10 @@ async def publish_sidebar(owner_id: int) -> None:
 
 def _to_top(convo: Conversation):
     """The person's top conversation before this one moves up, and the moment it did. Sync:
-    the queries are built in the database thread, not on the loop the replies stream on."""
-    mine = Conversation.objects.filter(owner_id=convo.owner_id, archived=False, pinned=False)
-    first = mine.only("pk", "updated_at").order_by("-updated_at").first()
+    in the database thread, not on the loop the replies stream on; SQL written once
+    (hot_reads): the ORM built these two queries in ~0.9 ms of each turn's CPU (issue 16)."""
     now = timezone.now()
-    Conversation.objects.filter(pk=convo.pk).update(updated_at=now)
-    return first, now
+    return hot_reads.to_top(convo.pk, convo.owner_id, now), now
 
 
 async def bump(convo: Conversation) -> None:

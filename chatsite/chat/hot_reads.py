@@ -247,3 +247,28 @@ def live_session(model: type[Model], session_key: str) -> tuple[str, datetime] |
         cursor.execute(sql, _live_session_params(session_key))
         row = cursor.fetchone()
     return None if row is None else (row[0], cols.values(row)[1])
+
+
+@cache
+def _top_sql(vendor: str) -> tuple[str, str, _Columns]:
+    cols = _Columns(Conversation, "c", ("id", "updated_at"))
+    listed = "c.owner_id = %s AND c.archived = %s AND c.pinned = %s"
+    first = f"SELECT {cols.sql} FROM {_table(Conversation)} c WHERE {listed}"
+    first += " ORDER BY c.updated_at DESC LIMIT 1"
+    quote = connection.ops.quote_name
+    column = quote(Conversation._meta.get_field("updated_at").column)
+    move = f"UPDATE {_table(Conversation)} SET {column} = %s WHERE {quote('id')} = %s"
+    return first, move, cols
+
+
+def to_top(conversation_id: int, owner_id: int, now: datetime) -> Conversation | None:
+    """The person's top listed conversation (neither pinned nor archived; only its id and
+    updated_at) before conversation_id's updated_at becomes `now`, then that update: what a
+    new turn does to the list (conversations.bump). ORM twin: `.only("pk", "updated_at")
+    .order_by("-updated_at").first()` and `.filter(pk=…).update(updated_at=now)`."""
+    first_sql, move_sql, cols = _top_sql(connection.vendor)
+    with connection.cursor() as cursor:
+        cursor.execute(first_sql, [owner_id, False, False])
+        row = cursor.fetchone()
+        cursor.execute(move_sql, [connection.ops.adapt_datetimefield_value(now), conversation_id])
+    return None if row is None else cols.instance(row)
