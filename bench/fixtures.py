@@ -42,6 +42,22 @@ def make_conversations(user, count: int, title: str = "bench") -> list[int]:
     return [c.pk for c in Conversation.objects.bulk_create(rows, batch_size=500)]
 
 
+def people(prefix: str, n: int, conversations_each: int) -> list[tuple[str, list[int]]]:
+    """N people (no password: they are signed in directly), each with a session cookie and
+    their own conversations: [(cookie, [conversation ids])]. Streams of a team are its people's,
+    each watched by its own person's tab: one person with hundreds of tabs would make every
+    reply's start a sidebar update for all of them."""
+    User = get_user_model()  # noqa: N806
+    User.objects.filter(username__startswith=f"{prefix}-").delete()
+    users = User.objects.bulk_create(
+        [User(username=f"{prefix}-{i}", password="!") for i in range(n)], batch_size=500
+    )
+    return [
+        (session_cookie(user), make_conversations(user, conversations_each, prefix))
+        for user in users
+    ]
+
+
 def session_cookie(user) -> str:
     """A signed-in session for `user`, as the Cookie header value a browser would send."""
     client = Client()

@@ -1,7 +1,9 @@
 """2. Relay latency per delta at 1, 100 and 200 (full profile: and 300) concurrent streams of
 50 deltas/s, and CPU per delta.
 
-Load: N sockets, each on its own conversation, each sending one message whose reply is
+Load: N sockets, each on its own conversation of its own person (as a team streams: one person
+with N tabs would make every reply's start a sidebar update on all N, and one start at a time,
+for the person's limits), each sending one message whose reply is
 `relay_words` one-word deltas at 20 ms, plus `relay_words_per_stream` for each of the N: every
 reply must still be streaming when the last of them starts, or there is no moment when all N
 run (each start costs the app tens of ms of CPU on a slow machine; the first-token rows measure
@@ -49,7 +51,10 @@ OPEN_CONCURRENCY = 50
 
 def run(ctx) -> dict:
     p = ctx.profile
-    conversations = fixtures.make_conversations(ctx.user, max(p.relay_loads), "relay")
+    # One person per stream, as a team streams (fixtures.people).
+    conversations = [
+        (cookie, ids[0]) for cookie, ids in fixtures.people("relay", max(p.relay_loads), 1)
+    ]
     out: dict = {"words": p.relay_words, "pace_ms": p.relay_pace_ms, "spread_s": p.relay_spread_s}
     for n in p.relay_loads:
         app = _cleanest(lambda n=n: asyncio.run(_app(ctx, conversations[:n])))
@@ -173,15 +178,16 @@ def _window(pairs, window: tuple[float, float]) -> list[float]:
     return [lat for t_emit, lat in pairs if window[0] <= t_emit < window[1]]
 
 
-async def _app(ctx, conversations: list[int]) -> dict:
+async def _app(ctx, conversations: list[tuple[str, int]]) -> dict:
+    """conversations: (the person's cookie, their conversation) per stream."""
     n = len(conversations)
     gate = asyncio.Semaphore(OPEN_CONCURRENCY)
 
-    async def open_tab(cid):
+    async def open_tab(cookie, cid):
         async with gate:
-            return await Tab.open(ctx.app_url, cid, ctx.cookie)
+            return await Tab.open(ctx.app_url, cid, cookie)
 
-    tabs = await asyncio.gather(*(open_tab(c) for c in conversations))
+    tabs = await asyncio.gather(*(open_tab(*c) for c in conversations))
     await asyncio.sleep(0.3)
     message = _message(ctx, n)
     outcomes, sampler = await _load(

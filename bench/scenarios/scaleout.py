@@ -27,7 +27,6 @@ import asyncio
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.contrib.auth import get_user_model
 
 from bench import fixtures
 from bench.clients import (
@@ -97,18 +96,8 @@ def _layout(i: int, split: bool) -> tuple[int, int]:
 
 
 def _people(n: int) -> list[tuple[str, int, int]]:
-    """N people (no password: they are signed in directly), each with a session cookie and one
-    conversation per run: [(cookie, split-run conversation, baseline conversation)]."""
-    User = get_user_model()  # noqa: N806
-    User.objects.filter(username__startswith="scaleout-").delete()
-    users = User.objects.bulk_create(
-        [User(username=f"scaleout-{i}", password="!") for i in range(n)], batch_size=500
-    )
-    out = []
-    for user in users:
-        split, same = fixtures.make_conversations(user, 2, "scaleout")
-        out.append((fixtures.session_cookie(user), split, same))
-    return out
+    """N people, each with one conversation per run: [(cookie, split-run, baseline)]."""
+    return [(cookie, split, same) for cookie, (split, same) in fixtures.people("scaleout", n, 2)]
 
 
 async def _sent_elsewhere(tab: Tab, sender: Tab, message: str) -> TabTurn:
