@@ -30,6 +30,14 @@ def watch(page):
     return seen
 
 
+def after_a_first_reply(page, emulator, words: str):
+    """A conversation whose first reply has ended, watched from before it began (`watch`)."""
+    seen = watch(page)
+    start(page, f"{words} {QUICK}")
+    wait_for_reply(page, turns=1)
+    return seen, interaction_with(emulator, words)
+
+
 def sent_on_socket(seen, words: str) -> bool:
     for frame in seen["frames"]:
         message = json.loads(frame) if isinstance(frame, str) else {}
@@ -46,10 +54,7 @@ def test_words_go_on_the_socket_and_the_box_empties_once_they_are_saved(
     new_page, fresh_user, browser_emulator
 ):
     page = new_page(fresh_user)
-    seen = watch(page)
-    start(page, f"my project is called Plover {QUICK}")
-    wait_for_reply(page, turns=1)
-    first = interaction_with(browser_emulator, "Plover")
+    seen, first = after_a_first_reply(page, browser_emulator, "my project is called Plover")
 
     words = f"what is it called? {QUICK}"
     send(page, words)
@@ -85,9 +90,7 @@ def test_words_the_server_refuses_stay_in_the_box_with_the_reason(new_page, fres
 
 def test_a_message_with_a_file_is_posted_with_it(new_page, fresh_user, browser_emulator):
     page = new_page(fresh_user)
-    seen = watch(page)
-    start(page, f"first {QUICK}")
-    wait_for_reply(page, turns=1)
+    seen, _ = after_a_first_reply(page, browser_emulator, "first")
 
     page.set_input_files(
         FILE_INPUT, files=[{"name": "notes.txt", "mimeType": "text/plain", "buffer": b"Avocet"}]
@@ -104,9 +107,7 @@ def test_a_settings_change_still_being_saved_goes_with_the_message(
     new_page, fresh_user, browser_emulator
 ):
     page = new_page(fresh_user)
-    seen = watch(page)
-    start(page, f"first {QUICK}")
-    wait_for_reply(page, turns=1)
+    seen, _ = after_a_first_reply(page, browser_emulator, "first")
 
     held = []  # the settings' save, held until the message has gone
     page.route("**/settings/", lambda route: held.append(route))
