@@ -131,7 +131,7 @@
   document.addEventListener("htmx:wsClose", function (e) {
     if (!socket || e.detail.socketWrapper !== socket.wrapper) return;
     socket = null;
-    if (sending) answered(false); // no answer will come: the words stay, Send works again
+    if (sending) noAnswer();
   });
 
   function isSetting(el) {
@@ -165,9 +165,18 @@
     var box = form.querySelector("textarea[name=message]");
     var button = form.querySelector("button[type=submit]");
     sent += 1;
-    sending = { id: "m" + sent, button: button, timer: setTimeout(function () { answered(false); }, 15000) };
+    sending = { id: "m" + sent, button: button, timer: setTimeout(noAnswer, 15000) };
     if (button) button.disabled = true;
     socket.wrapper.sendImmediately(JSON.stringify({ action: "send", message: box.value, id: sending.id }));
+  }
+
+  // No answer came (the socket closed, or went quiet: it is not used again until it reopens):
+  // the words stay and go again in a few seconds, as a POST that got no answer does (above).
+  function noAnswer() {
+    answered(false);
+    socket = null;
+    holdUntilOnline();
+    setTimeout(sendHeld, 5000);
   }
 
   function answered(ok) {

@@ -120,3 +120,36 @@ def test_a_settings_change_still_being_saved_goes_with_the_message(
     assert held  # the save was still waiting all along
     for route in held:
         route.continue_()
+
+
+def test_words_whose_socket_drops_before_the_server_has_them_go_again(
+    new_page, fresh_user, browser_emulator
+):
+    page = new_page(fresh_user)
+    dropped = []
+
+    def route(ws):  # the page's socket, through the test: it drops the first message sent
+        server = ws.connect_to_server()
+
+        def from_page(message):
+            if not dropped and isinstance(message, str) and '"action":"send"' in message:
+                dropped.append(message)
+                ws.close(code=1012, reason="restarting")  # the page reconnects after 1012
+                server.close()
+                return
+            server.send(message)
+
+        ws.on_message(from_page)
+
+    page.route_web_socket("**/ws/c/**", route)
+    after_a_first_reply(page, browser_emulator, "first")
+    words = f"said as the line dropped {QUICK}"
+    send(page, words)
+    # Sent again after a pause (composer.js, noAnswer), on the reopened socket or posted.
+    expect(page.locator("[data-turn-id]")).to_have_count(2, timeout=20_000)
+    wait_for_reply(page, turns=2)
+    assert dropped and words in dropped[0]
+    expect(page.locator(MESSAGE)).to_have_value("")
+    expect(page.locator("[data-role=user]", has_text="said as the line dropped")).to_have_count(1)
+    creates = [b for b in browser_emulator.store.create_bodies() if words in json.dumps(b)]
+    assert len(creates) == 1  # sent again once, not twice
