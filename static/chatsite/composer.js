@@ -108,11 +108,15 @@
       sendOnSocket(form);
     }
   });
-  // The browser thought it was online, but the request never got an answer.
-  document.addEventListener("htmx:sendError", function (e) {
-    if (e.detail.elt !== composer()) return;
+  // A message that got no answer stays and goes again: in a few seconds, or when the
+  // browser is back online.
+  function retryLater() {
     holdUntilOnline();
     if (navigator.onLine !== false) setTimeout(sendHeld, 5000);
+  }
+  // The browser thought it was online, but the request never got an answer.
+  document.addEventListener("htmx:sendError", function (e) {
+    if (e.detail.elt === composer()) retryLater();
   });
   window.addEventListener("online", sendHeld);
 
@@ -171,12 +175,11 @@
   }
 
   // No answer came (the socket closed, or went quiet: it is not used again until it reopens):
-  // the words stay and go again in a few seconds, as a POST that got no answer does (above).
+  // as for a POST that got no answer (above).
   function noAnswer() {
     answered(false);
     socket = null;
-    holdUntilOnline();
-    setTimeout(sendHeld, 5000);
+    retryLater();
   }
 
   function answered(ok) {
