@@ -229,6 +229,12 @@ async def run_turn(tab: Tab, message: str, timeout: float = 120.0) -> TabTurn:
     server answers) and collect every frame up to the turn's final status."""
     start = len(tab.frames)
     sent = await tab.send({"action": "send", "message": message, "id": f"m{next(_sent_ids)}"})
+    return await _collect_turn(tab, start, sent, timeout)
+
+
+async def _collect_turn(tab: Tab, start: int, sent: float, timeout: float) -> TabTurn:
+    """The frames on `tab` from frame `start` (just before the send) to the final status of
+    the turn the send added."""
     added = await tab.wait_for(lambda f: added_turn_id(f) is not None, start, timeout)
     turn_id = added_turn_id(tab.frames[added][1])
     assert turn_id is not None  # wait_for returned the frame where it is not None
@@ -265,12 +271,7 @@ class Page:
 async def run_posted_turn(tab: Tab, page: Page, message: str, timeout: float = 120.0) -> TabTurn:
     """run_turn, sent as the page sends it: the form's POST; the frames on the tab's socket."""
     start = len(tab.frames)
-    sent = await page.send(message)
-    added = await tab.wait_for(lambda f: added_turn_id(f) is not None, start, timeout)
-    turn_id = added_turn_id(tab.frames[added][1])
-    assert turn_id is not None
-    end = await tab.wait_for(lambda f: is_final_status(f, turn_id), added, timeout)
-    return TabTurn(turn_id, sent, tab.frames[start : end + 1])
+    return await _collect_turn(tab, start, await page.send(message), timeout)
 
 
 # -- SSE: the emulator read directly (the baseline) -----------------------------------------------

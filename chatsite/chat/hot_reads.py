@@ -257,7 +257,8 @@ def _top_sql(vendor: str) -> tuple[str, str, _Columns]:
     first += " ORDER BY c.updated_at DESC LIMIT 1"
     quote = connection.ops.quote_name
     column = quote(Conversation._meta.get_field("updated_at").column)
-    move = f"UPDATE {_table(Conversation)} SET {column} = %s WHERE {quote('id')} = %s"
+    key = quote(Conversation._meta.pk.column)
+    move = f"UPDATE {_table(Conversation)} SET {column} = %s WHERE {key} = %s"
     return first, move, cols
 
 

@@ -177,6 +177,11 @@ class _Refused(Exception):
         self.response = response
 
 
+async def _stored(user, uploads) -> list:
+    """The uploads stored (attachments.save_uploads); none: no trip to the database thread."""
+    return await sync_to_async(attachments.save_uploads)(user, uploads) if uploads else []
+
+
 async def _accept_message(request, user, conversation=None):
     """The posted composer, validated, its files stored. Returns (form, text, files) or raises
     _Refused. Files are stored only for a message that may be sent: a message with files, or
@@ -200,7 +205,7 @@ async def _accept_message(request, user, conversation=None):
             ):
                 raise services.ConversationBusy()
             await sync_to_async(limits.check_can_send)(user, form.cleaned_data["model"])
-        files = await sync_to_async(attachments.save_uploads)(user, uploads) if uploads else []
+        files = await _stored(user, uploads)
     except services.ConversationBusy as exc:
         raise _Refused(_composer_error(str(exc), status=409)) from None
     except limits.LimitReached as exc:
@@ -339,7 +344,7 @@ async def edit(request, pk, turn_id):
         attachments.check_request_length(request.META.get("CONTENT_LENGTH"))
         if uploads:
             await sync_to_async(limits.check_can_send)(user, convo.model)
-        files = await sync_to_async(attachments.save_uploads)(user, uploads) if uploads else []
+        files = await _stored(user, uploads)
     except limits.LimitReached as exc:
         return _composer_error(str(exc), status=429)
     except attachments.AttachmentError as exc:
