@@ -105,7 +105,7 @@ async def test_a_settings_change_is_saved_to_the_conversation_without_a_message(
     )  # fmt: skip
     assert response.status_code == 200
     html = response.content.decode()
-    assert 'id="settings-saved"' in html and "— saved" in html
+    assert 'id="settings-saved"' in html and ">saved</span>" in html
     assert 'id="conversation-model"' in html and "gemini-3.1-pro-preview" in html
     await convo.arefresh_from_db()
     assert (convo.model, convo.settings) == (
