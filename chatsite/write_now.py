@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .chat.backlog import held_by_twisted
+from .chat.backlog import held_by_twisted, pending_bytes
 
 
 def install(transport: Any) -> bool:
@@ -26,8 +26,15 @@ def install(transport: Any) -> bool:
         return False
     queue = transport.write  # Twisted's own, bound
     sock = transport.socket
+    # Every byte written is counted, so backlog.pending_bytes can bound what the peer has not
+    # taken without asking the kernel per frame; what is pending now is its starting point.
+    counted: Any = transport
+    counted.chatsite_written = 0
+    counted.chatsite_measured_at = 0
+    counted.chatsite_backlog = pending_bytes(transport)
 
     def write(data: bytes) -> None:
+        counted.chatsite_written += len(data)
         idle = transport.connected and not transport._writeDisconnected
         if not idle or not data or held_by_twisted(transport):
             return queue(data)
@@ -38,7 +45,12 @@ def install(transport: Any) -> bool:
         if sent < len(data):
             queue(data[sent:])
 
+    def write_sequence(items) -> None:  # Twisted's own would pass the count by
+        for data in items:
+            write(data)
+
     # On this one connection only (Twisted's class is left as it is).
     setattr(transport, "write", write)  # noqa: B010 (mypy: a method is replaced on purpose)
+    setattr(transport, "writeSequence", write_sequence)  # noqa: B010
     setattr(transport, "chatsite_write_now", True)  # noqa: B010
     return True

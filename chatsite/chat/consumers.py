@@ -101,7 +101,9 @@ class ConversationConsumer(AsyncWebsocketConsumer):
             return
         transport = backlog.transport_of(self.base_send)
         self.sub = Subscriber(
-            self._send_frame, self._too_slow, lambda: backlog.pending_bytes(transport)
+            self._send_frame,
+            self._too_slow,
+            lambda within: backlog.pending_bytes(transport, within),
         )
         hub.join(self.conversation_id, self.sub)
         await hub.relay.ensure_running()

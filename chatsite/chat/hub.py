@@ -56,11 +56,16 @@ class Subscriber:
     )  # fmt: skip
 
     def __init__(
-        self, send: Callable, on_overflow: Callable, backlog: Callable[[], int] | None = None
+        self,
+        send: Callable,
+        on_overflow: Callable,
+        backlog: Callable[[int | None], int] | None = None,
     ):
         self._send = send
         self._on_overflow = on_overflow
-        self._backlog = backlog or (lambda: 0)
+        # backlog(within): the connection's unsent bytes; exact only when more than `within`
+        # (chat/backlog.py: below that it may be an upper bound kept without a system call).
+        self._backlog = backlog or (lambda within: 0)
         self._max_bytes = settings.WS_MAX_BUFFER_BYTES
         self._queue: deque[str] | None = None
         self._queued_chars = 0
@@ -72,14 +77,16 @@ class Subscriber:
         self.floors: dict[int, int] = {}
         self._target = ""  # the element this socket's last text frame went to
 
-    def pending(self) -> int:
-        """Bytes (about: characters queued here) not yet taken by the peer."""
-        return self._queued_chars + self._backlog()
+    def pending(self, within: int | None = None) -> int:
+        """Bytes (about: characters queued here) not yet taken by the peer; exact when more
+        than `within`."""
+        room = None if within is None else within - self._queued_chars
+        return self._queued_chars + self._backlog(room)
 
     def put(self, frame: str) -> None:
         if self.overflowed or self.closed:
             return
-        pending = self.pending()
+        pending = self.pending(within=self._max_bytes - len(frame))
         # The frame is counted too, so what waits never passes the limit (one frame larger than
         # the limit still goes to a socket that has nothing waiting).
         if self._queue is None:
@@ -125,7 +132,7 @@ class Subscriber:
                     log.debug("dropping frames for a closed socket", exc_info=True)
                     self._queue = None
                     self._queued_chars = 0
-                if self._backlog() > self._max_bytes and not self.overflowed:
+                if self._backlog(self._max_bytes) > self._max_bytes and not self.overflowed:
                     self._overflow()  # the peer is not reading
         finally:
             self._writer = None

@@ -124,7 +124,7 @@ def _install_websocket_bound() -> None:
         def serverSend(self, content, binary=False):
             if self._fell_behind:
                 return  # closing: the app may still send until it hears of the disconnect
-            backlog = pending_bytes(self.transport)
+            backlog = pending_bytes(self.transport, within=limit - len(content))
             # Checked before the write (a text frame is at least len(content) bytes), so the
             # backlog never passes the limit.
             if backlog and backlog + len(content) > limit:
