@@ -38,6 +38,33 @@ window.__statuses = [];
 })();
 """
 
+# The ids of steps the page saw appended one by one to a reply's `.steps`, as activity.js sees
+# them. activity.js can only say how long a block of activity took when it saw the block's first
+# step arrive so (the API gives steps no timestamps); a tab whose socket opened after the run
+# began gets that step inside the server's snapshot, and then no duration is claimed. On a busy
+# machine that happens, so tests ask which case this was instead of assuming one.
+APPENDED_RECORDER = """
+window.__appended = [];
+new MutationObserver(function (records) {
+  for (const record of records) {
+    if (!record.target.classList || !record.target.classList.contains("steps")) continue;
+    for (const node of record.addedNodes) {
+      if (node.nodeType === 1 && node.dataset.stepType && node.id) window.__appended.push(node.id);
+    }
+  }
+}).observe(document, {subtree: true, childList: true});
+"""
+
+
+def record_appended_steps(page) -> None:
+    page.evaluate(APPENDED_RECORDER)
+
+
+def block_seen_from_its_start(page, block) -> bool:
+    """Whether the page saw this activity block's first step appended live (see above)."""
+    first = block.locator(":scope > .activity-steps > [data-step-type]").first.get_attribute("id")
+    return first in page.evaluate("window.__appended")
+
 
 def send(page, text: str) -> None:
     """Type a message and press Enter, as a person does."""
