@@ -71,11 +71,13 @@ def test_unknown_directives_are_ignored(client: httpx.Client) -> None:
 
 def test_pace(client: httpx.Client) -> None:
     started = time.monotonic()
-    create(client, "[emulator:words=10] [emulator:pace=30]")
-    assert time.monotonic() - started >= 0.3
+    create(client, "[emulator:words=10] [emulator:pace=100]")
+    paced = time.monotonic() - started
+    assert paced >= 1.0
     started = time.monotonic()
     create(client, "[emulator:words=10] [emulator:pace=0]")
-    assert time.monotonic() - started < 0.3
+    # Against the paced reply, not a clock: a busy machine slows both (CI runs beside browsers).
+    assert time.monotonic() - started < paced / 2
 
 
 def test_server_pace() -> None:
