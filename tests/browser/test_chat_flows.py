@@ -32,7 +32,7 @@ def test_sign_up_then_chat(browser, server):
 def test_reply_streams_visibly_completes_and_survives_a_reload(new_page, server):
     page = new_page()
     screenshot(page, "home-desktop")
-    send(page, "hello")
+    send(page, "hello [emulator:pace=60]")  # ~6 s of reply: time to see it grow on a busy machine
     page.wait_for_url(re.compile(r"/c/\d+/$"))
     expect(page.locator("[data-role=user]").last).to_contain_text("hello")
     live = page.locator(".stream-text").last
