@@ -186,7 +186,7 @@ def test_delete_a_running_interaction_stops_it(
     created = create(client, "[emulator:words=500] [emulator:pace=10] bye", background=True)
     interaction_id = created.json()["id"]
     assert client.delete(f"/interactions/{interaction_id}").json() == {}
-    assert server.store.wait_done(interaction_id, 2)
+    assert server.store.wait_done(interaction_id, 10)
     assert server.store.status(interaction_id) == "cancelled"
     assert client.get(f"/interactions/{interaction_id}").status_code == 404
 
