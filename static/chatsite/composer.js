@@ -67,7 +67,7 @@
   document.addEventListener("change", onFieldChange);
   document.addEventListener("input", onFieldChange);
 
-  // An error beside a field that is tucked away under "Advanced": open it.
+  // An error beside a field: shown, even when tucked away under "Advanced" or scrolled out.
   document.addEventListener("htmx:oobAfterSwap", function (e) {
     var el = e.target;
     if (!el.classList || !el.classList.contains("field-error") || !el.textContent.trim()) return;
@@ -76,6 +76,7 @@
     var panel = document.getElementById("composer-settings");
     var toggle = document.querySelector(".settings-toggle");
     if (panel && panel.hidden && toggle) toggle.click();
+    el.scrollIntoView({ block: "nearest" }); // the panel scrolls: the message may be below it
   });
 
   // -- offline ----------------------------------------------------------------------------

@@ -282,6 +282,7 @@ def test_a_bad_schema_is_refused_beside_its_field_in_words(new_page, fresh_user)
     error = page.locator("#composer #error-response_schema")
     expect(error).to_contain_text("The schema is not valid JSON: check line 1")
     expect(error).not_to_contain_text("Expecting")
+    expect(error).to_be_in_viewport()  # the panel scrolls; the message is brought into sight
     expect(page.locator(SAVED)).to_contain_text("not saved")
     screenshot(page, "composer-error-beside-field-desktop")
 
