@@ -62,17 +62,15 @@ def pending_bytes(transport, within: int | None = None) -> int:
     plus every byte written since (the backlog can grow by no more). A socket that keeps up
     then costs no system call per frame (the ioctl was 3-6 % of the relay's CPU, issue 16);
     the kernel is asked again only when the bound nears the caller's limit."""
-    if within is not None:
-        written = getattr(transport, "chatsite_written", None)
-        if written is not None:
-            bound = transport.chatsite_backlog + written - transport.chatsite_measured_at
-            if bound <= within:
-                return int(bound)
+    written = getattr(transport, "chatsite_written", None)
+    if within is not None and written is not None:
+        bound = transport.chatsite_backlog + written - transport.chatsite_measured_at
+        if bound <= within:
+            return int(bound)
     held = held_by_twisted(transport)
     if held is None:
         return 0
     exact = held + kernel_queued(transport)
-    written = getattr(transport, "chatsite_written", None)
     if written is not None:
         transport.chatsite_backlog, transport.chatsite_measured_at = exact, written
     return exact
